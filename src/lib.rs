@@ -1,0 +1,45 @@
+//! # dnsgrade
+//!
+//! A daemon that watches the Domain Name System covered by China's MIIT domain-name incident
+//! plan (2011) and grades what it sees by that plan's severity matrix: 特别重大 / 重大 / 较大 /
+//! 一般 (levels I–IV).
+//!
+//! ## Data flow
+//!
+//! ```text
+//! probes.toml ─► config (typed, validated, errors with file:line:column)
+//!                   │
+//!                   ▼
+//!   plan: every target × its checks × a jittered schedule
+//!                   │
+//!   probers (tokio; governor limits per server and global; a cap on probes in flight;
+//!            a shared pool of UDP sockets on random ports; TCP fallback on TC=1)
+//!                   │ ProbeResult { server, check, sent_at, rtt, outcome, verdict }
+//!                   ▼ bounded channel
+//!   stats: per server, a ring of time slices (outcome counts + HDR latency histogram)
+//!                   │ window snapshot: samples, success ratio and its 95% Wilson interval,
+//!                   │ latency quantiles, data error ratio and its interval
+//!                   ▼
+//!   /metrics (prometheus text format), /healthz        [grading, incidents, alerts: later]
+//! ```
+//!
+//! ## Layout
+//!
+//! - [`clock`]: the only place that reads the wall clock; everything else takes time as a value.
+//! - [`config`]: the `probes.toml` schema, defaults and validation with source spans.
+//! - [`probe`]: the DNS probe engine (UDP socket pool, TCP), outcome kinds, the scheduler.
+//! - [`stats`]: time-sliced windows, HDR latency, Wilson intervals.
+//! - [`metrics`]: every metric name, its HELP text and its labels.
+//! - [`http`]: the axum server (`/metrics`, `/healthz`).
+//! - [`lab`]: an in-process authoritative DNS server with fault injection, for tests and
+//!   `dnsgrade lab`.
+//! - [`daemon`]: wires the parts together for `dnsgrade run`.
+
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod http;
+pub mod lab;
+pub mod metrics;
+pub mod probe;
+pub mod stats;
