@@ -1,1 +1,64 @@
-//! Config.
+//! `probes.toml`: schema, defaults, validation with source spans.
+//!
+//! Parse → validate into a checked [`Config`] → build. `dnsgrade check-config` stops after
+//! validation, so it has no side effects. Every error names the file, line and column and says
+//! in a plain sentence what is wrong; validation reports all errors at once.
+
+mod duration;
+mod error;
+mod model;
+mod raw;
+mod validate;
+
+pub use duration::{parse_duration, HumanDuration};
+pub use error::{ConfigError, ConfigErrors};
+pub use model::*;
+pub use validate::{normalize_province, normalize_value, parse_address, LATENCY_THRESHOLD, PROVINCES};
+
+use std::path::Path;
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file has errors; each names its line and column.
+    #[error("{0}")]
+    Invalid(#[from] ConfigErrors),
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(parse(path, &text)?)
+}
+
+/// Validates config text; `path` is used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let loc = error::Locator::new(path, text);
+    let raw: raw::RawConfig = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let at = e.span().map(|s| s.start).unwrap_or(0);
+            let msg = e.message().trim().replace('\n', " ");
+            return Err(ConfigErrors {
+                errors: vec![loc.error(at, msg)],
+            });
+        }
+    };
+    validate::Validator::new(error::Locator::new(path, text))
+        .finish(path.to_path_buf(), raw)
+        .map_err(|errors| ConfigErrors { errors })
+}
+
+#[cfg(test)]
+mod tests;

@@ -21,9 +21,11 @@ pub enum Outcome {
     Nxdomain,
     /// RCODE FORMERR.
     Formerr,
-    /// Any other RCODE (NOTIMP, NOTAUTH, BADVERS, ...), or NOERROR without the AA bit
-    /// from an authoritative target that did not refer.
+    /// Any other RCODE (NOTIMP, NOTAUTH, BADVERS, YXDOMAIN, ...).
     OtherRcode,
+    /// NOERROR from an authoritative target without the AA bit and without a referral: the
+    /// server does not (or no longer) serve the zone (a lame server).
+    Lame,
     /// A reply that could not be parsed as a DNS message.
     Malformed,
     /// A parseable reply whose ID, question or source did not match the query in flight.
@@ -34,7 +36,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome kind, in a fixed order (the index used by counters).
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Ok,
         Outcome::Timeout,
         Outcome::Servfail,
@@ -42,6 +44,7 @@ impl Outcome {
         Outcome::Nxdomain,
         Outcome::Formerr,
         Outcome::OtherRcode,
+        Outcome::Lame,
         Outcome::Malformed,
         Outcome::Mismatch,
         Outcome::NetworkError,
@@ -55,6 +58,11 @@ impl Outcome {
         self as usize
     }
 
+    /// The kind named by a label value, the inverse of [`Outcome::as_str`].
+    pub fn from_label(s: &str) -> Option<Outcome> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
     /// Label value used in metrics and the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -65,6 +73,7 @@ impl Outcome {
             Outcome::Nxdomain => "nxdomain",
             Outcome::Formerr => "formerr",
             Outcome::OtherRcode => "other_rcode",
+            Outcome::Lame => "lame",
             Outcome::Malformed => "malformed",
             Outcome::Mismatch => "mismatch",
             Outcome::NetworkError => "network_error",

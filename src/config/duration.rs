@@ -1,0 +1,113 @@
+//! Human durations in config files: `"10s"`, `"250ms"`, `"5m"`, `"1h30m"`, or a bare number
+//! of seconds.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// A duration written the way operators write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+/// Parses `"1h30m"`, `"10s"`, `"250ms"`, `"2d"`, `"0.5s"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("a duration is empty; write it like \"10s\", \"250ms\", \"5m\" or \"1h\"".into());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(format!("\"{s}\" is not a duration: expected a number before the unit"));
+        }
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a duration: bad number"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            "" => {
+                return Err(format!(
+                    "\"{s}\" has no unit: write ms, s, m, h or d (for example \"10s\")"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "\"{s}\" has an unknown unit \"{other}\": use ms, s, m, h or d"
+                ))
+            }
+        };
+        total += value * scale;
+    }
+    if !total.is_finite() || total > 366.0 * 86400.0 {
+        return Err(format!("\"{s}\" is longer than a year"));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration like \"10s\", \"250ms\", \"5m\", \"1h\", or seconds as a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                parse_duration(v).map(HumanDuration).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
+                if v < 0 {
+                    return Err(E::custom("a duration cannot be negative"));
+                }
+                Ok(HumanDuration(Duration::from_secs(v as u64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<HumanDuration, E> {
+                Ok(HumanDuration(Duration::from_secs(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<HumanDuration, E> {
+                if !(0.0..=366.0 * 86400.0).contains(&v) {
+                    return Err(E::custom("a duration must be between 0 and a year"));
+                }
+                Ok(HumanDuration(Duration::from_secs_f64(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_sums() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172800));
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("999999d").is_err());
+    }
+}

@@ -1,0 +1,299 @@
+//! The validated configuration: what the rest of dnsgrade builds from.
+
+use hickory_proto::rr::{Name, RecordType};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole validated `probes.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub source: PathBuf,
+    /// Daemon-wide settings.
+    pub daemon: DaemonConfig,
+    /// Every monitored object, in file order (TLDs, institutions, websites, recursive, controls).
+    pub objects: Vec<Object>,
+}
+
+impl Config {
+    /// Objects of one class.
+    pub fn objects_of(&self, class: ObjectClass) -> impl Iterator<Item = &Object> {
+        self.objects.iter().filter(move |o| o.class == class)
+    }
+}
+
+/// `[daemon]`, with defaults applied.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// HTTP listen address (default 127.0.0.1:9553).
+    pub listen: SocketAddr,
+    /// State directory (SQLite ledger, clocks).
+    pub state_dir: PathBuf,
+    /// Interval between two probes of the same check on the same server address.
+    pub interval: Duration,
+    /// Probe timeout; always above the 5 s latency threshold.
+    pub timeout: Duration,
+    /// Statistics window.
+    pub window: Duration,
+    /// Evaluation tick (also the statistics slice length).
+    pub tick: Duration,
+    /// Span without a success that makes a server stopped.
+    pub stop_window: Duration,
+    /// Host names are resolved again this often.
+    pub resolve_interval: Duration,
+    /// Probes per second, all servers together.
+    pub global_rate: NonZeroU32,
+    /// Probes per second to one server address.
+    pub per_server_rate: NonZeroU32,
+    /// Probes in flight at once, at most.
+    pub max_in_flight: usize,
+    /// UDP sockets in the shared pool.
+    pub udp_sockets: usize,
+    /// Random share of the interval by which each probe is moved (0 to 0.5).
+    pub jitter: f64,
+    /// EDNS(0) payload size advertised.
+    pub edns_payload: u16,
+    /// Bearer token for the write API, if any.
+    pub api_token: Option<String>,
+}
+
+/// The object classes of the plan's matrix, plus control targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectClass {
+    /// 顶级域名系统.
+    Tld,
+    /// 域名服务机构.
+    Institution,
+    /// 互联网站.
+    Website,
+    /// 电信运营企业的递归.
+    Recursive,
+    /// Control targets (monitor health).
+    Control,
+}
+
+impl ObjectClass {
+    /// Every class.
+    pub const ALL: [ObjectClass; 5] = [
+        ObjectClass::Tld,
+        ObjectClass::Institution,
+        ObjectClass::Website,
+        ObjectClass::Recursive,
+        ObjectClass::Control,
+    ];
+
+    /// Label value for metrics and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectClass::Tld => "tld",
+            ObjectClass::Institution => "institution",
+            ObjectClass::Website => "website",
+            ObjectClass::Recursive => "recursive",
+            ObjectClass::Control => "control",
+        }
+    }
+
+    /// The class's name in the plan.
+    pub fn zh(self) -> &'static str {
+        match self {
+            ObjectClass::Tld => "顶级域名系统",
+            ObjectClass::Institution => "域名服务机构",
+            ObjectClass::Website => "互联网站",
+            ObjectClass::Recursive => "递归域名解析系统",
+            ObjectClass::Control => "监测对照",
+        }
+    }
+}
+
+/// Tier of an institution or website (plan section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Tier {
+    /// 一级.
+    One,
+    /// 二级.
+    Two,
+}
+
+impl Tier {
+    /// 1 or 2.
+    pub fn number(self) -> u8 {
+        match self {
+            Tier::One => 1,
+            Tier::Two => 2,
+        }
+    }
+}
+
+/// Coverage of a recursive resolver system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "area")]
+pub enum Scope {
+    /// Serves several provinces.
+    MultiProvince(Vec<String>),
+    /// Serves one province.
+    Province(String),
+    /// Limited to one local network.
+    LocalNetwork(String),
+}
+
+/// Who issued a website's licence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "province")]
+pub enum Licensor {
+    /// 工业和信息化部.
+    Miit,
+    /// A province's 通信管理局.
+    Province(String),
+}
+
+/// One monitored object (the unit that gets a grade).
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Its class.
+    pub class: ObjectClass,
+    /// Unique name within the class ("cn", "xn--fiqs8s", an institution's name, ...).
+    pub name: String,
+    /// For a TLD: the name as written (e.g. "中国"), for display.
+    pub display_name: String,
+    /// Tier, for institutions and websites.
+    pub tier: Option<Tier>,
+    /// Operator, for recursive systems.
+    pub operator: Option<String>,
+    /// Coverage, for recursive systems.
+    pub scope: Option<Scope>,
+    /// Licence issuer, for websites.
+    pub licensed_by: Option<Licensor>,
+    /// The zone the object serves: a TLD's apex, a website's domain.
+    pub zone: Option<Name>,
+    /// Its servers (nodes, name servers, resolvers).
+    pub servers: Vec<Server>,
+    /// The checks sent to every server of the object.
+    pub checks: Vec<Check>,
+    /// Registry or registration endpoints.
+    pub registry: Option<Registry>,
+}
+
+/// One server of an object, before its host name (if any) is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Display name, unique within the object.
+    pub name: String,
+    /// Host name to resolve, if given.
+    pub host: Option<String>,
+    /// Pinned socket addresses.
+    pub pinned: Vec<SocketAddr>,
+    /// Port for addresses found by resolving `host`.
+    pub port: u16,
+}
+
+/// What a right reply to a check looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// An authoritative (AA=1) or, for recursive checks, a recursive NOERROR answer.
+    Answer,
+    /// A referral (AA=0, NS in the authority section), or an authoritative answer.
+    Referral,
+    /// NXDOMAIN: the name must not exist.
+    NxDomain,
+    /// Any NOERROR or NXDOMAIN reply.
+    Any,
+}
+
+impl Expect {
+    /// Parses the config spelling.
+    pub fn parse(s: &str) -> Option<Expect> {
+        match s {
+            "answer" => Some(Expect::Answer),
+            "referral" => Some(Expect::Referral),
+            "nxdomain" => Some(Expect::NxDomain),
+            "any" => Some(Expect::Any),
+            _ => None,
+        }
+    }
+}
+
+/// Why a check exists; drives statistics and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckRole {
+    /// An ordinary check.
+    Plain,
+    /// A key domain (重点域名) of a TLD.
+    KeyDomain,
+    /// A recursive check of a name expected to be cached.
+    Cached,
+    /// A recursive check of a fresh random name under the canary zone.
+    CacheBusting,
+}
+
+impl CheckRole {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckRole::Plain => "plain",
+            CheckRole::KeyDomain => "key_domain",
+            CheckRole::Cached => "cached",
+            CheckRole::CacheBusting => "cache_busting",
+        }
+    }
+}
+
+/// UDP or TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// UDP, falling back to TCP on TC=1.
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+impl Transport {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// One check: a question and what a right reply is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Query name; for [`CheckRole::CacheBusting`], the canary zone under which a random label
+    /// is put for each probe.
+    pub qname: Name,
+    /// Query type.
+    pub qtype: RecordType,
+    /// Expected reply shape.
+    pub expect: Expect,
+    /// Expected RRset values, normalised (lowercase, names fully qualified); empty = unchecked.
+    pub values: Vec<String>,
+    /// Transport.
+    pub transport: Transport,
+    /// Why the check exists.
+    pub role: CheckRole,
+    /// Recursion desired (recursive resolvers).
+    pub recursion_desired: bool,
+    /// The reply must be authoritative (AA=1) for `Expect::Answer`.
+    pub authoritative: bool,
+}
+
+/// Registry or registration-system endpoints (probed by later work; kept in the schema now).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registry {
+    /// EPP "host:port".
+    pub epp: Option<String>,
+    /// RDAP base URL.
+    pub rdap: Option<String>,
+    /// WHOIS "host:port".
+    pub whois: Option<String>,
+    /// Domain looked up with RDAP and WHOIS.
+    pub lookup_domain: Option<String>,
+}

@@ -1,0 +1,215 @@
+//! The `probes.toml` schema as written by operators, before validation.
+//!
+//! Every table denies unknown keys, so a misspelt key is an error at its line and column rather
+//! than a silently ignored setting. Values that validation checks are wrapped in [`Spanned`] so
+//! the error can point at them.
+
+use super::duration::HumanDuration;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    /// Daemon-wide settings; every key has a default.
+    #[serde(default)]
+    pub daemon: RawDaemon,
+    /// TLD systems (顶级域名系统).
+    #[serde(default)]
+    pub tld: Vec<Spanned<RawTld>>,
+    /// Domain service institutions (域名服务机构).
+    #[serde(default)]
+    pub institution: Vec<Spanned<RawInstitution>>,
+    /// Websites' authoritative DNS (互联网站).
+    #[serde(default)]
+    pub website: Vec<Spanned<RawWebsite>>,
+    /// Telecom operators' recursive resolver systems (电信运营企业的递归).
+    #[serde(default)]
+    pub recursive: Vec<Spanned<RawRecursive>>,
+    /// Independent control targets; when most fail, the monitor itself is cut off.
+    #[serde(default)]
+    pub control: Vec<Spanned<RawControl>>,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    /// HTTP listen address for /metrics, the API and the status page.
+    pub listen: Option<Spanned<String>>,
+    /// Directory for the SQLite ledger and other state.
+    pub state_dir: Option<String>,
+    /// How often each check is sent to each server address.
+    pub interval: Option<Spanned<HumanDuration>>,
+    /// How long a probe waits for its reply.
+    pub timeout: Option<Spanned<HumanDuration>>,
+    /// Length of the sliding statistics window.
+    pub window: Option<Spanned<HumanDuration>>,
+    /// How often the window is evaluated.
+    pub tick: Option<Spanned<HumanDuration>>,
+    /// A server with no success within this span (and enough attempts) is stopped.
+    pub stop_window: Option<Spanned<HumanDuration>>,
+    /// How often host names of servers are resolved again.
+    pub resolve_interval: Option<Spanned<HumanDuration>>,
+    /// Probes per second over all servers.
+    pub global_rate: Option<Spanned<u32>>,
+    /// Probes per second to any one server address.
+    pub per_server_rate: Option<Spanned<u32>>,
+    /// Probes waiting for a reply at once, at most.
+    pub max_in_flight: Option<Spanned<u32>>,
+    /// UDP sockets in the shared pool.
+    pub udp_sockets: Option<Spanned<u32>>,
+    /// Share of the interval by which each probe's time is moved at random (0 to 0.5).
+    pub jitter: Option<Spanned<f64>>,
+    /// EDNS(0) UDP payload size advertised in queries.
+    pub edns_payload: Option<Spanned<u16>>,
+    /// Bearer token for the write API (ack, confirm-impact); may be `env:NAME`.
+    pub api_token: Option<String>,
+}
+
+/// One server (a TLD node, a name server, a resolver, a control target).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// Display name, unique within its object (e.g. "a.dns.cn").
+    pub name: Spanned<String>,
+    /// Host name to resolve at start and periodically; optional when `addresses` is given.
+    pub host: Option<Spanned<String>>,
+    /// Pinned addresses: "192.0.2.1", "2001:db8::1", "127.0.0.1:5353", "[::1]:5353".
+    #[serde(default)]
+    pub addresses: Vec<Spanned<String>>,
+    /// Port used for `host` and for addresses written without one (default 53).
+    pub port: Option<u16>,
+}
+
+/// One check: a query name and type, and what a right answer is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    /// Query name (Unicode accepted; converted to its A-label form).
+    pub name: Spanned<String>,
+    /// Query type, e.g. "A", "NS", "SOA" (default "A").
+    #[serde(rename = "type")]
+    pub qtype: Option<Spanned<String>>,
+    /// "answer", "referral", "nxdomain" or "any" (default depends on the object class).
+    pub expect: Option<Spanned<String>>,
+    /// Expected RRset values (addresses, NS targets, ...); a reply is wrong when it differs.
+    #[serde(default)]
+    pub values: Vec<Spanned<String>>,
+    /// Use TCP instead of UDP for this check.
+    #[serde(default)]
+    pub tcp: bool,
+}
+
+/// The registry endpoints of a TLD or an institution.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegistry {
+    /// EPP registration service, "host:port" (RFC 5734, TLS).
+    pub epp: Option<Spanned<String>>,
+    /// RDAP base URL, "https://…/".
+    pub rdap: Option<Spanned<String>>,
+    /// WHOIS query service, "host:port" (port 43).
+    pub whois: Option<Spanned<String>>,
+    /// A domain to look up with RDAP and WHOIS.
+    pub lookup_domain: Option<Spanned<String>>,
+}
+
+/// `[[tld]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTld {
+    /// The TLD, e.g. "cn" or "中国".
+    pub name: Spanned<String>,
+    /// The TLD's name server nodes.
+    #[serde(default)]
+    pub node: Vec<Spanned<RawServer>>,
+    /// 重点域名: key domains; any data error on one is level II.
+    #[serde(default)]
+    pub key_domains: Vec<Spanned<String>>,
+    /// Extra checks sent to every node.
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
+    /// Registry services.
+    pub registry: Option<RawRegistry>,
+}
+
+/// `[[institution]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInstitution {
+    /// Institution name.
+    pub name: Spanned<String>,
+    /// Tier 1 or 2 (plan section 3).
+    pub tier: Spanned<i64>,
+    /// Authoritative name servers.
+    #[serde(default)]
+    pub server: Vec<Spanned<RawServer>>,
+    /// Test names with expected answers.
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
+    /// Registration system endpoints.
+    pub registration: Option<RawRegistry>,
+}
+
+/// `[[website]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebsite {
+    /// Website name.
+    pub name: Spanned<String>,
+    /// Tier 1 or 2.
+    pub tier: Spanned<i64>,
+    /// Who issued its licence: "MIIT" or a province, e.g. "广东".
+    pub licensed_by: Spanned<String>,
+    /// The website's domain.
+    pub domain: Spanned<String>,
+    /// Its authoritative servers.
+    #[serde(default)]
+    pub server: Vec<Spanned<RawServer>>,
+    /// Checks; default: SOA and A of the domain.
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
+}
+
+/// `[[recursive]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRecursive {
+    /// Operator, e.g. "中国电信".
+    pub operator: Spanned<String>,
+    /// System name, unique.
+    pub name: Spanned<String>,
+    /// "multi-province", "province" or "local-network".
+    pub scope: Spanned<String>,
+    /// For multi-province: the provinces served.
+    #[serde(default)]
+    pub provinces: Vec<Spanned<String>>,
+    /// For province: the province served.
+    pub province: Option<Spanned<String>>,
+    /// For local-network: the local network served.
+    pub local_network: Option<Spanned<String>>,
+    /// The resolver addresses.
+    #[serde(default)]
+    pub server: Vec<Spanned<RawServer>>,
+    /// Names expected to be cached (tests the front end).
+    #[serde(default)]
+    pub cached_names: Vec<Spanned<String>>,
+    /// A zone the operator controls; random labels under it test real recursion.
+    pub canary_zone: Option<Spanned<String>>,
+}
+
+/// `[[control]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawControl {
+    /// Name of the control target.
+    pub name: Spanned<String>,
+    /// Its servers.
+    #[serde(default)]
+    pub server: Vec<Spanned<RawServer>>,
+    /// Checks; default: SOA of the root.
+    #[serde(default)]
+    pub check: Vec<Spanned<RawCheck>>,
+}

@@ -1,0 +1,221 @@
+//! Each class of config error, with its line and column.
+
+use super::*;
+use std::path::Path;
+
+const GOOD: &str = r#"
+[daemon]
+listen = "127.0.0.1:9553"
+timeout = "10s"
+
+[[tld]]
+name = "中国"
+key_domains = ["政务.中国"]
+  [[tld.node]]
+  name = "a"
+  addresses = ["127.0.0.1:5353", "::1"]
+  [[tld.node]]
+  name = "b"
+  host = "b.example"
+
+[[institution]]
+name = "Registrar A"
+tier = 1
+  [[institution.server]]
+  name = "ns1"
+  addresses = ["127.0.0.2"]
+  [[institution.check]]
+  name = "www.example.cn"
+  type = "A"
+  values = ["192.0.2.1"]
+
+[[website]]
+name = "Example Web"
+tier = 1
+licensed_by = "广东省"
+domain = "example.com.cn"
+  [[website.server]]
+  name = "ns1"
+  addresses = ["127.0.0.3"]
+
+[[recursive]]
+operator = "Operator A"
+name = "GD resolvers"
+scope = "province"
+province = "广东"
+cached_names = ["www.example.cn"]
+canary_zone = "canary.example.cn"
+  [[recursive.server]]
+  name = "r1"
+  addresses = ["127.0.0.4"]
+
+[[control]]
+name = "root"
+  [[control.server]]
+  name = "x"
+  addresses = ["127.0.0.5"]
+"#;
+
+fn errs(text: &str) -> Vec<ConfigError> {
+    parse(Path::new("t.toml"), text).expect_err("config must be rejected").errors
+}
+
+fn one(text: &str) -> ConfigError {
+    let e = errs(text);
+    assert_eq!(e.len(), 1, "expected one error, got {e:?}");
+    e.into_iter().next().unwrap()
+}
+
+#[test]
+fn good_config_is_accepted_with_idna_and_defaults() {
+    let c = parse(Path::new("t.toml"), GOOD).expect("valid");
+    let tld = &c.objects[0];
+    assert_eq!(tld.name, "xn--fiqs8s");
+    assert_eq!(tld.display_name, "中国");
+    assert_eq!(tld.servers.len(), 2);
+    assert_eq!(tld.servers[0].pinned[0].port(), 5353);
+    assert_eq!(tld.servers[0].pinned[1].port(), 53);
+    assert_eq!(tld.servers[1].host.as_deref(), Some("b.example"));
+    // SOA + NS of the apex, and the key domain as a referral check.
+    assert_eq!(tld.checks.len(), 3);
+    assert_eq!(tld.checks[2].role, CheckRole::KeyDomain);
+    assert_eq!(tld.checks[2].expect, Expect::Referral);
+    assert_eq!(tld.checks[2].qname.to_ascii(), "xn--zfr164b.xn--fiqs8s.");
+    let web = c.objects_of(ObjectClass::Website).next().unwrap();
+    assert_eq!(web.licensed_by, Some(Licensor::Province("广东".into())));
+    let rec = c.objects_of(ObjectClass::Recursive).next().unwrap();
+    assert_eq!(rec.scope, Some(Scope::Province("广东".into())));
+    assert_eq!(rec.checks.len(), 2);
+    assert!(rec.checks.iter().all(|c| c.recursion_desired));
+    assert_eq!(c.daemon.timeout.as_secs(), 10);
+    assert_eq!(c.daemon.window.as_secs(), 300);
+    assert_eq!(c.daemon.stop_window.as_secs(), 60);
+}
+
+#[test]
+fn unknown_key_is_reported_at_its_line_and_column() {
+    let text = GOOD.replace("  name = \"ns1\"\n  addresses = [\"127.0.0.2\"]", "  name = \"ns1\"\n  adresses = [\"127.0.0.2\"]");
+    let e = one(&text);
+    assert_eq!((e.line, e.column), (21, 3), "{e}");
+    assert!(e.message.contains("adresses"), "{e}");
+    assert_eq!(e.file, Path::new("t.toml"));
+}
+
+#[test]
+fn syntax_error_has_line_and_column() {
+    let e = one("[daemon]\nlisten = \"127.0.0.1:1\"\ntimeout = = 3\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert!(e.column >= 9, "{e}");
+}
+
+#[test]
+fn timeout_not_above_the_latency_threshold_is_refused() {
+    let e = one(&GOOD.replace("timeout = \"10s\"", "timeout = \"5s\""));
+    assert_eq!((e.line, e.column), (4, 11), "{e}");
+    assert!(e.message.contains("5 s latency threshold"), "{e}");
+    // 5.001 s is above the threshold and accepted.
+    parse(Path::new("t.toml"), &GOOD.replace("timeout = \"10s\"", "timeout = \"5001ms\"")).unwrap();
+}
+
+#[test]
+fn bad_address_names_the_value() {
+    let e = one(&GOOD.replace("\"127.0.0.1:5353\"", "\"127.0.0.300\""));
+    assert_eq!((e.line, e.column), (11, 16), "{e}");
+    assert!(e.message.contains("127.0.0.300"), "{e}");
+}
+
+#[test]
+fn duplicate_names_point_at_the_second_and_name_the_first() {
+    let text = GOOD.replace("  name = \"b\"\n  host", "  name = \"a\"\n  host");
+    let e = one(&text);
+    assert_eq!(e.line, 13, "{e}");
+    assert!(e.message.contains("already used at line 10"), "{e}");
+
+    let text = format!("{GOOD}\n[[control]]\nname = \"root\"\n  [[control.server]]\n  name = \"y\"\n  addresses = [\"127.0.0.6\"]\n");
+    let e = one(&text);
+    assert!(e.message.contains("duplicate control name"), "{e}");
+    assert_eq!(e.line, 54, "{e}");
+}
+
+#[test]
+fn empty_node_list_is_refused() {
+    let e = one("[[tld]]\nname = \"cn\"\n");
+    assert_eq!((e.line, e.column), (2, 8), "{e}");
+    assert!(e.message.contains("no node"), "{e}");
+}
+
+#[test]
+fn server_without_host_or_addresses_is_refused() {
+    let e = one("[[tld]]\nname = \"cn\"\n[[tld.node]]\nname = \"a\"\n");
+    assert_eq!((e.line, e.column), (4, 8), "{e}");
+    assert!(e.message.contains("neither a host nor addresses"), "{e}");
+}
+
+#[test]
+fn bad_tier_scope_province_and_licence_are_refused() {
+    let e = one(&GOOD.replace("tier = 1\n  [[institution.server]]", "tier = 3\n  [[institution.server]]"));
+    assert!(e.message.contains("tier must be 1 or 2"), "{e}");
+    assert_eq!((e.line, e.column), (18, 8), "{e}");
+    let e = one(&GOOD.replace("province = \"广东\"", "province = \"广束\""));
+    assert!(e.message.contains("not a province"), "{e}");
+    assert_eq!((e.line, e.column), (40, 12), "{e}");
+    let e = one(&GOOD.replace("scope = \"province\"", "scope = \"nation\""));
+    assert!(e.message.contains("multi-province"), "{e}");
+    let e = one(&GOOD.replace("licensed_by = \"广东省\"", "licensed_by = \"Mars\""));
+    assert!(e.message.contains("licensed_by"), "{e}");
+}
+
+#[test]
+fn bad_names_types_and_values_are_refused() {
+    let e = one(&GOOD.replace("type = \"A\"", "type = \"QQQ\""));
+    assert!(e.message.contains("unknown query type"), "{e}");
+    let e = one(&GOOD.replace("values = [\"192.0.2.1\"]", "values = [\"not-an-ip\"]"));
+    assert!(e.message.contains("IPv4"), "{e}");
+    assert_eq!((e.line, e.column), (25, 13), "{e}");
+    let e = one(&GOOD.replace("key_domains = [\"政务.中国\"]", "key_domains = [\"example.com\"]"));
+    assert!(e.message.contains("not below the TLD"), "{e}");
+    let e = one(&GOOD.replace("name = \"中国\"", "name = \"a..b\""));
+    assert!(e.message.contains("TLD name"), "{e}");
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let text = GOOD
+        .replace("timeout = \"10s\"", "timeout = \"1s\"")
+        .replace("\"127.0.0.1:5353\"", "\"nope\"")
+        .replace("tier = 1\n  [[institution.server]]", "tier = 0\n  [[institution.server]]");
+    let e = errs(&text);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(e.windows(2).all(|w| w[0].line <= w[1].line));
+}
+
+#[test]
+fn daemon_ranges_are_checked() {
+    for (from, to, needle) in [
+        ("timeout = \"10s\"", "timeout = \"10s\"\ntick = \"7s\"", "whole number of ticks"),
+        ("timeout = \"10s\"", "timeout = \"10s\"\nstop_window = \"10m\"", "stop_window"),
+        ("timeout = \"10s\"", "timeout = \"10s\"\njitter = 0.9", "jitter"),
+        ("timeout = \"10s\"", "timeout = \"10s\"\nglobal_rate = 0", "global_rate"),
+        ("timeout = \"10s\"", "timeout = \"10 parsecs\"", "unit"),
+        ("listen = \"127.0.0.1:9553\"", "listen = \"localhost\"", "listen"),
+    ] {
+        let e = one(&GOOD.replace(from, to));
+        assert!(e.message.contains(needle), "{needle}: {e}");
+    }
+}
+
+#[test]
+fn display_is_file_line_column_message() {
+    let e = one("[[tld]]\nname = \"cn\"\n");
+    assert_eq!(e.to_string(), format!("t.toml:2:8: {}", e.message));
+}
+
+#[test]
+fn provinces_normalise() {
+    assert_eq!(normalize_province("广东省"), Some("广东"));
+    assert_eq!(normalize_province("新疆维吾尔自治区"), Some("新疆"));
+    assert_eq!(normalize_province("北京市"), Some("北京"));
+    assert_eq!(normalize_province("内蒙古自治区"), Some("内蒙古"));
+    assert_eq!(normalize_province("广东东"), None);
+    assert_eq!(normalize_province("Guangdong"), None);
+}
