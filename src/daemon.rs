@@ -1,1 +1,554 @@
-//! Daemon.
+//! `dnsgrade run`: wires config, probers, statistics, metrics and HTTP together.
+//!
+//! Services and how they end (STYLE.md, item 6): the probe loops are cancelled by one token;
+//! the result consumer ends when every sender (the probe tasks) is gone and flushes as it goes;
+//! the evaluation ticker and the HTTP server stop on the same token. [`Daemon::stop`] waits for
+//! all of them with a grace timeout.
+
+use crate::clock::{Clock, UnixMillis};
+use crate::config::{Config, Object, Server};
+use crate::metrics::Metrics;
+use crate::probe::schedule::{spawn_address_loop, Limits, ProbeContext, ProbeResult, Target};
+use crate::probe::{Prober, ProberConfig};
+use crate::stats::{ServerStats, WindowSnapshot, WindowSpec};
+use hickory_resolver::TokioResolver;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The HTTP listen address could not be bound (in use, or not permitted).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The probe sockets could not be opened.
+    #[error("cannot open probe sockets: {0}")]
+    Sockets(std::io::Error),
+}
+
+/// Statistics of one server address, and what the daemon knows about it besides.
+#[derive(Debug)]
+pub struct ServerEntry {
+    /// The windowed statistics.
+    pub stats: ServerStats,
+    /// The NSID of the last reply that carried one.
+    pub last_nsid: Option<String>,
+    /// False once the address is no longer probed (its host name stopped resolving to it).
+    pub active: bool,
+}
+
+/// Every server's statistics, keyed by target.
+#[derive(Debug)]
+pub struct StatsStore {
+    spec: WindowSpec,
+    /// The entries.
+    pub servers: HashMap<Arc<Target>, ServerEntry>,
+}
+
+impl StatsStore {
+    /// An empty store with windows shaped by `spec`.
+    pub fn new(spec: WindowSpec) -> Self {
+        Self {
+            spec,
+            servers: HashMap::new(),
+        }
+    }
+
+    /// Makes sure `target` has an entry and marks it active or not.
+    pub fn ensure(&mut self, target: &Arc<Target>, active: bool) {
+        let spec = &self.spec;
+        self.servers
+            .entry(target.clone())
+            .or_insert_with(|| ServerEntry {
+                stats: ServerStats::new(spec),
+                last_nsid: None,
+                active,
+            })
+            .active = active;
+    }
+
+    /// Records one result.
+    pub fn record(&mut self, r: &ProbeResult) {
+        let spec = &self.spec;
+        let e = self
+            .servers
+            .entry(r.target.clone())
+            .or_insert_with(|| ServerEntry {
+                stats: ServerStats::new(spec),
+                last_nsid: None,
+                active: true,
+            });
+        e.stats.record(r.sent_at, r.outcome, r.rtt, r.verdict);
+        if r.nsid.is_some() {
+            e.last_nsid = r.nsid.clone();
+        }
+    }
+}
+
+/// Per-server figures for `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    /// Object class.
+    pub class: &'static str,
+    /// Object name.
+    pub object: String,
+    /// Server name.
+    pub server: String,
+    /// Address.
+    pub address: String,
+    /// Whether the address is still probed.
+    pub active: bool,
+    /// True when stopped (no success within the stop window with enough attempts).
+    pub stopped: bool,
+    /// NSID of the last reply that had one.
+    pub nsid: Option<String>,
+    /// The window.
+    pub window: WindowSnapshot,
+}
+
+/// Resolution state of a configured server's host name.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResolveState {
+    /// Addresses in use now.
+    pub addresses: Vec<String>,
+    /// The last resolution error, if the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// What the HTTP server reads.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Statistics.
+    pub store: Arc<Mutex<StatsStore>>,
+    /// Host name resolution state by (class/object/server).
+    pub resolve: Arc<Mutex<BTreeMap<String, ResolveState>>>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Stop window and minimum attempts for "stopped".
+    pub stop_window: Duration,
+    /// The prober (in-flight figures).
+    pub prober: Prober,
+}
+
+/// Minimum attempts within the stop window before a server may be called stopped (MATRIX.md).
+pub const STOP_MIN_PROBES: u64 = 5;
+
+impl Shared {
+    /// Snapshot of every server at `now`.
+    pub fn status(&self, now: UnixMillis) -> Vec<ServerStatus> {
+        let store = lock(&self.store);
+        let mut out: Vec<ServerStatus> = store
+            .servers
+            .iter()
+            .map(|(t, e)| {
+                let recent = e.stats.recent(now, self.stop_window);
+                ServerStatus {
+                    class: t.class.as_str(),
+                    object: t.object.clone(),
+                    server: t.server.clone(),
+                    address: t.address.to_string(),
+                    active: e.active,
+                    stopped: recent.attempts >= STOP_MIN_PROBES && recent.successes == 0,
+                    nsid: e.last_nsid.clone(),
+                    window: e.stats.snapshot(now),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.class, &a.object, &a.server, &a.address)
+                .cmp(&(b.class, &b.object, &b.server, &b.address))
+        });
+        out
+    }
+
+    /// Sets the window gauges from the statistics.
+    pub fn update_gauges(&self, now: UnixMillis) {
+        let m = &self.metrics;
+        for s in self.status(now) {
+            let l = [
+                s.class,
+                s.object.as_str(),
+                s.server.as_str(),
+                s.address.as_str(),
+            ];
+            if !s.active {
+                // An address no longer probed keeps no gauges: stale values would mislead.
+                let _ = m.window_samples.remove_label_values(&l);
+                let _ = m.server_stopped.remove_label_values(&l);
+                for e in ["point", "lower", "upper"] {
+                    let _ = m
+                        .window_success
+                        .remove_label_values(&[l[0], l[1], l[2], l[3], e]);
+                    let _ = m
+                        .window_data_error
+                        .remove_label_values(&[l[0], l[1], l[2], l[3], e]);
+                }
+                for q in ["0.5", "0.9", "0.99"] {
+                    let _ = m
+                        .window_latency
+                        .remove_label_values(&[l[0], l[1], l[2], l[3], q]);
+                }
+                continue;
+            }
+            let w = &s.window;
+            m.window_samples.with_label_values(&l).set(w.samples as i64);
+            m.server_stopped
+                .with_label_values(&l)
+                .set(i64::from(s.stopped));
+            let ratio = |g: &prometheus::GaugeVec, r: &crate::stats::Ratio| {
+                if let Some(p) = r.point {
+                    g.with_label_values(&[l[0], l[1], l[2], l[3], "point"])
+                        .set(p);
+                    g.with_label_values(&[l[0], l[1], l[2], l[3], "lower"])
+                        .set(r.lower);
+                    g.with_label_values(&[l[0], l[1], l[2], l[3], "upper"])
+                        .set(r.upper);
+                } else {
+                    for e in ["point", "lower", "upper"] {
+                        let _ = g.remove_label_values(&[l[0], l[1], l[2], l[3], e]);
+                    }
+                }
+            };
+            ratio(&m.window_success, &w.success);
+            ratio(&m.window_data_error, &w.data_error);
+            match &w.latency {
+                Some(lat) => {
+                    for (q, v) in [("0.5", lat.p50), ("0.9", lat.p90), ("0.99", lat.p99)] {
+                        m.window_latency
+                            .with_label_values(&[l[0], l[1], l[2], l[3], q])
+                            .set(v.as_secs_f64());
+                    }
+                }
+                None => {
+                    for q in ["0.5", "0.9", "0.99"] {
+                        let _ = m
+                            .window_latency
+                            .remove_label_values(&[l[0], l[1], l[2], l[3], q]);
+                    }
+                }
+            }
+        }
+        let c = self.prober.counters();
+        m.in_flight.set(self.prober.in_flight() as i64);
+        // The prober counts with atomics; the exported counters catch up with them here.
+        for (counter, source) in [
+            (&m.stray_replies, &c.stray_replies),
+            (&m.socket_errors, &c.socket_errors),
+        ] {
+            let now = source.load(std::sync::atomic::Ordering::Relaxed);
+            let have = counter.get();
+            if now > have {
+                counter.inc_by(now - have);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    /// State the HTTP server reads; also handy for tests.
+    pub shared: Shared,
+    /// The bound HTTP address (useful when the config asks for port 0).
+    pub http_addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    consumer: JoinHandle<()>,
+    ctx: Arc<ProbeContext>,
+}
+
+impl Daemon {
+    /// Starts every service. Returns once the HTTP port is bound and probing has begun.
+    pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Daemon, DaemonError> {
+        let d = &config.daemon;
+        let metrics = Metrics::new();
+        let prober = Prober::new(ProberConfig {
+            udp_sockets: d.udp_sockets,
+            edns_payload: d.edns_payload,
+            timeout: d.timeout,
+            max_in_flight: d.max_in_flight,
+        })
+        .await
+        .map_err(DaemonError::Sockets)?;
+        let spec = WindowSpec {
+            window: d.window,
+            slice: d.tick,
+            ..WindowSpec::default()
+        };
+        let store = Arc::new(Mutex::new(StatsStore::new(spec)));
+        let (tx, rx) = mpsc::channel::<ProbeResult>(16_384);
+        let ctx = Arc::new(ProbeContext {
+            prober: prober.clone(),
+            limits: Limits::new(d.global_rate, d.per_server_rate),
+            clock: clock.clone(),
+            results: tx,
+            interval: d.interval,
+            jitter: d.jitter,
+        });
+        let shared = Shared {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            resolve: Arc::default(),
+            clock: clock.clone(),
+            stop_window: d.stop_window,
+            prober,
+        };
+        let cancel = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind(d.listen)
+            .await
+            .map_err(|source| DaemonError::Listen {
+                addr: d.listen,
+                source,
+            })?;
+        let http_addr = listener
+            .local_addr()
+            .map_err(|source| DaemonError::Listen {
+                addr: d.listen,
+                source,
+            })?;
+        let consumer = tokio::spawn(consume(rx, store.clone(), metrics.clone()));
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(crate::http::serve(
+            listener,
+            shared.clone(),
+            cancel.clone(),
+        )));
+        let resolver = match TokioResolver::builder_tokio().and_then(|b| b.build()) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no system resolver configuration; host names cannot be resolved, pinned addresses still work");
+                None
+            }
+        };
+        let config = Arc::new(config);
+        for (oi, obj) in config.objects.iter().enumerate() {
+            for (si, _) in obj.servers.iter().enumerate() {
+                tasks.push(tokio::spawn(supervise_server(
+                    config.clone(),
+                    oi,
+                    si,
+                    ctx.clone(),
+                    shared.clone(),
+                    resolver.clone(),
+                    cancel.clone(),
+                )));
+            }
+        }
+        tasks.push(tokio::spawn(tick(
+            shared.clone(),
+            config.daemon.tick,
+            ctx.clone(),
+            cancel.clone(),
+        )));
+        tracing::info!(http = %http_addr, objects = config.objects.len(), "dnsgrade started");
+        Ok(Daemon {
+            shared,
+            http_addr,
+            cancel,
+            tasks,
+            consumer,
+            ctx,
+        })
+    }
+
+    /// Stops probing, lets in-flight results drain into the statistics, stops HTTP.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let grace = Duration::from_secs(5);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(grace, t).await;
+        }
+        drop(self.ctx);
+        let _ = tokio::time::timeout(grace, self.consumer).await;
+    }
+
+    /// A token that is cancelled when the daemon stops.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+async fn consume(
+    mut rx: mpsc::Receiver<ProbeResult>,
+    store: Arc<Mutex<StatsStore>>,
+    metrics: Metrics,
+) {
+    let mut batch = Vec::with_capacity(1024);
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        {
+            let mut s = lock(&store);
+            for r in &batch {
+                s.record(r);
+            }
+        }
+        for r in batch.drain(..) {
+            let [class, object, server, address] = r.target.labels();
+            let l = [
+                class.as_str(),
+                object.as_str(),
+                server.as_str(),
+                address.as_str(),
+            ];
+            metrics
+                .probes
+                .with_label_values(&[
+                    l[0],
+                    l[1],
+                    l[2],
+                    l[3],
+                    r.transport.as_str(),
+                    r.outcome.as_str(),
+                ])
+                .inc();
+            if let Some(rtt) = r.rtt {
+                metrics
+                    .probe_duration
+                    .with_label_values(&[l[0], l[1], l[2], l[3], r.transport.as_str()])
+                    .observe(rtt.as_secs_f64());
+            }
+            if r.verdict.is_checked() {
+                metrics
+                    .data_checks
+                    .with_label_values(&[l[0], l[1], l[2], l[3], r.verdict.as_str()])
+                    .inc();
+            }
+        }
+    }
+}
+
+async fn tick(shared: Shared, every: Duration, ctx: Arc<ProbeContext>, cancel: CancellationToken) {
+    let mut iv = tokio::time::interval(every);
+    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let scheduled = tokio::select! {
+            _ = cancel.cancelled() => return,
+            t = iv.tick() => t,
+        };
+        let lag = tokio::time::Instant::now().saturating_duration_since(scheduled);
+        shared.metrics.evaluation_lag.set(lag.as_secs_f64());
+        shared.update_gauges(shared.clock.now_ms());
+        shared.metrics.rate_limited.inc_by(
+            ctx.limits
+                .delayed
+                .swap(0, std::sync::atomic::Ordering::Relaxed),
+        );
+        ctx.limits.shrink();
+    }
+}
+
+/// Keeps one configured server's set of probed addresses: pinned ones always, plus what its
+/// host name resolves to, re-resolved every `resolve_interval`. A name that fails to resolve
+/// keeps its last good addresses, and the failure is logged, counted and shown in the status.
+async fn supervise_server(
+    config: Arc<Config>,
+    oi: usize,
+    si: usize,
+    ctx: Arc<ProbeContext>,
+    shared: Shared,
+    resolver: Option<Arc<TokioResolver>>,
+    cancel: CancellationToken,
+) {
+    let obj: &Object = &config.objects[oi];
+    let server: &Server = &obj.servers[si];
+    let checks = Arc::new(obj.checks.clone());
+    let key = format!("{}/{}/{}", obj.class.as_str(), obj.name, server.name);
+    let mut loops: HashMap<SocketAddr, (Arc<Target>, CancellationToken)> = HashMap::new();
+    let mut resolved: BTreeSet<SocketAddr> = BTreeSet::new();
+    loop {
+        let mut error = None;
+        if let Some(host) = &server.host {
+            match &resolver {
+                None => error = Some("no system resolver configuration".to_string()),
+                Some(r) => match r.lookup_ip(host.as_str()).await {
+                    Ok(ips) => {
+                        let now: BTreeSet<SocketAddr> = ips
+                            .iter()
+                            .map(|ip| SocketAddr::new(ip, server.port))
+                            .collect();
+                        if now.is_empty() {
+                            error = Some(format!("{host} has no addresses"));
+                        } else {
+                            resolved = now;
+                        }
+                    }
+                    Err(e) => error = Some(format!("cannot resolve {host}: {e}")),
+                },
+            }
+        }
+        if let Some(e) = &error {
+            tracing::warn!(object = %obj.name, server = %server.name, error = %e, "server host name does not resolve; keeping its last known addresses");
+            shared
+                .metrics
+                .resolve_failures
+                .with_label_values(&[obj.class.as_str(), &obj.name, &server.name])
+                .inc();
+        }
+        let wanted: BTreeSet<SocketAddr> = server
+            .pinned
+            .iter()
+            .copied()
+            .chain(resolved.iter().copied())
+            .collect();
+        loops.retain(|addr, (target, token)| {
+            let keep = wanted.contains(addr);
+            if !keep {
+                token.cancel();
+                lock(&shared.store).ensure(target, false);
+                tracing::info!(object = %obj.name, server = %server.name, address = %addr, "address no longer probed");
+            }
+            keep
+        });
+        for addr in &wanted {
+            if loops.contains_key(addr) {
+                continue;
+            }
+            let target = Arc::new(Target {
+                class: obj.class,
+                object: obj.name.clone(),
+                server: server.name.clone(),
+                address: *addr,
+            });
+            lock(&shared.store).ensure(&target, true);
+            let token = cancel.child_token();
+            spawn_address_loop(ctx.clone(), target.clone(), checks.clone(), token.clone());
+            loops.insert(*addr, (target, token));
+        }
+        shared
+            .metrics
+            .server_addresses
+            .with_label_values(&[obj.class.as_str(), &obj.name, &server.name])
+            .set(wanted.len() as i64);
+        lock(&shared.resolve).insert(
+            key.clone(),
+            ResolveState {
+                addresses: wanted.iter().map(|a| a.to_string()).collect(),
+                error,
+            },
+        );
+        if server.host.is_none() {
+            cancel.cancelled().await;
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.daemon.resolve_interval) => {}
+        }
+    }
+}

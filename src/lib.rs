@@ -25,6 +25,7 @@
 //!
 //! ## Layout
 //!
+//! - [`cli`]: text output of `check-config` and `probe`.
 //! - [`clock`]: the only place that reads the wall clock; everything else takes time as a value.
 //! - [`config`]: the `probes.toml` schema, defaults and validation with source spans.
 //! - [`probe`]: the DNS probe engine (UDP socket pool, TCP), outcome kinds, the scheduler.
@@ -35,6 +36,7 @@
 //!   `dnsgrade lab`.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;

@@ -1,1 +1,238 @@
-//! Metrics.
+//! Every metric dnsgrade exports: names as constants, HELP text, labels.
+//!
+//! Labels never carry unbounded values: `class`, `object`, `server` and `address` come from the
+//! config (and from resolving its host names), `outcome`, `verdict`, `transport`, `role`,
+//! `estimate` and `q` from fixed enums. Query names never appear in labels.
+
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Probe counter by outcome.
+pub const PROBES_TOTAL: &str = "dnsgrade_probes_total";
+/// Probe latency histogram (successful probes).
+pub const PROBE_DURATION: &str = "dnsgrade_probe_duration_seconds";
+/// Data checks by verdict.
+pub const DATA_CHECKS_TOTAL: &str = "dnsgrade_data_checks_total";
+/// Window success ratio (point estimate and Wilson bounds).
+pub const WINDOW_SUCCESS: &str = "dnsgrade_window_success_ratio";
+/// Window latency quantiles.
+pub const WINDOW_LATENCY: &str = "dnsgrade_window_latency_seconds";
+/// Window data error ratio (point estimate and Wilson bounds).
+pub const WINDOW_DATA_ERROR: &str = "dnsgrade_window_data_error_ratio";
+/// Probes in the window.
+pub const WINDOW_SAMPLES: &str = "dnsgrade_window_samples";
+/// 1 when the server had no success within the stop window (with enough attempts).
+pub const SERVER_STOPPED: &str = "dnsgrade_server_stopped";
+/// Addresses a configured server currently has (pinned and resolved).
+pub const SERVER_ADDRESSES: &str = "dnsgrade_server_addresses";
+/// Host name resolution failures.
+pub const RESOLVE_FAILURES: &str = "dnsgrade_resolve_failures_total";
+/// Probes waiting for replies now.
+pub const PROBES_IN_FLIGHT: &str = "dnsgrade_probes_in_flight";
+/// Probes delayed by the rate limits.
+pub const PROBES_RATE_LIMITED: &str = "dnsgrade_probes_rate_limited_total";
+/// Replies that matched no probe.
+pub const STRAY_REPLIES: &str = "dnsgrade_stray_replies_total";
+/// Socket errors.
+pub const SOCKET_ERRORS: &str = "dnsgrade_socket_errors_total";
+/// Evaluation tick lag.
+pub const EVALUATION_LAG: &str = "dnsgrade_evaluation_lag_seconds";
+/// Build information.
+pub const BUILD_INFO: &str = "dnsgrade_build_info";
+
+/// Histogram buckets for DNS latency: sub-millisecond loopback up to the 10 s timeout, with
+/// edges at the matrix's 5 s threshold.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 7.5, 10.0,
+];
+
+const SERVER_LABELS: [&str; 4] = ["class", "object", "server", "address"];
+
+/// The registry and every metric in it.
+#[derive(Clone)]
+pub struct Metrics {
+    /// The registry served at /metrics.
+    pub registry: Registry,
+    /// dnsgrade_probes_total{class,object,server,address,transport,outcome}.
+    pub probes: IntCounterVec,
+    /// dnsgrade_probe_duration_seconds{class,object,server,address,transport}.
+    pub probe_duration: HistogramVec,
+    /// dnsgrade_data_checks_total{class,object,server,address,verdict}.
+    pub data_checks: IntCounterVec,
+    /// dnsgrade_window_success_ratio{...,estimate}.
+    pub window_success: GaugeVec,
+    /// dnsgrade_window_latency_seconds{...,q}.
+    pub window_latency: GaugeVec,
+    /// dnsgrade_window_data_error_ratio{...,estimate}.
+    pub window_data_error: GaugeVec,
+    /// dnsgrade_window_samples{...}.
+    pub window_samples: IntGaugeVec,
+    /// dnsgrade_server_stopped{...}.
+    pub server_stopped: IntGaugeVec,
+    /// dnsgrade_server_addresses{class,object,server}.
+    pub server_addresses: IntGaugeVec,
+    /// dnsgrade_resolve_failures_total{class,object,server}.
+    pub resolve_failures: IntCounterVec,
+    /// dnsgrade_probes_in_flight.
+    pub in_flight: IntGauge,
+    /// dnsgrade_probes_rate_limited_total.
+    pub rate_limited: IntCounter,
+    /// dnsgrade_stray_replies_total.
+    pub stray_replies: IntCounter,
+    /// dnsgrade_socket_errors_total.
+    pub socket_errors: IntCounter,
+    /// dnsgrade_evaluation_lag_seconds.
+    pub evaluation_lag: prometheus::Gauge,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let probes = IntCounterVec::new(
+            Opts::new(PROBES_TOTAL, "DNS probes sent, by the outcome of each (ok, timeout, servfail, refused, nxdomain, formerr, other_rcode, lame, malformed, mismatch, network_error)."),
+            &["class", "object", "server", "address", "transport", "outcome"],
+        )
+        .expect("valid metric");
+        let probe_duration = HistogramVec::new(
+            HistogramOpts::new(
+                PROBE_DURATION,
+                "Send-to-reply time of successful probes, in seconds.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["class", "object", "server", "address", "transport"],
+        )
+        .expect("valid metric");
+        let data_checks = IntCounterVec::new(
+            Opts::new(DATA_CHECKS_TOTAL, "Successful replies compared with a reference, by verdict (correct, missing, wrong)."),
+            &["class", "object", "server", "address", "verdict"],
+        )
+        .expect("valid metric");
+        let with = |extra: &'static str| -> Vec<&'static str> {
+            let mut v = SERVER_LABELS.to_vec();
+            v.push(extra);
+            v
+        };
+        let window_success = GaugeVec::new(
+            Opts::new(WINDOW_SUCCESS, "Share of successful probes over the window; estimate=point, or the 95% Wilson interval's lower/upper bound."),
+            &with("estimate"),
+        )
+        .expect("valid metric");
+        let window_latency = GaugeVec::new(
+            Opts::new(WINDOW_LATENCY, "Latency quantile q (0.5, 0.9, 0.99) of successful probes over the window, in seconds."),
+            &with("q"),
+        )
+        .expect("valid metric");
+        let window_data_error = GaugeVec::new(
+            Opts::new(WINDOW_DATA_ERROR, "Share of checked replies with missing or wrong data over the window; estimate=point, lower or upper (95% Wilson)."),
+            &with("estimate"),
+        )
+        .expect("valid metric");
+        let window_samples = IntGaugeVec::new(
+            Opts::new(WINDOW_SAMPLES, "Probes counted in the window."),
+            &SERVER_LABELS,
+        )
+        .expect("valid metric");
+        let server_stopped = IntGaugeVec::new(
+            Opts::new(SERVER_STOPPED, "1 when the server address had no successful probe within the stop window despite enough attempts (停止解析服务)."),
+            &SERVER_LABELS,
+        )
+        .expect("valid metric");
+        let server_addresses = IntGaugeVec::new(
+            Opts::new(SERVER_ADDRESSES, "Addresses a configured server has now (pinned plus resolved); 0 means its host name does not resolve."),
+            &["class", "object", "server"],
+        )
+        .expect("valid metric");
+        let resolve_failures = IntCounterVec::new(
+            Opts::new(
+                RESOLVE_FAILURES,
+                "Failures to resolve a server's host name.",
+            ),
+            &["class", "object", "server"],
+        )
+        .expect("valid metric");
+        let in_flight = IntGauge::new(PROBES_IN_FLIGHT, "Probes waiting for a reply now.")
+            .expect("valid metric");
+        let rate_limited = IntCounter::new(
+            PROBES_RATE_LIMITED,
+            "Probes delayed by the global or per-server rate limit.",
+        )
+        .expect("valid metric");
+        let stray_replies = IntCounter::new(STRAY_REPLIES, "UDP datagrams that matched no probe in flight (wrong ID, late, or unknown source), since start.").expect("valid metric");
+        let socket_errors = IntCounter::new(
+            SOCKET_ERRORS,
+            "Socket send/receive errors of the probe engine, since start.",
+        )
+        .expect("valid metric");
+        let evaluation_lag = prometheus::Gauge::new(
+            EVALUATION_LAG,
+            "How late the last evaluation tick ran, in seconds.",
+        )
+        .expect("valid metric");
+        let build = IntGaugeVec::new(
+            Opts::new(BUILD_INFO, "Build information; always 1."),
+            &["version"],
+        )
+        .expect("valid metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        for c in [
+            Box::new(probes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(probe_duration.clone()),
+            Box::new(data_checks.clone()),
+            Box::new(window_success.clone()),
+            Box::new(window_latency.clone()),
+            Box::new(window_data_error.clone()),
+            Box::new(window_samples.clone()),
+            Box::new(server_stopped.clone()),
+            Box::new(server_addresses.clone()),
+            Box::new(resolve_failures.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(stray_replies.clone()),
+            Box::new(socket_errors.clone()),
+            Box::new(evaluation_lag.clone()),
+            Box::new(build),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            probes,
+            probe_duration,
+            data_checks,
+            window_success,
+            window_latency,
+            window_data_error,
+            window_samples,
+            server_stopped,
+            server_addresses,
+            resolve_failures,
+            in_flight,
+            rate_limited,
+            stray_replies,
+            socket_errors,
+            evaluation_lag,
+        }
+    }
+
+    /// The text exposition format served at /metrics.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}

@@ -13,7 +13,9 @@ pub struct HumanDuration(pub Duration);
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
-        return Err("a duration is empty; write it like \"10s\", \"250ms\", \"5m\" or \"1h\"".into());
+        return Err(
+            "a duration is empty; write it like \"10s\", \"250ms\", \"5m\" or \"1h\"".into(),
+        );
     }
     let mut total = 0f64;
     let mut rest = s;
@@ -22,7 +24,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("\"{s}\" is not a duration: expected a number before the unit"));
+            return Err(format!(
+                "\"{s}\" is not a duration: expected a number before the unit"
+            ));
         }
         let value: f64 = rest[..num_len]
             .parse()
@@ -64,7 +68,9 @@ impl<'de> Deserialize<'de> for HumanDuration {
         impl Visitor<'_> for V {
             type Value = HumanDuration;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a duration like \"10s\", \"250ms\", \"5m\", \"1h\", or seconds as a number")
+                f.write_str(
+                    "a duration like \"10s\", \"250ms\", \"5m\", \"1h\", or seconds as a number",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
                 parse_duration(v).map(HumanDuration).map_err(E::custom)

@@ -5,7 +5,7 @@
 //! in a plain sentence what is wrong; validation reports all errors at once.
 
 mod duration;
-mod error;
+pub(crate) mod error;
 mod model;
 mod raw;
 mod validate;
@@ -13,7 +13,9 @@ mod validate;
 pub use duration::{parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;
-pub use validate::{normalize_province, normalize_value, parse_address, LATENCY_THRESHOLD, PROVINCES};
+pub use validate::{
+    normalize_province, normalize_value, parse_address, LATENCY_THRESHOLD, PROVINCES,
+};
 
 use std::path::Path;
 

@@ -57,7 +57,9 @@ name = "root"
 "#;
 
 fn errs(text: &str) -> Vec<ConfigError> {
-    parse(Path::new("t.toml"), text).expect_err("config must be rejected").errors
+    parse(Path::new("t.toml"), text)
+        .expect_err("config must be rejected")
+        .errors
 }
 
 fn one(text: &str) -> ConfigError {
@@ -94,7 +96,10 @@ fn good_config_is_accepted_with_idna_and_defaults() {
 
 #[test]
 fn unknown_key_is_reported_at_its_line_and_column() {
-    let text = GOOD.replace("  name = \"ns1\"\n  addresses = [\"127.0.0.2\"]", "  name = \"ns1\"\n  adresses = [\"127.0.0.2\"]");
+    let text = GOOD.replace(
+        "  name = \"ns1\"\n  addresses = [\"127.0.0.2\"]",
+        "  name = \"ns1\"\n  adresses = [\"127.0.0.2\"]",
+    );
     let e = one(&text);
     assert_eq!((e.line, e.column), (21, 3), "{e}");
     assert!(e.message.contains("adresses"), "{e}");
@@ -114,7 +119,11 @@ fn timeout_not_above_the_latency_threshold_is_refused() {
     assert_eq!((e.line, e.column), (4, 11), "{e}");
     assert!(e.message.contains("5 s latency threshold"), "{e}");
     // 5.001 s is above the threshold and accepted.
-    parse(Path::new("t.toml"), &GOOD.replace("timeout = \"10s\"", "timeout = \"5001ms\"")).unwrap();
+    parse(
+        Path::new("t.toml"),
+        &GOOD.replace("timeout = \"10s\"", "timeout = \"5001ms\""),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -153,7 +162,10 @@ fn server_without_host_or_addresses_is_refused() {
 
 #[test]
 fn bad_tier_scope_province_and_licence_are_refused() {
-    let e = one(&GOOD.replace("tier = 1\n  [[institution.server]]", "tier = 3\n  [[institution.server]]"));
+    let e = one(&GOOD.replace(
+        "tier = 1\n  [[institution.server]]",
+        "tier = 3\n  [[institution.server]]",
+    ));
     assert!(e.message.contains("tier must be 1 or 2"), "{e}");
     assert_eq!((e.line, e.column), (18, 8), "{e}");
     let e = one(&GOOD.replace("province = \"广东\"", "province = \"广束\""));
@@ -172,7 +184,10 @@ fn bad_names_types_and_values_are_refused() {
     let e = one(&GOOD.replace("values = [\"192.0.2.1\"]", "values = [\"not-an-ip\"]"));
     assert!(e.message.contains("IPv4"), "{e}");
     assert_eq!((e.line, e.column), (25, 13), "{e}");
-    let e = one(&GOOD.replace("key_domains = [\"政务.中国\"]", "key_domains = [\"example.com\"]"));
+    let e = one(&GOOD.replace(
+        "key_domains = [\"政务.中国\"]",
+        "key_domains = [\"example.com\"]",
+    ));
     assert!(e.message.contains("not below the TLD"), "{e}");
     let e = one(&GOOD.replace("name = \"中国\"", "name = \"a..b\""));
     assert!(e.message.contains("TLD name"), "{e}");
@@ -183,7 +198,10 @@ fn every_error_is_reported_not_just_the_first() {
     let text = GOOD
         .replace("timeout = \"10s\"", "timeout = \"1s\"")
         .replace("\"127.0.0.1:5353\"", "\"nope\"")
-        .replace("tier = 1\n  [[institution.server]]", "tier = 0\n  [[institution.server]]");
+        .replace(
+            "tier = 1\n  [[institution.server]]",
+            "tier = 0\n  [[institution.server]]",
+        );
     let e = errs(&text);
     assert_eq!(e.len(), 3, "{e:?}");
     assert!(e.windows(2).all(|w| w[0].line <= w[1].line));
@@ -192,12 +210,37 @@ fn every_error_is_reported_not_just_the_first() {
 #[test]
 fn daemon_ranges_are_checked() {
     for (from, to, needle) in [
-        ("timeout = \"10s\"", "timeout = \"10s\"\ntick = \"7s\"", "whole number of ticks"),
-        ("timeout = \"10s\"", "timeout = \"10s\"\nstop_window = \"10m\"", "stop_window"),
-        ("timeout = \"10s\"", "timeout = \"10s\"\njitter = 0.9", "jitter"),
-        ("timeout = \"10s\"", "timeout = \"10s\"\nglobal_rate = 0", "global_rate"),
+        (
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\ntick = \"7s\"",
+            "whole number of ticks",
+        ),
+        (
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\nstop_window = \"10m\"",
+            "stop_window",
+        ),
+        (
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\njitter = 0.9",
+            "jitter",
+        ),
+        (
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\ntick = \"0s\"\nwindow = \"60s\"",
+            "tick must be at least 1s",
+        ),
+        (
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\nglobal_rate = 0",
+            "global_rate",
+        ),
         ("timeout = \"10s\"", "timeout = \"10 parsecs\"", "unit"),
-        ("listen = \"127.0.0.1:9553\"", "listen = \"localhost\"", "listen"),
+        (
+            "listen = \"127.0.0.1:9553\"",
+            "listen = \"localhost\"",
+            "listen",
+        ),
     ] {
         let e = one(&GOOD.replace(from, to));
         assert!(e.message.contains(needle), "{needle}: {e}");

@@ -18,9 +18,37 @@ pub const LATENCY_THRESHOLD: Duration = Duration::from_secs(5);
 
 /// The 31 province-level divisions of the mainland, the names used for 通信管理局 routing.
 pub const PROVINCES: [&str; 31] = [
-    "北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "上海", "江苏", "浙江",
-    "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "广西", "海南", "重庆", "四川",
-    "贵州", "云南", "西藏", "陕西", "甘肃", "青海", "宁夏", "新疆",
+    "北京",
+    "天津",
+    "河北",
+    "山西",
+    "内蒙古",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "上海",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "广西",
+    "海南",
+    "重庆",
+    "四川",
+    "贵州",
+    "云南",
+    "西藏",
+    "陕西",
+    "甘肃",
+    "青海",
+    "宁夏",
+    "新疆",
 ];
 
 /// "广东省" → "广东", "新疆维吾尔自治区" → "新疆"; None when it names no province.
@@ -33,9 +61,7 @@ pub fn normalize_province(s: &str) -> Option<&'static str> {
         .max_by_key(|p| p.len())
         .filter(|p| {
             let rest = &s[p.len()..];
-            rest.is_empty()
-                || matches!(rest, "省" | "市" | "自治区")
-                || rest.ends_with("自治区")
+            rest.is_empty() || matches!(rest, "省" | "市" | "自治区") || rest.ends_with("自治区")
         })
 }
 
@@ -61,7 +87,11 @@ impl<'a> Validator<'a> {
         self.loc.line_col(at.span().start).0
     }
 
-    pub(crate) fn finish(mut self, source: PathBuf, raw: RawConfig) -> Result<Config, Vec<ConfigError>> {
+    pub(crate) fn finish(
+        mut self,
+        source: PathBuf,
+        raw: RawConfig,
+    ) -> Result<Config, Vec<ConfigError>> {
         let daemon = self.daemon(&raw.daemon);
         let mut objects = Vec::new();
         let mut seen: HashMap<(ObjectClass, String), usize> = HashMap::new();
@@ -80,31 +110,56 @@ impl<'a> Validator<'a> {
         };
         for t in &raw.tld {
             if let Some(o) = self.tld(t) {
-                note(&mut self, ObjectClass::Tld, &t.get_ref().name, o.name.clone());
+                note(
+                    &mut self,
+                    ObjectClass::Tld,
+                    &t.get_ref().name,
+                    o.name.clone(),
+                );
                 objects.push(o);
             }
         }
         for i in &raw.institution {
             if let Some(o) = self.institution(i) {
-                note(&mut self, ObjectClass::Institution, &i.get_ref().name, o.name.clone());
+                note(
+                    &mut self,
+                    ObjectClass::Institution,
+                    &i.get_ref().name,
+                    o.name.clone(),
+                );
                 objects.push(o);
             }
         }
         for w in &raw.website {
             if let Some(o) = self.website(w) {
-                note(&mut self, ObjectClass::Website, &w.get_ref().name, o.name.clone());
+                note(
+                    &mut self,
+                    ObjectClass::Website,
+                    &w.get_ref().name,
+                    o.name.clone(),
+                );
                 objects.push(o);
             }
         }
         for r in &raw.recursive {
             if let Some(o) = self.recursive(r) {
-                note(&mut self, ObjectClass::Recursive, &r.get_ref().name, o.name.clone());
+                note(
+                    &mut self,
+                    ObjectClass::Recursive,
+                    &r.get_ref().name,
+                    o.name.clone(),
+                );
                 objects.push(o);
             }
         }
         for c in &raw.control {
             if let Some(o) = self.control(c) {
-                note(&mut self, ObjectClass::Control, &c.get_ref().name, o.name.clone());
+                note(
+                    &mut self,
+                    ObjectClass::Control,
+                    &c.get_ref().name,
+                    o.name.clone(),
+                );
                 objects.push(o);
             }
         }
@@ -120,20 +175,26 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn duration(&mut self, v: &Option<Spanned<super::duration::HumanDuration>>, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        v: &Option<Spanned<super::duration::HumanDuration>>,
+        default: Duration,
+    ) -> Duration {
         v.as_ref().map(|d| d.get_ref().0).unwrap_or(default)
     }
 
     fn daemon(&mut self, d: &RawDaemon) -> DaemonConfig {
         let listen = match &d.listen {
             None => SocketAddr::from(([127, 0, 0, 1], 9553)),
-            Some(s) => match s.get_ref().parse::<SocketAddr>() {
-                Ok(a) => a,
-                Err(_) => {
-                    self.err(s, format!("listen address \"{}\" is not IP:port (for example \"127.0.0.1:9553\")", s.get_ref()));
-                    SocketAddr::from(([127, 0, 0, 1], 9553))
+            Some(s) => {
+                match s.get_ref().parse::<SocketAddr>() {
+                    Ok(a) => a,
+                    Err(_) => {
+                        self.err(s, format!("listen address \"{}\" is not IP:port (for example \"127.0.0.1:9553\")", s.get_ref()));
+                        SocketAddr::from(([127, 0, 0, 1], 9553))
+                    }
                 }
-            },
+            }
         };
         let interval = self.duration(&d.interval, Duration::from_secs(10));
         let timeout = self.duration(&d.timeout, Duration::from_secs(10));
@@ -160,17 +221,27 @@ impl<'a> Validator<'a> {
                 self.err(t, "tick must be at least 1s");
             } else if tick > window {
                 self.err(t, "tick must not be longer than the window");
-            } else if window.as_millis() % tick.as_millis() != 0 {
+            } else if !window.as_millis().is_multiple_of(tick.as_millis().max(1)) {
                 self.err(t, "the window must be a whole number of ticks");
             }
         }
         if let Some(w) = &d.window {
             if window < Duration::from_secs(10) || window > Duration::from_secs(86400) {
                 self.err(w, "window must be between 10s and 24h");
-            } else if d.tick.is_none() && window.as_millis() % tick.as_millis() != 0 {
-                self.err(w, "the window must be a whole number of ticks (10s by default)");
-            } else if window.as_millis() / tick.as_millis() > 8640 {
-                self.err(w, "the window holds more than 8640 ticks; use a longer tick");
+            } else if tick < Duration::from_secs(1) {
+                // The tick's own error says it.
+            } else if d.tick.is_none()
+                && !window.as_millis().is_multiple_of(tick.as_millis().max(1))
+            {
+                self.err(
+                    w,
+                    "the window must be a whole number of ticks (10s by default)",
+                );
+            } else if window.as_millis() / tick.as_millis().max(1) > 8640 {
+                self.err(
+                    w,
+                    "the window holds more than 8640 ticks; use a longer tick",
+                );
             }
         }
         if let Some(s) = &d.stop_window {
@@ -211,7 +282,10 @@ impl<'a> Validator<'a> {
             Some(j) => {
                 let v = *j.get_ref();
                 if !(0.0..=0.5).contains(&v) {
-                    self.err(j, "jitter must be between 0 and 0.5 (a share of the interval)");
+                    self.err(
+                        j,
+                        "jitter must be between 0 and 0.5 (a share of the interval)",
+                    );
                 }
                 v
             }
@@ -221,7 +295,10 @@ impl<'a> Validator<'a> {
             Some(p) => {
                 let v = *p.get_ref();
                 if !(512..=4096).contains(&v) {
-                    self.err(p, "edns_payload must be between 512 and 4096 (1232 is the safe choice)");
+                    self.err(
+                        p,
+                        "edns_payload must be between 512 and 4096 (1232 is the safe choice)",
+                    );
                 }
                 v
             }
@@ -232,7 +309,11 @@ impl<'a> Validator<'a> {
         });
         DaemonConfig {
             listen,
-            state_dir: PathBuf::from(d.state_dir.clone().unwrap_or_else(|| "/var/lib/dnsgrade".into())),
+            state_dir: PathBuf::from(
+                d.state_dir
+                    .clone()
+                    .unwrap_or_else(|| "/var/lib/dnsgrade".into()),
+            ),
             interval,
             timeout,
             window,
@@ -267,7 +348,10 @@ impl<'a> Validator<'a> {
                 Some(n.to_lowercase())
             }
             Err(e) => {
-                self.err(s, format!("{what} \"{text}\" is not a valid domain name: {e}"));
+                self.err(
+                    s,
+                    format!("{what} \"{text}\" is not a valid domain name: {e}"),
+                );
                 None
             }
         }
@@ -294,18 +378,34 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn servers(&mut self, list: &[Spanned<RawServer>], owner: &Spanned<String>, what: &str) -> Vec<Server> {
+    fn servers(
+        &mut self,
+        list: &[Spanned<RawServer>],
+        owner: &Spanned<String>,
+        what: &str,
+    ) -> Vec<Server> {
         if list.is_empty() {
-            self.err(owner, format!("\"{}\" has no {what}: add at least one [[…{what}]] with a host or addresses", owner.get_ref()));
+            self.err(
+                owner,
+                format!(
+                    "\"{}\" has no {what}: add at least one [[…{what}]] with a host or addresses",
+                    owner.get_ref()
+                ),
+            );
         }
         let mut out = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
         for s in list {
             let raw = s.get_ref();
-            let Some(name) = self.nonempty(&raw.name, "server name") else { continue };
+            let Some(name) = self.nonempty(&raw.name, "server name") else {
+                continue;
+            };
             let line = self.line_of(&raw.name);
             if let Some(prev) = names.insert(name.to_lowercase(), line) {
-                self.err(&raw.name, format!("duplicate {what} name \"{name}\": already used at line {prev}"));
+                self.err(
+                    &raw.name,
+                    format!("duplicate {what} name \"{name}\": already used at line {prev}"),
+                );
             }
             let port = raw.port.unwrap_or(53);
             let mut pinned = Vec::new();
@@ -325,7 +425,10 @@ impl<'a> Validator<'a> {
                 Some(h) => {
                     let t = h.get_ref().trim();
                     if t.parse::<IpAddr>().is_ok() {
-                        self.err(h, format!("host \"{t}\" is an address: put it in addresses = [\"{t}\"]"));
+                        self.err(
+                            h,
+                            format!("host \"{t}\" is an address: put it in addresses = [\"{t}\"]"),
+                        );
                         None
                     } else if Name::from_utf8(t).is_err() || t.is_empty() {
                         self.err(h, format!("host \"{t}\" is not a valid host name"));
@@ -336,14 +439,28 @@ impl<'a> Validator<'a> {
                 }
             };
             if host.is_none() && raw.host.is_none() && raw.addresses.is_empty() {
-                self.err(&raw.name, format!("{what} \"{name}\" has neither a host nor addresses"));
+                self.err(
+                    &raw.name,
+                    format!("{what} \"{name}\" has neither a host nor addresses"),
+                );
             }
-            out.push(Server { name, host, pinned, port });
+            out.push(Server {
+                name,
+                host,
+                pinned,
+                port,
+            });
         }
         out
     }
 
-    fn check(&mut self, c: &Spanned<RawCheck>, default_expect: Expect, rd: bool, auth: bool) -> Option<Check> {
+    fn check(
+        &mut self,
+        c: &Spanned<RawCheck>,
+        default_expect: Expect,
+        rd: bool,
+        auth: bool,
+    ) -> Option<Check> {
         let raw = c.get_ref();
         let qname = self.name(&raw.name, "check name");
         let qtype = match &raw.qtype {
@@ -368,13 +485,20 @@ impl<'a> Validator<'a> {
         };
         let mut values = Vec::new();
         for v in &raw.values {
-            match normalize_value(v.get_ref(), qtype.unwrap_or(RecordType::A), expect.unwrap_or(default_expect)) {
+            match normalize_value(
+                v.get_ref(),
+                qtype.unwrap_or(RecordType::A),
+                expect.unwrap_or(default_expect),
+            ) {
                 Ok(x) => values.push(x),
                 Err(m) => self.err(v, m),
             }
         }
         if expect == Some(Expect::NxDomain) && !raw.values.is_empty() {
-            self.err(&raw.name, "a check that expects nxdomain cannot list values");
+            self.err(
+                &raw.name,
+                "a check that expects nxdomain cannot list values",
+            );
         }
         values.sort();
         values.dedup();
@@ -383,7 +507,11 @@ impl<'a> Validator<'a> {
             qtype: qtype?,
             expect: expect?,
             values,
-            transport: if raw.tcp { Transport::Tcp } else { Transport::Udp },
+            transport: if raw.tcp {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
             role: CheckRole::Plain,
             recursion_desired: rd,
             authoritative: auth,
@@ -391,7 +519,10 @@ impl<'a> Validator<'a> {
     }
 
     fn registry(&mut self, r: &RawRegistry) -> Registry {
-        let mut hostport = |v: &Option<Spanned<String>>, what: &str, default_port: u16| -> Option<String> {
+        let mut hostport = |v: &Option<Spanned<String>>,
+                            what: &str,
+                            default_port: u16|
+         -> Option<String> {
             let s = v.as_ref()?;
             let t = s.get_ref().trim();
             let ok = match t.rsplit_once(':') {
@@ -402,7 +533,11 @@ impl<'a> Validator<'a> {
                 self.err(s, format!("{what} must be \"host:port\" (for example \"registry.example:{default_port}\")"));
                 return None;
             }
-            Some(if t.contains(':') { t.to_string() } else { format!("{t}:{default_port}") })
+            Some(if t.contains(':') {
+                t.to_string()
+            } else {
+                format!("{t}:{default_port}")
+            })
         };
         let epp = hostport(&r.epp, "epp", 700);
         let whois = hostport(&r.whois, "whois", 43);
@@ -415,8 +550,16 @@ impl<'a> Validator<'a> {
                 None
             }
         });
-        let lookup_domain = r.lookup_domain.as_ref().and_then(|d| self.name(d, "lookup_domain").map(|n| n.to_ascii()));
-        Registry { epp, rdap, whois, lookup_domain }
+        let lookup_domain = r
+            .lookup_domain
+            .as_ref()
+            .and_then(|d| self.name(d, "lookup_domain").map(|n| n.to_ascii()));
+        Registry {
+            epp,
+            rdap,
+            whois,
+            lookup_domain,
+        }
     }
 
     fn tld(&mut self, t: &Spanned<RawTld>) -> Option<Object> {
@@ -424,7 +567,13 @@ impl<'a> Validator<'a> {
         let apex = self.name(&raw.name, "TLD name");
         if let Some(a) = &apex {
             if a.num_labels() != 1 {
-                self.err(&raw.name, format!("TLD name \"{}\" must be a single label such as \"cn\" or \"中国\"", raw.name.get_ref()));
+                self.err(
+                    &raw.name,
+                    format!(
+                        "TLD name \"{}\" must be a single label such as \"cn\" or \"中国\"",
+                        raw.name.get_ref()
+                    ),
+                );
             }
         }
         let servers = self.servers(&raw.node, &raw.name, "node");
@@ -447,7 +596,10 @@ impl<'a> Validator<'a> {
             if let Some(n) = self.name(k, "key domain") {
                 if let Some(a) = &apex {
                     if !a.zone_of(&n) || &n == a {
-                        self.err(k, format!("key domain \"{}\" is not below the TLD {}", k.get_ref(), a));
+                        self.err(
+                            k,
+                            format!("key domain \"{}\" is not below the TLD {}", k.get_ref(), a),
+                        );
                         continue;
                     }
                 }
@@ -494,7 +646,11 @@ impl<'a> Validator<'a> {
         if raw.check.is_empty() {
             self.err(&raw.name, format!("institution \"{}\" has no [[institution.check]]: add test names it serves, with expected values", raw.name.get_ref()));
         }
-        let checks: Vec<Check> = raw.check.iter().filter_map(|c| self.check(c, Expect::Answer, false, true)).collect();
+        let checks: Vec<Check> = raw
+            .check
+            .iter()
+            .filter_map(|c| self.check(c, Expect::Answer, false, true))
+            .collect();
         let registry = raw.registration.as_ref().map(|r| self.registry(r));
         Some(Object {
             class: ObjectClass::Institution,
@@ -516,17 +672,28 @@ impl<'a> Validator<'a> {
         let name = self.nonempty(&raw.name, "website name");
         let tier = self.tier(&raw.tier);
         let lic = raw.licensed_by.get_ref().trim();
-        let licensed_by = if lic.eq_ignore_ascii_case("MIIT") || lic == "工业和信息化部" || lic == "工信部" {
-            Some(Licensor::Miit)
-        } else if let Some(p) = normalize_province(lic) {
-            Some(Licensor::Province(p.to_string()))
-        } else {
-            self.err(&raw.licensed_by, format!("licensed_by must be \"MIIT\" or a province such as \"广东\", not \"{lic}\""));
-            None
-        };
+        let licensed_by =
+            if lic.eq_ignore_ascii_case("MIIT") || lic == "工业和信息化部" || lic == "工信部"
+            {
+                Some(Licensor::Miit)
+            } else if let Some(p) = normalize_province(lic) {
+                Some(Licensor::Province(p.to_string()))
+            } else {
+                self.err(
+                    &raw.licensed_by,
+                    format!(
+                    "licensed_by must be \"MIIT\" or a province such as \"广东\", not \"{lic}\""
+                ),
+                );
+                None
+            };
         let domain = self.name(&raw.domain, "domain");
         let servers = self.servers(&raw.server, &raw.name, "server");
-        let mut checks: Vec<Check> = raw.check.iter().filter_map(|c| self.check(c, Expect::Answer, false, true)).collect();
+        let mut checks: Vec<Check> = raw
+            .check
+            .iter()
+            .filter_map(|c| self.check(c, Expect::Answer, false, true))
+            .collect();
         if raw.check.is_empty() {
             if let Some(d) = &domain {
                 for qtype in [RecordType::SOA, RecordType::NS] {
@@ -572,13 +739,19 @@ impl<'a> Validator<'a> {
                     }
                 }
                 if raw.provinces.len() < 2 {
-                    self.err(&raw.scope, "a multi-province system lists at least two provinces = [\"…\", \"…\"]");
+                    self.err(
+                        &raw.scope,
+                        "a multi-province system lists at least two provinces = [\"…\", \"…\"]",
+                    );
                 }
                 Some(Scope::MultiProvince(ps))
             }
             "province" => match &raw.province {
                 None => {
-                    self.err(&raw.scope, "scope \"province\" needs province = \"…\" (for example \"广东\")");
+                    self.err(
+                        &raw.scope,
+                        "scope \"province\" needs province = \"…\" (for example \"广东\")",
+                    );
                     None
                 }
                 Some(p) => match normalize_province(p.get_ref()) {
@@ -591,7 +764,10 @@ impl<'a> Validator<'a> {
             },
             "local-network" => match &raw.local_network {
                 None => {
-                    self.err(&raw.scope, "scope \"local-network\" needs local_network = \"…\"");
+                    self.err(
+                        &raw.scope,
+                        "scope \"local-network\" needs local_network = \"…\"",
+                    );
                     None
                 }
                 Some(l) => self.nonempty(l, "local_network").map(Scope::LocalNetwork),
@@ -632,7 +808,10 @@ impl<'a> Validator<'a> {
             }
         }
         if raw.cached_names.is_empty() && raw.canary_zone.is_none() {
-            self.err(&raw.name, "a recursive system needs cached_names, a canary_zone, or both");
+            self.err(
+                &raw.name,
+                "a recursive system needs cached_names, a canary_zone, or both",
+            );
         }
         Some(Object {
             class: ObjectClass::Recursive,
@@ -653,7 +832,11 @@ impl<'a> Validator<'a> {
         let raw = c.get_ref();
         let name = self.nonempty(&raw.name, "control name");
         let servers = self.servers(&raw.server, &raw.name, "server");
-        let mut checks: Vec<Check> = raw.check.iter().filter_map(|ch| self.check(ch, Expect::Any, false, false)).collect();
+        let mut checks: Vec<Check> = raw
+            .check
+            .iter()
+            .filter_map(|ch| self.check(ch, Expect::Any, false, false))
+            .collect();
         if raw.check.is_empty() {
             checks.push(Check {
                 qname: Name::root(),
@@ -697,7 +880,8 @@ pub fn parse_address(s: &str, default_port: u16) -> Result<SocketAddr, String> {
 /// names lowercase and fully qualified, other data as written (trimmed, lowercased).
 pub fn normalize_value(v: &str, qtype: RecordType, expect: Expect) -> Result<String, String> {
     let t = v.trim();
-    let as_name = expect == Expect::Referral || matches!(qtype, RecordType::NS | RecordType::CNAME | RecordType::PTR);
+    let as_name = expect == Expect::Referral
+        || matches!(qtype, RecordType::NS | RecordType::CNAME | RecordType::PTR);
     match qtype {
         RecordType::A if !as_name => t
             .parse::<std::net::Ipv4Addr>()

@@ -1,5 +1,17 @@
 //! The probe engine: one DNS query to one server address over one transport is one
 //! measurement (MATRIX.md, "probe").
+//!
+//! - [`classify`]: query building and reply classification (pure).
+//! - [`Prober`]: sends queries over a shared pool of UDP sockets (random source ports, random
+//!   IDs, replies matched on source, ID and question) or over TCP, falling back to TCP on TC=1.
+//! - [`schedule`]: spreads probes over the interval with jitter, under governor rate limits and
+//!   a cap on probes in flight.
 
+pub mod classify;
 mod outcome;
+mod prober;
+pub mod schedule;
+
+pub use classify::Question;
 pub use outcome::{Outcome, Verdict};
+pub use prober::{ProbeReply, Prober, ProberConfig, ProberCounters};

@@ -1,0 +1,276 @@
+//! Text output of the command-line tools: `check-config` and `probe`.
+
+use crate::config::{parse_address, parse_duration, CheckRole, Config, ObjectClass, Transport};
+use crate::probe::classify::Question;
+use crate::probe::{Prober, ProberConfig};
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, RecordType};
+use std::fmt::Write;
+use std::str::FromStr;
+
+/// What `check-config` prints: every object, its servers and checks, how often, and the
+/// resulting query rate.
+pub fn describe_config(c: &Config) -> String {
+    let d = &c.daemon;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: OK", c.source.display());
+    let _ = writeln!(
+        out,
+        "daemon: listen {}  interval {:?}  timeout {:?}  window {:?}  tick {:?}  stop_window {:?}  jitter {}",
+        d.listen, d.interval, d.timeout, d.window, d.tick, d.stop_window, d.jitter
+    );
+    let _ = writeln!(
+        out,
+        "limits: global {}/s  per address {}/s  in flight {}  UDP sockets {}  EDNS payload {}",
+        d.global_rate, d.per_server_rate, d.max_in_flight, d.udp_sockets, d.edns_payload
+    );
+    let mut total_rate = 0.0;
+    let mut unresolved = 0usize;
+    for class in ObjectClass::ALL {
+        let objs: Vec<_> = c.objects_of(class).collect();
+        if objs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{} ({}): {}", class.zh(), class.as_str(), objs.len());
+        for o in objs {
+            let mut extra = String::new();
+            if let Some(t) = o.tier {
+                let _ = write!(extra, "  tier {}", t.number());
+            }
+            if let Some(s) = &o.scope {
+                let _ = write!(extra, "  scope {s:?}");
+            }
+            if let Some(l) = &o.licensed_by {
+                let _ = write!(extra, "  licensed by {l:?}");
+            }
+            let shown = if o.display_name != o.name {
+                format!("{} ({})", o.display_name, o.name)
+            } else {
+                o.name.clone()
+            };
+            let _ = writeln!(out, "  {shown}{extra}");
+            let mut addrs = 0usize;
+            for s in &o.servers {
+                let mut where_ = s.pinned.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+                if let Some(h) = &s.host {
+                    where_.push(format!(
+                        "{h} (resolved at start and every {:?}, port {})",
+                        d.resolve_interval, s.port
+                    ));
+                    unresolved += 1;
+                }
+                addrs += s.pinned.len() + usize::from(s.host.is_some() && s.pinned.is_empty());
+                let _ = writeln!(out, "    server {}: {}", s.name, where_.join(", "));
+            }
+            for ch in &o.checks {
+                let role = if ch.role == CheckRole::Plain {
+                    String::new()
+                } else {
+                    format!(" [{}]", ch.role.as_str())
+                };
+                let tr = if ch.transport == Transport::Tcp {
+                    " over TCP"
+                } else {
+                    ""
+                };
+                let vals = if ch.values.is_empty() {
+                    String::new()
+                } else {
+                    format!(" = {}", ch.values.join(" "))
+                };
+                let _ = writeln!(
+                    out,
+                    "    check {} {} expect {:?}{vals}{tr}{role}",
+                    ch.qname, ch.qtype, ch.expect
+                );
+            }
+            let rate = (addrs * o.checks.len()) as f64 / d.interval.as_secs_f64();
+            total_rate += rate;
+            let _ = writeln!(
+                out,
+                "    => {} checks x {} address(es) every {:?} = {:.2} q/s",
+                o.checks.len(),
+                addrs,
+                d.interval,
+                rate
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\ntotal: {:.2} q/s{} (global limit {}/s)",
+        total_rate,
+        if unresolved > 0 {
+            format!(", counting one address per host name ({unresolved} host names)")
+        } else {
+            String::new()
+        },
+        d.global_rate
+    );
+    if total_rate > d.global_rate.get() as f64 {
+        let _ = writeln!(out, "warning: the planned rate exceeds global_rate; probes will be delayed and counted in {}", crate::metrics::PROBES_RATE_LIMITED);
+    }
+    out
+}
+
+/// Why `dnsgrade probe` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeCliError {
+    /// A bad argument.
+    #[error("{0}")]
+    Usage(String),
+    /// Sockets could not be opened.
+    #[error("cannot open sockets: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// `dnsgrade probe SERVER NAME [TYPE]`: one query, printed like dig, with its time in ms.
+pub async fn probe(
+    server: &str,
+    name: &str,
+    qtype: &str,
+    tcp: bool,
+    rd: bool,
+    timeout: &str,
+) -> Result<String, ProbeCliError> {
+    let addr = parse_address(server, 53).map_err(ProbeCliError::Usage)?;
+    let mut qname = Name::from_utf8(name)
+        .map_err(|e| ProbeCliError::Usage(format!("\"{name}\" is not a domain name: {e}")))?;
+    qname.set_fqdn(true);
+    let qtype = match RecordType::from_str(&qtype.to_ascii_uppercase()) {
+        Ok(RecordType::Unknown(_)) | Err(_) => {
+            return Err(ProbeCliError::Usage(format!(
+                "unknown query type \"{qtype}\""
+            )))
+        }
+        Ok(t) => t,
+    };
+    let timeout = parse_duration(timeout).map_err(ProbeCliError::Usage)?;
+    let prober = Prober::new(ProberConfig {
+        udp_sockets: 1,
+        timeout,
+        ..ProberConfig::default()
+    })
+    .await?;
+    let q = Question {
+        qname: qname.clone(),
+        qtype,
+        recursion_desired: rd,
+        dnssec_ok: false,
+    };
+    let reply = prober
+        .probe(addr, &q, if tcp { Transport::Tcp } else { Transport::Udp })
+        .await;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "; dnsgrade probe {addr} {qname} {qtype}{}",
+        if tcp { " +tcp" } else { "" }
+    );
+    match (&reply.failure, &reply.message) {
+        (Some(kind), _) => {
+            let _ = writeln!(
+                out,
+                ";; no usable reply: {kind} (over {})",
+                reply.transport.as_str()
+            );
+        }
+        (None, Some(m)) => {
+            out.push_str(&format_message(m));
+            let _ = writeln!(
+                out,
+                ";; Query time: {:.3} ms over {}{}",
+                reply.rtt.unwrap_or_default().as_secs_f64() * 1000.0,
+                reply.transport.as_str(),
+                if reply.tcp_fallback {
+                    " (UDP reply was truncated; retried over TCP)"
+                } else {
+                    ""
+                }
+            );
+            if let Some(n) = &reply.nsid {
+                let _ = writeln!(out, ";; NSID: {n}");
+            }
+        }
+        (None, None) => {
+            let _ = writeln!(out, ";; no reply");
+        }
+    }
+    let _ = writeln!(out, ";; SERVER: {addr}");
+    Ok(out)
+}
+
+/// A reply in dig's layout.
+pub fn format_message(m: &Message) -> String {
+    let md = &m.metadata;
+    let mut flags = vec!["qr"];
+    if md.authoritative {
+        flags.push("aa");
+    }
+    if md.truncation {
+        flags.push("tc");
+    }
+    if md.recursion_desired {
+        flags.push("rd");
+    }
+    if md.recursion_available {
+        flags.push("ra");
+    }
+    if md.authentic_data {
+        flags.push("ad");
+    }
+    if md.checking_disabled {
+        flags.push("cd");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        ";; ->>HEADER<<- opcode: {:?}, status: {}, id: {}",
+        md.op_code, md.response_code, md.id
+    );
+    let _ = writeln!(
+        out,
+        ";; flags: {}; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
+        flags.join(" "),
+        m.queries.len(),
+        m.answers.len(),
+        m.authorities.len(),
+        m.additionals.len()
+    );
+    if let Some(e) = &m.edns {
+        let _ = writeln!(
+            out,
+            ";; EDNS: version {}, udp {}, do {}",
+            e.version(),
+            e.max_payload(),
+            e.flags().dnssec_ok
+        );
+    }
+    let _ = writeln!(out, "\n;; QUESTION SECTION:");
+    for q in &m.queries {
+        let _ = writeln!(out, ";{}\t\t{}\t{}", q.name, q.query_class, q.query_type);
+    }
+    for (title, recs) in [
+        ("ANSWER", &m.answers),
+        ("AUTHORITY", &m.authorities),
+        ("ADDITIONAL", &m.additionals),
+    ] {
+        if recs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n;; {title} SECTION:");
+        for r in recs.iter() {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}",
+                r.name,
+                r.ttl,
+                r.dns_class,
+                r.record_type(),
+                r.data
+            );
+        }
+    }
+    out.push('\n');
+    out
+}

@@ -1,0 +1,250 @@
+//! Scheduling: every check of every server address, spread over the interval with jitter,
+//! under a global and a per-address rate limit (governor) and the prober's in-flight cap.
+//!
+//! Each server address has one loop task. Its checks start at random phases within the first
+//! interval, so a thousand addresses with the same interval do not fire together; each next
+//! time is the previous one plus the interval moved by up to ±`jitter` of it. A probe runs in
+//! its own task, so a slow server never delays the schedule of its other checks.
+
+use super::classify::{classify, Question};
+use super::{Outcome, Prober, Verdict};
+use crate::clock::{Clock, UnixMillis};
+use crate::config::{Check, CheckRole, ObjectClass, Transport};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// One probed server address of one object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The object's class.
+    pub class: ObjectClass,
+    /// The object's name.
+    pub object: String,
+    /// The server's name within the object.
+    pub server: String,
+    /// The address probed.
+    pub address: SocketAddr,
+}
+
+impl Target {
+    /// Label values in the order of the metrics' server labels.
+    pub fn labels(&self) -> [String; 4] {
+        [
+            self.class.as_str().to_string(),
+            self.object.clone(),
+            self.server.clone(),
+            self.address.to_string(),
+        ]
+    }
+}
+
+/// The measurement of one probe, as it travels to the statistics.
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    /// Where it went.
+    pub target: Arc<Target>,
+    /// Index of the check in its object's check list.
+    pub check: usize,
+    /// The check's role.
+    pub role: CheckRole,
+    /// Transport that carried the final reply (or was tried).
+    pub transport: Transport,
+    /// Wall-clock time of sending, from the injected clock.
+    pub sent_at: UnixMillis,
+    /// Send-to-reply time, for replies.
+    pub rtt: Option<Duration>,
+    /// Outcome kind.
+    pub outcome: Outcome,
+    /// Data verdict.
+    pub verdict: Verdict,
+    /// NSID of the answering instance, if any.
+    pub nsid: Option<String>,
+    /// True when the UDP reply was truncated and TCP was used.
+    pub tcp_fallback: bool,
+}
+
+/// Global and per-address rate limits.
+#[derive(Debug)]
+pub struct Limits {
+    global: DefaultDirectRateLimiter,
+    per_address: DefaultKeyedRateLimiter<SocketAddr>,
+    /// Probes that had to wait for a limit.
+    pub delayed: AtomicU64,
+}
+
+impl Limits {
+    /// Limits of `global` probes/s overall and `per_address` probes/s to one address.
+    pub fn new(global: NonZeroU32, per_address: NonZeroU32) -> Self {
+        Self {
+            global: RateLimiter::direct(Quota::per_second(global)),
+            per_address: RateLimiter::keyed(Quota::per_second(per_address)),
+            delayed: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until both limits allow a probe to `addr`.
+    pub async fn acquire(&self, addr: &SocketAddr) {
+        let mut waited = false;
+        if self.per_address.check_key(addr).is_err() {
+            waited = true;
+            self.per_address.until_key_ready(addr).await;
+        }
+        if self.global.check().is_err() {
+            waited = true;
+            self.global.until_ready().await;
+        }
+        if waited {
+            self.delayed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets per-address state of addresses not used lately (bounded memory).
+    pub fn shrink(&self) {
+        self.per_address.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+}
+
+/// Everything a probe loop needs, shared.
+#[derive(Debug)]
+pub struct ProbeContext {
+    /// The engine.
+    pub prober: Prober,
+    /// Rate limits.
+    pub limits: Limits,
+    /// Wall clock for `sent_at`.
+    pub clock: Arc<dyn Clock>,
+    /// Where results go (bounded: a slow consumer slows probing rather than growing memory).
+    pub results: mpsc::Sender<ProbeResult>,
+    /// Interval between two probes of one check on one address.
+    pub interval: Duration,
+    /// Share of the interval by which each time is moved at random.
+    pub jitter: f64,
+}
+
+/// The question a check asks now: cache-busting checks get a fresh random label.
+pub fn question_for(check: &Check) -> Question {
+    let qname = if check.role == CheckRole::CacheBusting {
+        let label = format!("dg-{:016x}", rand::random::<u64>());
+        check
+            .qname
+            .prepend_label(label.as_str())
+            .unwrap_or_else(|_| check.qname.clone())
+    } else {
+        check.qname.clone()
+    };
+    Question {
+        qname,
+        qtype: check.qtype,
+        recursion_desired: check.recursion_desired,
+        dnssec_ok: false,
+    }
+}
+
+/// Sends one check to one address and classifies the reply.
+pub async fn probe_once(
+    prober: &Prober,
+    clock: &dyn Clock,
+    target: &Arc<Target>,
+    idx: usize,
+    check: &Check,
+) -> ProbeResult {
+    let q = question_for(check);
+    let sent_at = clock.now_ms();
+    let reply = prober.probe(target.address, &q, check.transport).await;
+    let (outcome, verdict) = match (&reply.failure, &reply.message) {
+        (Some(kind), _) => (*kind, Verdict::Unchecked),
+        (None, Some(msg)) => classify(check, &q.qname, msg),
+        (None, None) => (Outcome::NetworkError, Verdict::Unchecked),
+    };
+    ProbeResult {
+        target: target.clone(),
+        check: idx,
+        role: check.role,
+        transport: reply.transport,
+        sent_at,
+        rtt: if outcome.is_success() {
+            reply.rtt
+        } else {
+            None
+        },
+        outcome,
+        verdict: if outcome.is_success() {
+            verdict
+        } else {
+            Verdict::Unchecked
+        },
+        nsid: reply.nsid,
+        tcp_fallback: reply.tcp_fallback,
+    }
+}
+
+/// Starts the loop that probes `checks` on `target` until `cancel` fires.
+pub fn spawn_address_loop(
+    ctx: Arc<ProbeContext>,
+    target: Arc<Target>,
+    checks: Arc<Vec<Check>>,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if checks.is_empty() {
+            return;
+        }
+        let interval = ctx.interval.max(Duration::from_millis(1));
+        let start = Instant::now();
+        let mut next: Vec<Instant> = {
+            let mut rng = rand::rng();
+            checks
+                .iter()
+                .map(|_| start + interval.mul_f64(rng.random_range(0.0..1.0)))
+                .collect()
+        };
+        loop {
+            let (i, at) = next
+                .iter()
+                .copied()
+                .enumerate()
+                .min_by_key(|(_, t)| *t)
+                .unwrap_or((0, start));
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(at) => {}
+            }
+            let factor = if ctx.jitter > 0.0 {
+                1.0 + rand::rng().random_range(-ctx.jitter..=ctx.jitter)
+            } else {
+                1.0
+            };
+            next[i] = at + interval.mul_f64(factor);
+            // A loop that fell far behind (suspended host) skips ahead instead of bursting.
+            let now = Instant::now();
+            if next[i] + interval < now {
+                next[i] = now + interval.mul_f64(factor);
+            }
+            let ctx = ctx.clone();
+            let target = target.clone();
+            let checks = checks.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    r = async {
+                        ctx.limits.acquire(&target.address).await;
+                        probe_once(&ctx.prober, ctx.clock.as_ref(), &target, i, &checks[i]).await
+                    } => {
+                        let _ = ctx.results.send(r).await;
+                    }
+                }
+            });
+        }
+    })
+}
