@@ -200,6 +200,25 @@ pub async fn probe(
     Ok(out)
 }
 
+/// The RCODE mnemonic dig prints.
+pub fn rcode_name(rc: hickory_proto::op::ResponseCode) -> String {
+    match u16::from(rc) {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        6 => "YXDOMAIN".into(),
+        7 => "YXRRSET".into(),
+        8 => "NXRRSET".into(),
+        9 => "NOTAUTH".into(),
+        10 => "NOTZONE".into(),
+        16 => "BADVERS".into(),
+        n => format!("RCODE{n}"),
+    }
+}
+
 /// A reply in dig's layout.
 pub fn format_message(m: &Message) -> String {
     let md = &m.metadata;
@@ -225,8 +244,10 @@ pub fn format_message(m: &Message) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        ";; ->>HEADER<<- opcode: {:?}, status: {}, id: {}",
-        md.op_code, md.response_code, md.id
+        ";; ->>HEADER<<- opcode: {}, status: {}, id: {}",
+        format!("{:?}", md.op_code).to_uppercase(),
+        rcode_name(md.response_code),
+        md.id
     );
     let _ = writeln!(
         out,

@@ -1,5 +1,7 @@
 //! The real binary's command-line tools on loopback configs.
 
+mod support;
+
 use std::process::Command;
 
 fn bin() -> Command {
@@ -58,4 +60,64 @@ fn missing_config_file_is_a_clear_error() {
         .expect("run");
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/probes.toml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_prints_the_reply_like_dig_with_its_time() {
+    let lab = support::lab().await;
+    lab.set_nsid(Some(b"lab-node-1".to_vec()));
+    let addr = lab.local_addr().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .args(["probe", &addr, "www.example.cn", "A"])
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("status: NOERROR"), "{text}");
+    assert!(text.contains("flags: qr aa"), "{text}");
+    assert!(
+        text.contains(";; ANSWER SECTION:\nwww.example.cn.\t300\tIN\tA\t192.0.2.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(";; Query time: ") && text.contains(" ms over udp"),
+        "{text}"
+    );
+    assert!(text.contains(";; NSID: lab-node-1"), "{text}");
+
+    // A stopped server: a clear timeout line, not a crash.
+    lab.set_faults(dnsgrade::lab::Faults {
+        stopped: true,
+        ..Default::default()
+    });
+    let addr = lab.local_addr().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .args(["probe", &addr, "www.example.cn", "A", "--timeout", "500ms"])
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no usable reply: timeout"));
+    lab.stop().await;
+}
+
+#[test]
+fn probe_rejects_bad_arguments() {
+    let out = bin()
+        .args(["probe", "not-an-address", "example.cn"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an IP address"));
+    let out = bin()
+        .args(["probe", "127.0.0.1", "example.cn", "BOGUS"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(65));
 }
