@@ -295,3 +295,202 @@ pub fn format_message(m: &Message) -> String {
     out.push('\n');
     out
 }
+
+/// One `dnsgrade incidents` call.
+#[derive(Debug, Clone)]
+pub enum IncidentCall {
+    /// `list`.
+    List {
+        /// open, all or resolved.
+        state: String,
+        /// Lower time bound.
+        since: Option<String>,
+    },
+    /// `show ID`.
+    Show {
+        /// Incident id.
+        id: i64,
+    },
+    /// `ack ID --by NAME`.
+    Ack {
+        /// Incident id.
+        id: i64,
+        /// Who.
+        by: String,
+        /// Note.
+        note: Option<String>,
+    },
+    /// `confirm-impact ID --by NAME`.
+    ConfirmImpact {
+        /// Incident id.
+        id: i64,
+        /// Who.
+        by: String,
+    },
+}
+
+/// Why an `incidents` call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiCallError {
+    /// The daemon could not be reached.
+    #[error("cannot reach the dnsgrade API at {api}: {source}")]
+    Unreachable {
+        /// Base URL.
+        api: String,
+        /// Cause.
+        source: reqwest::Error,
+    },
+    /// The daemon answered with an error.
+    #[error("the API answered {status}: {reason}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The reason it gave.
+        reason: String,
+    },
+}
+
+/// Calls the daemon's incident API and formats the answer for a terminal.
+pub async fn incidents(
+    api: &str,
+    token: Option<&str>,
+    call: IncidentCall,
+) -> Result<String, ApiCallError> {
+    let api = api.trim_end_matches('/').to_string();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|source| ApiCallError::Unreachable {
+            api: api.clone(),
+            source,
+        })?;
+    let req = match &call {
+        IncidentCall::List { state, since } => {
+            let mut q = vec![("state", state.clone())];
+            if let Some(s) = since {
+                q.push(("since", s.clone()));
+            }
+            client.get(format!("{api}/api/v1/incidents")).query(&q)
+        }
+        IncidentCall::Show { id } => client.get(format!("{api}/api/v1/incidents/{id}")),
+        IncidentCall::Ack { id, by, note } => client
+            .post(format!("{api}/api/v1/incidents/{id}/ack"))
+            .json(&serde_json::json!({ "by": by, "note": note })),
+        IncidentCall::ConfirmImpact { id, by } => client
+            .post(format!("{api}/api/v1/incidents/{id}/confirm-impact"))
+            .json(&serde_json::json!({ "by": by })),
+    };
+    let req = match token {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    };
+    let resp = req
+        .send()
+        .await
+        .map_err(|source| ApiCallError::Unreachable {
+            api: api.clone(),
+            source,
+        })?;
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|source| ApiCallError::Unreachable {
+            api: api.clone(),
+            source,
+        })?;
+    if status >= 400 {
+        return Err(ApiCallError::Refused {
+            status,
+            reason: v["error"].as_str().unwrap_or("no reason given").to_string(),
+        });
+    }
+    Ok(match call {
+        IncidentCall::List { .. } => format_incident_list(&v["incidents"]),
+        IncidentCall::Show { .. } => format_incident_detail(&v),
+        IncidentCall::Ack { .. } | IncidentCall::ConfirmImpact { .. } => {
+            let e = &v["event"];
+            format!(
+                "incident {}: {} at {}\n{}",
+                e["incident_id"],
+                e["type"].as_str().unwrap_or("?"),
+                e["at"]["rfc3339"].as_str().unwrap_or("?"),
+                incident_line(&e["incident"])
+            )
+        }
+    })
+}
+
+fn grade_text(g: &serde_json::Value) -> String {
+    if g.is_null() {
+        return "-".into();
+    }
+    format!(
+        "{} {} (level {})",
+        g["zh"].as_str().unwrap_or("?"),
+        g["en"].as_str().unwrap_or("?"),
+        g["level"].as_str().unwrap_or("?")
+    )
+}
+
+fn incident_line(i: &serde_json::Value) -> String {
+    let cand = if i["candidate"].is_null() {
+        String::new()
+    } else {
+        format!("  candidate {}", grade_text(&i["candidate"]))
+    };
+    let lead = i["authority"]["lead_zh"].as_str().unwrap_or("-");
+    format!(
+        "#{:<5} {:<8} {:<32} {}{}  since {}  lead {}{}\n",
+        i["id"],
+        i["state"].as_str().unwrap_or("?"),
+        i["object"].as_str().unwrap_or("?"),
+        grade_text(&i["grade"]),
+        cand,
+        i["onset"]["rfc3339"].as_str().unwrap_or("?"),
+        lead,
+        if i["acknowledged_by"].is_string() {
+            format!("  acked by {}", i["acknowledged_by"].as_str().unwrap_or(""))
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn format_incident_list(list: &serde_json::Value) -> String {
+    let items = list.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        return "no incidents\n".into();
+    }
+    items.iter().map(incident_line).collect()
+}
+
+fn format_incident_detail(d: &serde_json::Value) -> String {
+    let i = &d["incident"];
+    let mut out = incident_line(i);
+    let _ = writeln!(out, "rule: {}", i["rule"].as_str().unwrap_or("-"));
+    for (zh, en) in i["reasons_zh"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(i["reasons_en"].as_array().into_iter().flatten())
+    {
+        let _ = writeln!(
+            out,
+            "  - {} / {}",
+            zh.as_str().unwrap_or(""),
+            en.as_str().unwrap_or("")
+        );
+    }
+    let _ = writeln!(out, "timeline:");
+    for e in d["timeline"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {}  {:<20} {}",
+            e["at"]["rfc3339"].as_str().unwrap_or("?"),
+            e["type"].as_str().unwrap_or("?"),
+            grade_text(&e["grade"])
+        );
+    }
+    out
+}

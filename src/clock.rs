@@ -60,3 +60,37 @@ impl Clock for ManualClock {
         self.now.load(Ordering::SeqCst)
     }
 }
+
+/// A clock read from a file holding Unix milliseconds, for end-to-end tests that drive the
+/// real binary through simulated hours (`DNSGRADE_TEST_CLOCK_FILE`). Never for production: the
+/// daemon logs a warning when it is in use. An unreadable file reads as the last good value.
+#[derive(Debug)]
+pub struct FileClock {
+    path: std::path::PathBuf,
+    last: AtomicU64,
+}
+
+impl FileClock {
+    /// A clock reading `path`.
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            last: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Clock for FileClock {
+    fn now_ms(&self) -> UnixMillis {
+        match std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            Some(v) => {
+                self.last.store(v, Ordering::SeqCst);
+                v
+            }
+            None => self.last.load(Ordering::SeqCst),
+        }
+    }
+}

@@ -7,6 +7,9 @@
 
 use crate::clock::{Clock, UnixMillis};
 use crate::config::{Config, Object, Server};
+use crate::evaluator::{Board, Evaluator};
+use crate::grading::{Level, Rules};
+use crate::incident::{IncidentStore, StoreError};
 use crate::metrics::Metrics;
 use crate::probe::schedule::{spawn_address_loop, Limits, ProbeContext, ProbeResult, Target};
 use crate::probe::{Prober, ProberConfig};
@@ -35,6 +38,22 @@ pub enum DaemonError {
     /// The probe sockets could not be opened.
     #[error("cannot open probe sockets: {0}")]
     Sockets(std::io::Error),
+    /// The state directory or the incident ledger could not be opened.
+    #[error("cannot open the incident ledger in {dir}: {source}")]
+    Ledger {
+        /// The state directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        source: StoreError,
+    },
+    /// The state directory could not be created.
+    #[error("cannot create the state directory {dir}: {source}")]
+    StateDir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Statistics of one server address, and what the daemon knows about it besides.
@@ -42,6 +61,8 @@ pub enum DaemonError {
 pub struct ServerEntry {
     /// The windowed statistics.
     pub stats: ServerStats,
+    /// Statistics of key-domain (重点域名) checks only, for "any data error on a key domain".
+    pub key_domain: ServerStats,
     /// The NSID of the last reply that carried one.
     pub last_nsid: Option<String>,
     /// False once the address is no longer probed (its host name stopped resolving to it).
@@ -72,6 +93,7 @@ impl StatsStore {
             .entry(target.clone())
             .or_insert_with(|| ServerEntry {
                 stats: ServerStats::new(spec),
+                key_domain: ServerStats::new(spec),
                 last_nsid: None,
                 active,
             })
@@ -86,10 +108,14 @@ impl StatsStore {
             .entry(r.target.clone())
             .or_insert_with(|| ServerEntry {
                 stats: ServerStats::new(spec),
+                key_domain: ServerStats::new(spec),
                 last_nsid: None,
                 active: true,
             });
         e.stats.record(r.sent_at, r.outcome, r.rtt, r.verdict);
+        if r.role == crate::config::CheckRole::KeyDomain {
+            e.key_domain.record(r.sent_at, r.outcome, r.rtt, r.verdict);
+        }
         if r.nsid.is_some() {
             e.last_nsid = r.nsid.clone();
         }
@@ -141,6 +167,14 @@ pub struct Shared {
     pub stop_window: Duration,
     /// The prober (in-flight figures).
     pub prober: Prober,
+    /// The latest evaluation.
+    pub board: Arc<Mutex<Board>>,
+    /// The incident ledger.
+    pub incidents: Arc<IncidentStore>,
+    /// Bearer token of the write API; None disables it.
+    pub api_token: Option<Arc<str>>,
+    /// The rules in force.
+    pub rules: Arc<Rules>,
 }
 
 /// Minimum attempts within the stop window before a server may be called stopped (MATRIX.md).
@@ -172,6 +206,45 @@ impl Shared {
                 .cmp(&(b.class, &b.object, &b.server, &b.address))
         });
         out
+    }
+
+    /// Publishes an evaluation: the board for the API, grade gauges, logs of incident events.
+    pub fn publish(&self, board: Board, outcome: &crate::evaluator::TickOutcome) {
+        let m = &self.metrics;
+        for o in &board.objects {
+            let l = [o.class.as_str(), o.name.as_str()];
+            m.object_grade
+                .with_label_values(&l)
+                .set(o.assessment.grade.map(Level::gauge).unwrap_or(0));
+            m.object_candidate_grade
+                .with_label_values(&l)
+                .set(o.assessment.candidate.map(Level::gauge).unwrap_or(0));
+        }
+        m.vantage_isolated.set(i64::from(board.isolated));
+        if let Ok(counts) = self.incidents.open_count_by_grade() {
+            for level in Level::ALL {
+                m.open_incidents
+                    .with_label_values(&[level.roman()])
+                    .set(counts.get(&level).copied().unwrap_or(0) as i64);
+            }
+        }
+        if outcome.isolation_began {
+            tracing::error!(
+                control_failing = board.control_failing,
+                control_addresses = board.control_addresses,
+                "monitor isolated: most control probes fail; grading is suspended"
+            );
+        }
+        if outcome.isolation_ended {
+            tracing::warn!("monitor recovered: control probes answer again; grading resumes");
+        }
+        for e in &outcome.events {
+            m.incident_events
+                .with_label_values(&[e.kind.as_str()])
+                .inc();
+            tracing::warn!(incident = e.incident_id, object = %e.incident.object, event = e.kind.as_str(), grade = ?e.grade.map(|g| g.0.roman()), "incident event");
+        }
+        *lock(&self.board) = board;
     }
 
     /// Sets the window gauges from the statistics.
@@ -276,8 +349,30 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts every service. Returns once the HTTP port is bound and probing has begun.
-    pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Daemon, DaemonError> {
+    pub async fn start(
+        config: Config,
+        rules: Rules,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Daemon, DaemonError> {
         let d = &config.daemon;
+        // The daemon's measurement settings are the ones graded on.
+        let mut rules = rules;
+        rules.measure.window = d.window;
+        rules.measure.tick = d.tick;
+        rules.measure.stop_window = d.stop_window;
+        let rules = Arc::new(rules);
+        std::fs::create_dir_all(&d.state_dir).map_err(|source| DaemonError::StateDir {
+            dir: d.state_dir.clone(),
+            source,
+        })?;
+        let incidents = Arc::new(
+            IncidentStore::open(&d.state_dir.join("dnsgrade.sqlite3")).map_err(|source| {
+                DaemonError::Ledger {
+                    dir: d.state_dir.clone(),
+                    source,
+                }
+            })?,
+        );
         let metrics = Metrics::new();
         let prober = Prober::new(ProberConfig {
             udp_sockets: d.udp_sockets,
@@ -290,7 +385,8 @@ impl Daemon {
         let spec = WindowSpec {
             window: d.window,
             slice: d.tick,
-            ..WindowSpec::default()
+            latency_thresholds: vec![rules.measure.latency_threshold],
+            latency_quantiles: vec![rules.measure.latency_quantile],
         };
         let store = Arc::new(Mutex::new(StatsStore::new(spec)));
         let (tx, rx) = mpsc::channel::<ProbeResult>(16_384);
@@ -309,6 +405,10 @@ impl Daemon {
             clock: clock.clone(),
             stop_window: d.stop_window,
             prober,
+            board: Arc::default(),
+            incidents: incidents.clone(),
+            api_token: d.api_token.as_deref().map(Arc::from),
+            rules: rules.clone(),
         };
         let cancel = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind(d.listen)
@@ -338,6 +438,13 @@ impl Daemon {
             }
         };
         let config = Arc::new(config);
+        let evaluator =
+            Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
+                DaemonError::Ledger {
+                    dir: config.daemon.state_dir.clone(),
+                    source,
+                }
+            })?;
         for (oi, obj) in config.objects.iter().enumerate() {
             for (si, _) in obj.servers.iter().enumerate() {
                 tasks.push(tokio::spawn(supervise_server(
@@ -355,6 +462,7 @@ impl Daemon {
             shared.clone(),
             config.daemon.tick,
             ctx.clone(),
+            evaluator,
             cancel.clone(),
         )));
         tracing::info!(http = %http_addr, objects = config.objects.len(), "dnsgrade started");
@@ -433,7 +541,14 @@ async fn consume(
     }
 }
 
-async fn tick(shared: Shared, every: Duration, ctx: Arc<ProbeContext>, cancel: CancellationToken) {
+async fn tick(
+    shared: Shared,
+    every: Duration,
+    ctx: Arc<ProbeContext>,
+    evaluator: Evaluator,
+    cancel: CancellationToken,
+) {
+    let evaluator = Arc::new(Mutex::new(evaluator));
     let mut iv = tokio::time::interval(every);
     iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -443,7 +558,22 @@ async fn tick(shared: Shared, every: Duration, ctx: Arc<ProbeContext>, cancel: C
         };
         let lag = tokio::time::Instant::now().saturating_duration_since(scheduled);
         shared.metrics.evaluation_lag.set(lag.as_secs_f64());
-        shared.update_gauges(shared.clock.now_ms());
+        let now = shared.clock.now_ms();
+        shared.update_gauges(now);
+        let (sh, ev) = (shared.clone(), evaluator.clone());
+        // SQLite writes happen here: off the async workers.
+        let done = tokio::task::spawn_blocking(move || {
+            let store = lock(&sh.store);
+            lock(&ev).tick(&store, now)
+        })
+        .await;
+        match done {
+            Ok(Ok((board, outcome))) => shared.publish(board, &outcome),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "evaluation failed: the incident ledger could not be written; will retry next tick")
+            }
+            Err(e) => tracing::error!(error = %e, "evaluation task failed"),
+        }
         shared.metrics.rate_limited.inc_by(
             ctx.limits
                 .delayed

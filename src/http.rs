@@ -1,11 +1,18 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/api/v1/status`.
+//! The HTTP server: `/metrics`, `/healthz`, `/api/v1/status`, and the incident API.
+//!
+//! Reads are open (bind the daemon to loopback or put it behind a proxy). Writes — ack,
+//! confirm-impact, false-positive, cause, maintenance — need `Authorization: Bearer <token>`
+//! with the `api_token` of the config, compared in constant time; without a configured token
+//! the write API is off (403). A bad request body is a 400 with a reason.
 
 use crate::daemon::Shared;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use crate::incident::{ListFilter, StateFilter, StoreError};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +22,22 @@ pub fn router(shared: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/incidents/{id}", get(get_incident))
+        .route("/api/v1/incidents/{id}/ack", post(ack))
+        .route(
+            "/api/v1/incidents/{id}/confirm-impact",
+            post(confirm_impact),
+        )
+        .route(
+            "/api/v1/incidents/{id}/false-positive",
+            post(false_positive),
+        )
+        .route("/api/v1/incidents/{id}/cause", post(cause))
+        .route(
+            "/api/v1/maintenance",
+            get(list_maintenance).post(declare_maintenance),
+        )
         .with_state(shared)
 }
 
@@ -28,6 +51,29 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Shared, cancel: Ca
         tracing::error!(error = %e, "HTTP server failed");
     }
 }
+
+/// An API error: status and a plain reason.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::Conflict(_) => StatusCode::CONFLICT,
+            StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
 
 async fn metrics(State(s): State<Shared>) -> Response {
     (
@@ -49,11 +95,305 @@ async fn status(State(s): State<Shared>) -> Response {
     let now = s.clock.now_ms();
     let servers = s.status(now);
     let resolve = s.resolve.lock().map(|r| r.clone()).unwrap_or_default();
+    let board = s.board.lock().map(|b| b.clone()).unwrap_or_default();
     Json(json!({
         "now_ms": now,
-        "probes_in_flight": s.prober.in_flight(),
+        "evaluated_at_ms": board.at,
+        "monitor": {
+            "isolated": board.isolated,
+            "control_addresses": board.control_addresses,
+            "control_failing": board.control_failing,
+            "probes_in_flight": s.prober.in_flight(),
+        },
+        "objects": board.objects,
         "servers": servers,
         "resolution": resolve,
     }))
     .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    since: Option<String>,
+    include_false_positive: Option<bool>,
+    include_drill: Option<bool>,
+    limit: Option<u32>,
+}
+
+/// "1700000000000" (Unix ms) or "2026-11-22T10:00:00Z".
+fn parse_time(s: &str) -> Option<u64> {
+    if let Ok(ms) = s.parse::<u64>() {
+        return Some(ms);
+    }
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let secs = days * 86400 + h * 3600 + mi * 60 + se;
+    u64::try_from(secs).ok().map(|s| s * 1000)
+}
+
+async fn list_incidents(State(s): State<Shared>, Query(q): Query<ListQuery>) -> ApiResult {
+    let state = match q.state.as_deref() {
+        None | Some("open") => StateFilter::Open,
+        Some("all") => StateFilter::All,
+        Some("resolved") => StateFilter::Resolved,
+        Some(other) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("state must be open, all or resolved, not \"{other}\""),
+            ))
+        }
+    };
+    let since = match q.since.as_deref() {
+        None => None,
+        Some(t) => Some(parse_time(t).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("since \"{t}\" is neither Unix milliseconds nor an RFC 3339 UTC time like 2026-11-22T10:00:00Z")))?),
+    };
+    let filter = ListFilter {
+        state,
+        since,
+        include_false_positive: q.include_false_positive.unwrap_or(false),
+        include_drill: q.include_drill.unwrap_or(false),
+        limit: q.limit,
+    };
+    let store = s.incidents.clone();
+    let list = tokio::task::spawn_blocking(move || store.list(&filter))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(json!({ "incidents": list })).into_response())
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>().map_err(|_| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("incident id \"{id}\" is not a number"),
+        )
+    })
+}
+
+async fn get_incident(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_id(&id)?;
+    let store = s.incidents.clone();
+    match tokio::task::spawn_blocking(move || store.get(id))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+    {
+        Some(d) => Ok(Json(d).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("incident {id} not found"),
+        )),
+    }
+}
+
+/// Checks the bearer token in constant time.
+fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq;
+    let Some(token) = &s.api_token else {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "the write API is disabled: set api_token in [daemon]".into(),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // subtle compares equal-length slices in constant time (only the length can leak).
+    if !given.is_empty() && bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token".into(),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ByBody {
+    by: String,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CauseBody {
+    text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceBody {
+    object: String,
+    starts: String,
+    ends: String,
+    reason: String,
+}
+
+/// Parses a JSON body, turning every problem into a 400 with the reason.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+}
+
+async fn write<F>(s: &Shared, f: F) -> ApiResult
+where
+    F: FnOnce(&crate::incident::IncidentStore, u64) -> Result<serde_json::Value, StoreError>
+        + Send
+        + 'static,
+{
+    let store = s.incidents.clone();
+    let now = s.clock.now_ms();
+    let v = tokio::task::spawn_blocking(move || f(&store, now))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(v).into_response())
+}
+
+async fn ack(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id = parse_id(&id)?;
+    let b: ByBody = body(&raw)?;
+    if b.by.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "\"by\" must name who acknowledges".into(),
+        ));
+    }
+    write(&s, move |st, now| {
+        Ok(json!({ "event": st.acknowledge(id, b.by.trim(), b.note.as_deref(), now)? }))
+    })
+    .await
+}
+
+async fn confirm_impact(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id = parse_id(&id)?;
+    let b: ByBody = body(&raw)?;
+    if b.by.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "\"by\" must name who confirms".into(),
+        ));
+    }
+    write(&s, move |st, now| {
+        Ok(json!({ "event": st.confirm_impact(id, b.by.trim(), now)? }))
+    })
+    .await
+}
+
+async fn false_positive(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id = parse_id(&id)?;
+    let b: ReasonBody = body(&raw)?;
+    write(&s, move |st, now| {
+        Ok(json!({ "event": st.mark_false_positive(id, &b.reason, now)? }))
+    })
+    .await
+}
+
+async fn cause(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id = parse_id(&id)?;
+    let b: CauseBody = body(&raw)?;
+    write(&s, move |st, now| {
+        Ok(json!({ "event": st.set_cause(id, &b.text, now)? }))
+    })
+    .await
+}
+
+async fn list_maintenance(State(s): State<Shared>) -> ApiResult {
+    write(&s, |st, now| {
+        Ok(json!({ "windows": st.maintenance_windows(now)? }))
+    })
+    .await
+}
+
+async fn declare_maintenance(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let b: MaintenanceBody = body(&raw)?;
+    let starts = parse_time(&b.starts).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("starts \"{}\" is not a time", b.starts),
+        )
+    })?;
+    let ends = parse_time(&b.ends).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("ends \"{}\" is not a time", b.ends),
+        )
+    })?;
+    write(&s, move |st, _| {
+        Ok(json!({ "id": st.declare_maintenance(&b.object, starts, ends, &b.reason)? }))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_as_ms_or_rfc3339() {
+        assert_eq!(parse_time("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("2026-11-22T10:00:00Z"), Some(1_795_341_600_000));
+        assert_eq!(parse_time("2026-13-22T10:00:00Z"), None);
+        assert_eq!(parse_time("yesterday"), None);
+    }
 }

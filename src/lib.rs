@@ -34,13 +34,18 @@
 //! - [`http`]: the axum server (`/metrics`, `/healthz`).
 //! - [`lab`]: an in-process authoritative DNS server with fault injection, for tests and
 //!   `dnsgrade lab`.
+//! - [`grading`]: the matrix as a pure function; [`incident`]: clocks, lifecycle, SQLite ledger.
+//! - [`evaluator`]: the tick that turns statistics into grades and incidents.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod evaluator;
+pub mod grading;
 pub mod http;
+pub mod incident;
 pub mod lab;
 pub mod metrics;
 pub mod probe;

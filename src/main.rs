@@ -30,17 +30,31 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the daemon: probe, keep window statistics, serve /metrics.
+    /// Run the daemon: probe, keep window statistics, grade, record incidents, serve HTTP.
     Run {
         /// The probes file.
         #[arg(long, default_value = "probes.toml")]
         config: PathBuf,
+        /// The rules file (default: the shipped rules/miit-2011.toml, built in).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// Validate the probes file and print what would be probed, how often, and the query rate.
     CheckConfig {
         /// The probes file.
         #[arg(long, default_value = "probes.toml")]
         config: PathBuf,
+    },
+    /// Work with incidents through a running daemon's API.
+    Incidents {
+        /// The daemon's API base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9553", global = true)]
+        api: String,
+        /// Bearer token for ack and confirm-impact (default: $DNSGRADE_API_TOKEN).
+        #[arg(long, global = true)]
+        token: Option<String>,
+        #[command(subcommand)]
+        action: IncidentsCommand,
     },
     /// Send one query and print the reply like dig, with its timing.
     Probe {
@@ -60,6 +74,44 @@ enum Command {
         /// Timeout.
         #[arg(long, default_value = "10s")]
         timeout: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum IncidentsCommand {
+    /// List incidents (open by default).
+    List {
+        /// open, all or resolved.
+        #[arg(long, default_value = "open")]
+        state: String,
+        /// Only incidents open at or after this time (Unix ms or RFC 3339 UTC).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Show one incident with its timeline.
+    Show {
+        /// Incident id.
+        id: i64,
+    },
+    /// Acknowledge an incident.
+    Ack {
+        /// Incident id.
+        id: i64,
+        /// Who acknowledges.
+        #[arg(long)]
+        by: String,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Confirm the social impact that promotes a candidate grade (I for a tier-1 institution,
+    /// III for a tier-1 website).
+    ConfirmImpact {
+        /// Incident id.
+        id: i64,
+        /// Who confirms.
+        #[arg(long)]
+        by: String,
     },
 }
 
@@ -83,7 +135,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { config } => rt.block_on(run(config)),
+        Command::Run { config, rules } => rt.block_on(run(config, rules)),
         Command::CheckConfig { config } => match load(&config) {
             Ok(c) => {
                 print!("{}", cli::describe_config(&c));
@@ -91,6 +143,27 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Incidents { api, token, action } => {
+            let token = token.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok());
+            let call = match action {
+                IncidentsCommand::List { state, since } => cli::IncidentCall::List { state, since },
+                IncidentsCommand::Show { id } => cli::IncidentCall::Show { id },
+                IncidentsCommand::Ack { id, by, note } => cli::IncidentCall::Ack { id, by, note },
+                IncidentsCommand::ConfirmImpact { id, by } => {
+                    cli::IncidentCall::ConfirmImpact { id, by }
+                }
+            };
+            match rt.block_on(cli::incidents(&api, token.as_deref(), call)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dnsgrade incidents: {e}");
+                    ExitCode::from(EXIT_UNAVAILABLE)
+                }
+            }
+        }
         Command::Probe {
             server,
             name,
@@ -132,12 +205,30 @@ fn load(path: &std::path::Path) -> Result<config::Config, ExitCode> {
     }
 }
 
-async fn run(path: PathBuf) -> ExitCode {
+async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
     let config = match load(&path) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let daemon = match dnsgrade::daemon::Daemon::start(config, Arc::new(SystemClock)).await {
+    let rules = match &rules_path {
+        None => dnsgrade::grading::Rules::miit_2011(),
+        Some(p) => match dnsgrade::grading::Rules::load(p) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+    };
+    let clock: Arc<dyn dnsgrade::clock::Clock> = match std::env::var_os("DNSGRADE_TEST_CLOCK_FILE")
+    {
+        Some(f) => {
+            tracing::warn!(file = ?f, "DNSGRADE_TEST_CLOCK_FILE is set: time is read from a file (tests only)");
+            Arc::new(dnsgrade::clock::FileClock::new(f))
+        }
+        None => Arc::new(SystemClock),
+    };
+    let daemon = match dnsgrade::daemon::Daemon::start(config, rules, clock).await {
         Ok(d) => d,
         Err(e) => {
             eprintln!("dnsgrade: {e}");

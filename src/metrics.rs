@@ -39,6 +39,16 @@ pub const STRAY_REPLIES: &str = "dnsgrade_stray_replies_total";
 pub const SOCKET_ERRORS: &str = "dnsgrade_socket_errors_total";
 /// Evaluation tick lag.
 pub const EVALUATION_LAG: &str = "dnsgrade_evaluation_lag_seconds";
+/// Grade of each object: 0 none, 1 = IV … 4 = I.
+pub const OBJECT_GRADE: &str = "dnsgrade_object_grade";
+/// Candidate grade awaiting a person's confirmation: 0 none, 1 = IV … 4 = I.
+pub const OBJECT_CANDIDATE_GRADE: &str = "dnsgrade_object_candidate_grade";
+/// Open incidents by grade.
+pub const OPEN_INCIDENTS: &str = "dnsgrade_open_incidents";
+/// 1 when the vantage point is cut off.
+pub const VANTAGE_ISOLATED: &str = "dnsgrade_vantage_isolated";
+/// Incident events written.
+pub const INCIDENT_EVENTS_TOTAL: &str = "dnsgrade_incident_events_total";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
 
@@ -85,6 +95,16 @@ pub struct Metrics {
     pub socket_errors: IntCounter,
     /// dnsgrade_evaluation_lag_seconds.
     pub evaluation_lag: prometheus::Gauge,
+    /// dnsgrade_object_grade{class,object}.
+    pub object_grade: IntGaugeVec,
+    /// dnsgrade_object_candidate_grade{class,object}.
+    pub object_candidate_grade: IntGaugeVec,
+    /// dnsgrade_open_incidents{grade}.
+    pub open_incidents: IntGaugeVec,
+    /// dnsgrade_vantage_isolated.
+    pub vantage_isolated: IntGauge,
+    /// dnsgrade_incident_events_total{type}.
+    pub incident_events: IntCounterVec,
 }
 
 impl Metrics {
@@ -171,6 +191,33 @@ impl Metrics {
             "How late the last evaluation tick ran, in seconds.",
         )
         .expect("valid metric");
+        let object_grade = IntGaugeVec::new(
+            Opts::new(OBJECT_GRADE, "Grade of each object by the MIIT plan's matrix: 0 none, 1 = IV 一般, 2 = III 较大, 3 = II 重大, 4 = I 特别重大."),
+            &["class", "object"],
+        )
+        .expect("valid metric");
+        let object_candidate_grade = IntGaugeVec::new(
+            Opts::new(OBJECT_CANDIDATE_GRADE, "Higher grade awaiting a person's confirmation of social impact (0 none, 1 = IV … 4 = I)."),
+            &["class", "object"],
+        )
+        .expect("valid metric");
+        let open_incidents = IntGaugeVec::new(
+            Opts::new(
+                OPEN_INCIDENTS,
+                "Open incidents by current grade (I, II, III, IV).",
+            ),
+            &["grade"],
+        )
+        .expect("valid metric");
+        let vantage_isolated = IntGauge::new(VANTAGE_ISOLATED, "1 when most control probes fail: this vantage point is cut off and grading is suspended.").expect("valid metric");
+        let incident_events = IntCounterVec::new(
+            Opts::new(
+                INCIDENT_EVENTS_TOTAL,
+                "Incident events written to the ledger, by type.",
+            ),
+            &["type"],
+        )
+        .expect("valid metric");
         let build = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information; always 1."),
             &["version"],
@@ -193,6 +240,11 @@ impl Metrics {
             Box::new(stray_replies.clone()),
             Box::new(socket_errors.clone()),
             Box::new(evaluation_lag.clone()),
+            Box::new(object_grade.clone()),
+            Box::new(object_candidate_grade.clone()),
+            Box::new(open_incidents.clone()),
+            Box::new(vantage_isolated.clone()),
+            Box::new(incident_events.clone()),
             Box::new(build),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -214,6 +266,11 @@ impl Metrics {
             stray_replies,
             socket_errors,
             evaluation_lag,
+            object_grade,
+            object_candidate_grade,
+            open_incidents,
+            vantage_isolated,
+            incident_events,
         }
     }
 

@@ -42,9 +42,10 @@ fn start(config: &std::path::Path) -> (Daemon, SocketAddr) {
     (Daemon(child), addr)
 }
 
-fn config_for(servers: &[(SocketAddr, &str)]) -> String {
-    let mut s = String::from(
-        "[daemon]\nlisten = \"127.0.0.1:0\"\ninterval = \"200ms\"\ntick = \"1s\"\nwindow = \"60s\"\nstop_window = \"10s\"\n\n",
+fn config_for(state: &std::path::Path, servers: &[(SocketAddr, &str)]) -> String {
+    let mut s = format!(
+        "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"200ms\"\ntick = \"1s\"\nwindow = \"60s\"\nstop_window = \"10s\"\n\n",
+        state.display()
     );
     s.push_str("[[institution]]\nname = \"Lab registrar\"\ntier = 1\n");
     for (addr, name) in servers {
@@ -70,7 +71,10 @@ async fn run_serves_metrics_that_promtool_accepts() {
     let cfg = dir.path().join("probes.toml");
     std::fs::write(
         &cfg,
-        config_for(&[(good.local_addr(), "good"), (broken.local_addr(), "broken")]),
+        config_for(
+            &dir.path().join("state"),
+            &[(good.local_addr(), "good"), (broken.local_addr(), "broken")],
+        ),
     )
     .expect("write");
     let (_daemon, http) = start(&cfg);

@@ -93,3 +93,132 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A `dnsgrade run` child process, killed (through its handle, i.e. by PID) when dropped.
+pub struct DaemonProc {
+    pub child: std::process::Child,
+    pub http: SocketAddr,
+}
+
+impl DaemonProc {
+    /// Starts `dnsgrade run --config <config>`; with `clock_file`, time is read from that file
+    /// (simulated time). Returns once the HTTP port is bound.
+    pub fn start(
+        config: &std::path::Path,
+        clock_file: Option<&std::path::Path>,
+        token: Option<&str>,
+    ) -> DaemonProc {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"));
+        cmd.args(["run", "--config"])
+            .arg(config)
+            .env("DNSGRADE_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        if let Some(f) = clock_file {
+            cmd.env("DNSGRADE_TEST_CLOCK_FILE", f);
+        }
+        if let Some(t) = token {
+            cmd.env("DNSGRADE_API_TOKEN", t);
+        }
+        let mut child = cmd.spawn().expect("start dnsgrade");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let http = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("address");
+        DaemonProc { child, http }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DaemonProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Simulated wall clock shared with a daemon through a file.
+pub struct SimClock {
+    pub path: std::path::PathBuf,
+    pub now: std::cell::Cell<u64>,
+}
+
+impl SimClock {
+    pub fn new(dir: &std::path::Path, start: u64) -> SimClock {
+        let c = SimClock {
+            path: dir.join("clock"),
+            now: std::cell::Cell::new(start),
+        };
+        c.set(start);
+        c
+    }
+
+    pub fn set(&self, ms: u64) {
+        self.now.set(ms);
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, ms.to_string()).expect("write clock");
+        std::fs::rename(&tmp, &self.path).expect("move clock");
+    }
+
+    pub fn advance(&self, ms: u64) {
+        self.set(self.now.get() + ms);
+    }
+}
+
+/// GET a JSON document.
+pub async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (code, body) = http_get(addr, path).await;
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+/// Polls `/api/v1/status` until `pred` holds for the object `key` ("class/name") in an
+/// evaluation made at or after `after_ms` (simulated); panics with the last status after 60 s.
+pub async fn wait_object(
+    addr: SocketAddr,
+    key: &str,
+    after_ms: u64,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..300 {
+        let v = get_json(addr, "/api/v1/status").await;
+        if v["evaluated_at_ms"].as_u64().unwrap_or(0) >= after_ms {
+            if let Some(o) = v["objects"].as_array().and_then(|a| {
+                a.iter().find(|o| {
+                    format!(
+                        "{}/{}",
+                        o["class"].as_str().unwrap_or(""),
+                        o["name"].as_str().unwrap_or("")
+                    ) == key
+                })
+            }) {
+                if pred(o) {
+                    return o.clone();
+                }
+            }
+        }
+        last = v;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {key}: {what}\nlast status: {last:#}");
+}
+
+/// The grade level ("I".."IV") of a status object, if any.
+pub fn level(o: &serde_json::Value) -> Option<String> {
+    o["assessment"]["grade"].as_str().map(str::to_string)
+}

@@ -1,0 +1,20 @@
+//! Grading by the matrix: a pure function of (statistics snapshot, rules, condition clocks,
+//! human confirmations, now) → one [`Assessment`] per object.
+
+mod assessment;
+mod evaluate;
+mod level;
+mod rules;
+
+pub use assessment::{Assessment, Authority, Escalation, ObjectKey, ServerEvidence};
+pub use evaluate::{
+    authority, evaluate, object_key, AddressInput, ObjectInput, RegistryInput, ServerInput,
+};
+pub use level::Level;
+pub use rules::{
+    z_for, AuthorityNames, InstitutionRules, Measure, RecursiveRules, Rules, TldRules,
+    WebsiteRules, MIIT_2011,
+};
+
+#[cfg(test)]
+mod tests;

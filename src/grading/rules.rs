@@ -1,0 +1,538 @@
+//! `rules/miit-2011.toml`: the matrix's numbers as data.
+//!
+//! The grading code knows the predicate kinds (bad node, stopped, data error above a ratio,
+//! duration above a span); this file knows every number. A malformed or inconsistent rules file
+//! is refused at start with file, line and column.
+
+use super::Level;
+use crate::config::error::Locator;
+use crate::config::{ConfigError, ConfigErrors, HumanDuration};
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The rules shipped with dnsgrade (the 2011 plan), compiled in so the daemon always has them.
+pub const MIIT_2011: &str = include_str!("../../rules/miit-2011.toml");
+
+/// Measurement parameters shared by every cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    /// Sliding window.
+    pub window: Duration,
+    /// Evaluation tick.
+    pub tick: Duration,
+    /// Fewer probes than this in the window: the server is unknown, never bad.
+    pub min_samples: u64,
+    /// Confidence of the Wilson intervals.
+    pub confidence: f64,
+    /// The z value for `confidence` (two-sided).
+    pub z: f64,
+    /// "解析响应时间高于5秒".
+    pub latency_threshold: Duration,
+    /// The latency quantile compared with the threshold.
+    pub latency_quantile: f64,
+    /// Stop detection span.
+    pub stop_window: Duration,
+    /// Attempts needed within the stop window.
+    pub stop_min_probes: u64,
+    /// A condition clears after being false this long.
+    pub clear_after: Duration,
+}
+
+/// 顶级域名系统 numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TldRules {
+    /// A node is bad when its success upper bound is below this.
+    pub bad_node_success_below: f64,
+    /// Bad nodes ≥ this share of configured nodes → II.
+    pub bad_nodes_share_ii: f64,
+    /// Any node's data error ratio (lower bound) above this → II.
+    pub data_error_above_ii: f64,
+    /// Any node's data error ratio (lower bound) above this → III.
+    pub data_error_above_iii: f64,
+    /// Key-domain data errors in the window at or above this → II.
+    pub key_domain_errors_ii: u64,
+    /// Registration service unavailable longer than this → III.
+    pub registration_unavailable_iii: Duration,
+}
+
+/// 域名服务机构 numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstitutionRules {
+    /// Tier-1 system success upper bound below this → II.
+    pub tier1_success_below_ii: f64,
+    /// Tier-1 system success upper bound below this → III.
+    pub tier1_success_below_iii: f64,
+    /// Tier-1 data error lower bound above this → II.
+    pub tier1_data_error_above_ii: f64,
+    /// Tier-1 data error lower bound above this → III.
+    pub tier1_data_error_above_iii: f64,
+    /// Pool success over every address of the institution (else judge the worst address).
+    pub pooled: bool,
+}
+
+/// 互联网站 numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsiteRules {
+    /// A server is bad when its success upper bound is below this.
+    pub bad_node_success_below: f64,
+    /// Data error lower bound above this is "failing" (IV).
+    pub data_error_above_iv: f64,
+}
+
+/// 电信运营企业的递归 numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecursiveRules {
+    /// Stopped longer than this → II (multi-province) or III (province).
+    pub stopped_longer_than: Duration,
+}
+
+/// Names of the authorities of plan section 5.1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorityNames {
+    /// 互联网应急办.
+    pub emergency_office_zh: String,
+    /// Its English name.
+    pub emergency_office_en: String,
+    /// "{province}通信管理局".
+    pub provincial_zh: String,
+    /// "{province} Communications Administration".
+    pub provincial_en: String,
+    /// 涉事单位自行处置.
+    pub unit_zh: String,
+    /// The unit itself.
+    pub unit_en: String,
+    /// CNCERT, Chinese.
+    pub cncert_zh: String,
+    /// CNCERT, English.
+    pub cncert_en: String,
+    /// CNCERT is notified for this grade and above.
+    pub notify_cncert_from: Level,
+}
+
+/// The whole rules file, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// Shared parameters.
+    pub measure: Measure,
+    /// TLD cells.
+    pub tld: TldRules,
+    /// Institution cells.
+    pub institution: InstitutionRules,
+    /// Website cells.
+    pub website: WebsiteRules,
+    /// Recursive cells.
+    pub recursive: RecursiveRules,
+    /// Authority names.
+    pub authority: AuthorityNames,
+}
+
+impl Rules {
+    /// The shipped rules.
+    pub fn miit_2011() -> Rules {
+        // The shipped file is tested; failing here would be a build defect, not user input.
+        Rules::parse(Path::new("rules/miit-2011.toml"), MIIT_2011).expect("shipped rules are valid")
+    }
+
+    /// Reads and validates a rules file.
+    pub fn load(path: &Path) -> Result<Rules, crate::config::LoadError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| crate::config::LoadError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Rules::parse(path, &text)?)
+    }
+
+    /// Validates rules text; `path` is used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Rules, ConfigErrors> {
+        let loc = Locator::new(path, text);
+        let raw: RawRules = toml::from_str(text).map_err(|e| ConfigErrors {
+            errors: vec![loc.error(
+                e.span().map(|s| s.start).unwrap_or(0),
+                e.message().trim().replace('\n', " "),
+            )],
+        })?;
+        let mut errors: Vec<ConfigError> = Vec::new();
+        let mut ratio = |v: &Spanned<f64>, what: &str| -> f64 {
+            let x = *v.get_ref();
+            if !(x > 0.0 && x < 1.0) {
+                errors.push(loc.error(
+                    v.span().start,
+                    format!("{what} must be a ratio between 0 and 1 (exclusive), not {x}"),
+                ));
+            }
+            x
+        };
+        let confidence = ratio(&raw.measure.confidence, "confidence");
+        let latency_quantile = ratio(&raw.measure.latency_quantile, "latency_quantile");
+        let tld = TldRules {
+            bad_node_success_below: ratio(
+                &raw.tld.bad_node_success_below,
+                "bad_node_success_below",
+            ),
+            bad_nodes_share_ii: ratio(&raw.tld.bad_nodes_share_ii, "bad_nodes_share_ii"),
+            data_error_above_ii: ratio(&raw.tld.data_error_above_ii, "data_error_above_ii"),
+            data_error_above_iii: ratio(&raw.tld.data_error_above_iii, "data_error_above_iii"),
+            key_domain_errors_ii: raw.tld.key_domain_errors_ii,
+            registration_unavailable_iii: raw.tld.registration_unavailable_iii.0,
+        };
+        let institution = InstitutionRules {
+            tier1_success_below_ii: ratio(
+                &raw.institution.tier1_success_below_ii,
+                "tier1_success_below_ii",
+            ),
+            tier1_success_below_iii: ratio(
+                &raw.institution.tier1_success_below_iii,
+                "tier1_success_below_iii",
+            ),
+            tier1_data_error_above_ii: ratio(
+                &raw.institution.tier1_data_error_above_ii,
+                "tier1_data_error_above_ii",
+            ),
+            tier1_data_error_above_iii: ratio(
+                &raw.institution.tier1_data_error_above_iii,
+                "tier1_data_error_above_iii",
+            ),
+            pooled: raw.institution.pooled,
+        };
+        let website = WebsiteRules {
+            bad_node_success_below: ratio(
+                &raw.website.bad_node_success_below,
+                "bad_node_success_below",
+            ),
+            data_error_above_iv: ratio(&raw.website.data_error_above_iv, "data_error_above_iv"),
+        };
+        let mut check = |ok: bool, at: usize, msg: &str| {
+            if !ok {
+                errors.push(loc.error(at, msg));
+            }
+        };
+        check(
+            tld.data_error_above_iii < tld.data_error_above_ii,
+            raw.tld.data_error_above_iii.span().start,
+            "data_error_above_iii must be below data_error_above_ii (level III is the lower grade)",
+        );
+        check(
+            institution.tier1_success_below_ii < institution.tier1_success_below_iii,
+            raw.institution.tier1_success_below_ii.span().start,
+            "tier1_success_below_ii must be below tier1_success_below_iii (level II is the worse condition)",
+        );
+        check(
+            institution.tier1_data_error_above_iii < institution.tier1_data_error_above_ii,
+            raw.institution.tier1_data_error_above_iii.span().start,
+            "tier1_data_error_above_iii must be below tier1_data_error_above_ii",
+        );
+        check(
+            raw.measure.min_samples.get_ref() >= &1,
+            raw.measure.min_samples.span().start,
+            "min_samples must be at least 1",
+        );
+        check(
+            raw.measure.stop_window.get_ref().0 <= raw.measure.window.0,
+            raw.measure.stop_window.span().start,
+            "stop_window must not be longer than the window",
+        );
+        check(
+            raw.tld.key_domain_errors_ii >= 1,
+            0,
+            "key_domain_errors_ii must be at least 1",
+        );
+        let notify_cncert_from = match Level::from_roman(raw.authority.notify_cncert_from.get_ref())
+        {
+            Some(l) => l,
+            None => {
+                errors.push(loc.error(
+                    raw.authority.notify_cncert_from.span().start,
+                    "notify_cncert_from must be \"I\", \"II\", \"III\" or \"IV\"",
+                ));
+                Level::III
+            }
+        };
+        let mut seen = Vec::new();
+        for g in &raw.grade {
+            let gr = g.get_ref();
+            match Level::from_roman(&gr.level) {
+                None => errors.push(loc.error(
+                    g.span().start,
+                    format!("unknown grade level \"{}\"", gr.level),
+                )),
+                Some(l) => {
+                    if gr.zh != l.zh() {
+                        errors.push(loc.error(
+                            g.span().start,
+                            format!(
+                                "level {} is {} in the plan, not {}",
+                                l.roman(),
+                                l.zh(),
+                                gr.zh
+                            ),
+                        ));
+                    }
+                    if gr.en != l.en() || gr.colour != l.colour() {
+                        errors.push(loc.error(
+                            g.span().start,
+                            format!(
+                                "level {} is \"{}\" ({}), not \"{}\" ({})",
+                                l.roman(),
+                                l.en(),
+                                l.colour(),
+                                gr.en,
+                                gr.colour
+                            ),
+                        ));
+                    }
+                    seen.push(l);
+                }
+            }
+        }
+        if seen.len() != 4 || Level::ALL.iter().any(|l| !seen.contains(l)) {
+            errors.push(loc.error(
+                0,
+                "the rules must define each grade I, II, III and IV exactly once in [[grade]]",
+            ));
+        }
+        for (name, v) in [
+            ("provincial_zh", &raw.authority.provincial_zh),
+            ("provincial_en", &raw.authority.provincial_en),
+        ] {
+            if !v.get_ref().contains("{province}") {
+                errors.push(loc.error(v.span().start, format!("{name} must contain {{province}}")));
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| (e.line, e.column));
+            return Err(ConfigErrors { errors });
+        }
+        let m = raw.measure;
+        Ok(Rules {
+            measure: Measure {
+                window: m.window.0,
+                tick: m.tick.0,
+                min_samples: *m.min_samples.get_ref(),
+                confidence,
+                z: z_for(confidence),
+                latency_threshold: m.latency_threshold.0,
+                latency_quantile,
+                stop_window: m.stop_window.get_ref().0,
+                stop_min_probes: m.stop_min_probes,
+                clear_after: m.clear_after.0,
+            },
+            tld,
+            institution,
+            website,
+            recursive: RecursiveRules {
+                stopped_longer_than: raw.recursive.stopped_longer_than.0,
+            },
+            authority: AuthorityNames {
+                emergency_office_zh: raw.authority.emergency_office_zh,
+                emergency_office_en: raw.authority.emergency_office_en,
+                provincial_zh: raw.authority.provincial_zh.into_inner(),
+                provincial_en: raw.authority.provincial_en.into_inner(),
+                unit_zh: raw.authority.unit_zh,
+                unit_en: raw.authority.unit_en,
+                cncert_zh: raw.authority.cncert_zh,
+                cncert_en: raw.authority.cncert_en,
+                notify_cncert_from,
+            },
+        })
+    }
+}
+
+/// The two-sided z value for a confidence level (Acklam's inverse normal approximation,
+/// relative error below 1.2e-9).
+pub fn z_for(confidence: f64) -> f64 {
+    let p = 1.0 - (1.0 - confidence) / 2.0;
+    let a = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.38357751867269e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    let b = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    let c = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    let d = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let plow = 0.02425;
+    if p < plow {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    } else if p <= 1.0 - plow {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+    } else {
+        let q = (-2.0 * (1.0 - p).ln()).sqrt();
+        -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    measure: RawMeasure,
+    grade: Vec<Spanned<RawGrade>>,
+    tld: RawTld,
+    institution: RawInstitution,
+    website: RawWebsite,
+    recursive: RawRecursive,
+    authority: RawAuthority,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeasure {
+    window: HumanDuration,
+    tick: HumanDuration,
+    min_samples: Spanned<u64>,
+    confidence: Spanned<f64>,
+    latency_threshold: HumanDuration,
+    latency_quantile: Spanned<f64>,
+    stop_window: Spanned<HumanDuration>,
+    stop_min_probes: u64,
+    clear_after: HumanDuration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrade {
+    level: String,
+    zh: String,
+    en: String,
+    colour: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTld {
+    bad_node_success_below: Spanned<f64>,
+    bad_nodes_share_ii: Spanned<f64>,
+    data_error_above_ii: Spanned<f64>,
+    data_error_above_iii: Spanned<f64>,
+    key_domain_errors_ii: u64,
+    registration_unavailable_iii: HumanDuration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstitution {
+    tier1_success_below_ii: Spanned<f64>,
+    tier1_success_below_iii: Spanned<f64>,
+    tier1_data_error_above_ii: Spanned<f64>,
+    tier1_data_error_above_iii: Spanned<f64>,
+    pooled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebsite {
+    bad_node_success_below: Spanned<f64>,
+    data_error_above_iv: Spanned<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecursive {
+    stopped_longer_than: HumanDuration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthority {
+    emergency_office_zh: String,
+    emergency_office_en: String,
+    provincial_zh: Spanned<String>,
+    provincial_en: Spanned<String>,
+    unit_zh: String,
+    unit_en: String,
+    cncert_zh: String,
+    cncert_en: String,
+    notify_cncert_from: Spanned<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_rules_hold_the_plan_numbers() {
+        let r = Rules::miit_2011();
+        assert_eq!(r.measure.latency_threshold, Duration::from_secs(5));
+        assert_eq!(r.measure.min_samples, 30);
+        assert!((r.measure.z - 1.959964).abs() < 1e-5, "{}", r.measure.z);
+        assert_eq!(r.tld.bad_node_success_below, 0.5);
+        assert_eq!(r.tld.data_error_above_ii, 0.001);
+        assert_eq!(r.tld.data_error_above_iii, 0.0001);
+        assert_eq!(
+            r.tld.registration_unavailable_iii,
+            Duration::from_secs(4 * 3600)
+        );
+        assert_eq!(r.institution.tier1_success_below_iii, 0.8);
+        assert_eq!(r.institution.tier1_data_error_above_ii, 0.01);
+        assert_eq!(r.recursive.stopped_longer_than, Duration::from_secs(3600));
+        assert_eq!(r.authority.emergency_office_zh, "互联网应急办");
+    }
+
+    #[test]
+    fn inconsistent_rules_are_refused_with_location() {
+        let bad = MIIT_2011.replace(
+            "data_error_above_iii = 0.0001",
+            "data_error_above_iii = 0.01",
+        );
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        assert!(
+            e.errors[0]
+                .message
+                .contains("data_error_above_iii must be below"),
+            "{e}"
+        );
+        let line = MIIT_2011
+            .lines()
+            .position(|l| l.starts_with("data_error_above_iii"))
+            .unwrap()
+            + 1;
+        assert_eq!(e.errors[0].line, line);
+
+        let bad = MIIT_2011.replace("confidence = 0.95", "confidence = 1.5");
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        assert!(e.errors[0].message.contains("confidence"), "{e}");
+
+        let bad = MIIT_2011.replace("zh = \"重大\"", "zh = \"较大\"");
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        assert!(e.errors[0].message.contains("level II is 重大"), "{e}");
+
+        let bad = MIIT_2011.replace("[recursive]\n", "[recursive]\nstoped = 1\n");
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        assert!(e.errors[0].message.contains("stoped"), "{e}");
+    }
+
+    #[test]
+    fn z_values() {
+        assert!((z_for(0.95) - 1.959964).abs() < 1e-5);
+        assert!((z_for(0.99) - 2.575829).abs() < 1e-5);
+        assert!((z_for(0.90) - 1.644854).abs() < 1e-5);
+    }
+}
