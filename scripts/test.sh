@@ -14,4 +14,4 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y --no-install-recommends "${need_pkgs[@]}"
 fi
 
-cargo test --all-targets
+cargo test

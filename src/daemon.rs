@@ -437,6 +437,21 @@ impl Daemon {
                 None
             }
         };
+        // Maintenance windows from the config go into the ledger once (idempotent across restarts).
+        let now = clock.now_ms();
+        let declared = incidents.maintenance_windows(now).unwrap_or_default();
+        for m in &config.maintenance {
+            let exists = declared.iter().any(|w| {
+                w.object == m.object && w.starts.ms() == m.starts && w.ends.ms() == m.ends
+            });
+            if !exists && m.ends > now {
+                if let Err(e) =
+                    incidents.declare_maintenance(&m.object, m.starts, m.ends, &m.reason)
+                {
+                    tracing::error!(object = %m.object, error = %e, "cannot record the configured maintenance window");
+                }
+            }
+        }
         let config = Arc::new(config);
         let evaluator =
             Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
@@ -461,6 +476,7 @@ impl Daemon {
         tasks.push(tokio::spawn(tick(
             shared.clone(),
             config.daemon.tick,
+            config.daemon.ledger_retention,
             ctx.clone(),
             evaluator,
             cancel.clone(),
@@ -544,11 +560,13 @@ async fn consume(
 async fn tick(
     shared: Shared,
     every: Duration,
+    retention: Duration,
     ctx: Arc<ProbeContext>,
     evaluator: Evaluator,
     cancel: CancellationToken,
 ) {
     let evaluator = Arc::new(Mutex::new(evaluator));
+    let mut last_prune: Option<UnixMillis> = None;
     let mut iv = tokio::time::interval(every);
     iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -567,6 +585,19 @@ async fn tick(
             lock(&ev).tick(&store, now)
         })
         .await;
+        // Resolved incidents older than the retention leave the ledger, hourly.
+        if last_prune.is_none_or(|t| now.saturating_sub(t) >= 3_600_000) {
+            last_prune = Some(now);
+            let (store, retain) = (shared.incidents.clone(), retention);
+            match tokio::task::spawn_blocking(move || store.prune(retain, now)).await {
+                Ok(Ok(p)) if p.incidents > 0 => tracing::info!(
+                    incidents = p.incidents,
+                    "pruned resolved incidents past the ledger retention"
+                ),
+                Ok(Err(e)) => tracing::error!(error = %e, "ledger prune failed"),
+                _ => {}
+            }
+        }
         match done {
             Ok(Ok((board, outcome))) => shared.publish(board, &outcome),
             Ok(Err(e)) => {

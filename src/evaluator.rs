@@ -166,9 +166,10 @@ impl Evaluator {
             .iter()
             .filter(|o| o.class != ObjectClass::Control)
         {
+            let servers = input_of(o);
             let input = ObjectInput {
                 object: o,
-                servers: input_of(o),
+                servers: &servers,
                 registry: RegistryInput::default(),
             };
             let assessment = evaluate(&input, &self.rules, &mut clocks, &confirmations, now);

@@ -16,6 +16,21 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// Every monitored object, in file order (TLDs, institutions, websites, recursive, controls).
     pub objects: Vec<Object>,
+    /// Declared maintenance windows.
+    pub maintenance: Vec<Maintenance>,
+}
+
+/// A maintenance window from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintenance {
+    /// `class/name` of the object.
+    pub object: String,
+    /// Start, Unix ms.
+    pub starts: u64,
+    /// End, Unix ms.
+    pub ends: u64,
+    /// Why.
+    pub reason: String,
 }
 
 impl Config {
@@ -58,6 +73,8 @@ pub struct DaemonConfig {
     pub edns_payload: u16,
     /// Bearer token for the write API, if any.
     pub api_token: Option<String>,
+    /// Resolved incidents are kept this long.
+    pub ledger_retention: Duration,
 }
 
 /// The object classes of the plan's matrix, plus control targets.

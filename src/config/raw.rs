@@ -30,6 +30,9 @@ pub(crate) struct RawConfig {
     /// Independent control targets; when most fail, the monitor itself is cut off.
     #[serde(default)]
     pub control: Vec<Spanned<RawControl>>,
+    /// Declared maintenance windows.
+    #[serde(default)]
+    pub maintenance: Vec<Spanned<RawMaintenance>>,
 }
 
 /// `[daemon]`.
@@ -66,6 +69,23 @@ pub(crate) struct RawDaemon {
     pub edns_payload: Option<Spanned<u16>>,
     /// Bearer token for the write API (ack, confirm-impact); may be `env:NAME`.
     pub api_token: Option<String>,
+    /// Resolved incidents are kept in the ledger this long (default 365 days).
+    pub ledger_retention: Option<Spanned<HumanDuration>>,
+}
+
+/// `[[maintenance]]`: planned work. Incidents of the object are still recorded, flagged
+/// `maintenance`, and not escalated to alerts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMaintenance {
+    /// The object, as `class/name` (e.g. "tld/cn", "recursive/gd-resolvers").
+    pub object: Spanned<String>,
+    /// Start, RFC 3339 UTC ("2026-11-22T16:00:00Z").
+    pub starts: Spanned<String>,
+    /// End, RFC 3339 UTC.
+    pub ends: Spanned<String>,
+    /// Why.
+    pub reason: String,
 }
 
 /// One server (a TLD node, a name server, a resolver, a control target).

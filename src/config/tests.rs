@@ -262,3 +262,33 @@ fn provinces_normalise() {
     assert_eq!(normalize_province("广东东"), None);
     assert_eq!(normalize_province("Guangdong"), None);
 }
+
+#[test]
+fn maintenance_windows_and_retention() {
+    let text = format!(
+        "{GOOD}\n[[maintenance]]\nobject = \"tld/xn--fiqs8s\"\nstarts = \"2026-11-22T16:00:00Z\"\nends = \"2026-11-22T18:00:00Z\"\nreason = \"node upgrade\"\n"
+    );
+    let c = parse(Path::new("t.toml"), &text).expect("valid");
+    assert_eq!(c.maintenance.len(), 1);
+    assert_eq!(
+        c.maintenance[0].ends - c.maintenance[0].starts,
+        2 * 3600 * 1000
+    );
+    assert_eq!(c.daemon.ledger_retention.as_secs(), 365 * 86400);
+
+    let e = one(&text.replace("tld/xn--fiqs8s", "tld/nope"));
+    assert!(e.message.contains("not a configured object"), "{e}");
+    assert_eq!((e.line, e.column), (54, 10), "{e}");
+    let e = one(&text.replace(
+        "ends = \"2026-11-22T18:00:00Z\"",
+        "ends = \"2026-11-22T15:00:00Z\"",
+    ));
+    assert!(e.message.contains("end after it starts"), "{e}");
+    let e = one(&text.replace("starts = \"2026-11-22T16:00:00Z\"", "starts = \"tomorrow\""));
+    assert!(e.message.contains("RFC 3339"), "{e}");
+    let e = one(&GOOD.replace(
+        "timeout = \"10s\"",
+        "timeout = \"10s\"\nledger_retention = \"1h\"",
+    ));
+    assert!(e.message.contains("ledger_retention"), "{e}");
+}

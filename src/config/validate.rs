@@ -163,11 +163,57 @@ impl<'a> Validator<'a> {
                 objects.push(o);
             }
         }
+        let mut maintenance = Vec::new();
+        for m in &raw.maintenance {
+            let m = m.get_ref();
+            let key = m.object.get_ref().trim();
+            let known = key.split_once('/').is_some_and(|(class, name)| {
+                objects
+                    .iter()
+                    .any(|o| o.class.as_str() == class && o.name == name)
+            });
+            if !known {
+                self.err(&m.object, format!("maintenance object \"{key}\" is not a configured object; write class/name, e.g. \"tld/cn\" or \"recursive/gd-resolvers\""));
+            }
+            let starts = crate::clock::parse_rfc3339(m.starts.get_ref());
+            let ends = crate::clock::parse_rfc3339(m.ends.get_ref());
+            if starts.is_none() {
+                self.err(
+                    &m.starts,
+                    format!(
+                        "\"{}\" is not an RFC 3339 UTC time like 2026-11-22T16:00:00Z",
+                        m.starts.get_ref()
+                    ),
+                );
+            }
+            if ends.is_none() {
+                self.err(
+                    &m.ends,
+                    format!(
+                        "\"{}\" is not an RFC 3339 UTC time like 2026-11-22T18:00:00Z",
+                        m.ends.get_ref()
+                    ),
+                );
+            }
+            if let (Some(a), Some(b)) = (starts, ends) {
+                if b <= a {
+                    self.err(&m.ends, "a maintenance window must end after it starts");
+                } else if known {
+                    maintenance.push(Maintenance {
+                        object: key.to_string(),
+                        starts: a,
+                        ends: b,
+                        reason: m.reason.clone(),
+                    });
+                }
+            }
+        }
         if self.errors.is_empty() {
             Ok(Config {
                 source,
                 daemon,
                 objects,
+                maintenance,
             })
         } else {
             self.errors.sort_by_key(|e| (e.line, e.column));
@@ -327,6 +373,15 @@ impl<'a> Validator<'a> {
             jitter,
             edns_payload,
             api_token: api_token.filter(|t| !t.is_empty()),
+            ledger_retention: match &d.ledger_retention {
+                None => Duration::from_secs(365 * 86400),
+                Some(r) => {
+                    if r.get_ref().0 < Duration::from_secs(86400) {
+                        self.err(r, "ledger_retention must be at least 1d (the ledger is the record of incidents)");
+                    }
+                    r.get_ref().0
+                }
+            },
         }
     }
 

@@ -66,7 +66,7 @@ pub struct ObjectInput<'a> {
     /// The configured object.
     pub object: &'a Object,
     /// Its servers, in config order.
-    pub servers: Vec<ServerInput>,
+    pub servers: &'a [ServerInput],
     /// Registry state, where the object has one.
     pub registry: RegistryInput,
 }
@@ -192,7 +192,7 @@ pub fn evaluate(
     };
     let mut evidence_list = Vec::new();
     let mut per_server: Vec<Vec<Judged>> = Vec::new();
-    for s in &input.servers {
+    for s in input.servers {
         let mut v = Vec::new();
         for a in &s.addresses {
             let j = judge(a, rules, bad_below);

@@ -161,13 +161,14 @@ fn tld() -> Object {
 }
 
 fn grade_of(o: &Object, servers: Vec<AddressInput>, registry: RegistryInput) -> Assessment {
+    let servers: Vec<ServerInput> = servers
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| server(&format!("s{i}"), a))
+        .collect();
     let input = ObjectInput {
         object: o,
-        servers: servers
-            .into_iter()
-            .enumerate()
-            .map(|(i, a)| server(&format!("s{i}"), a))
-            .collect(),
+        servers: &servers,
         registry,
     };
     evaluate(
@@ -335,12 +336,13 @@ fn registration_outage(minutes: u64) -> Assessment {
     // Evaluate every 10 simulated minutes, then at the mark.
     let mut t = 0;
     while t <= minutes {
+        let servers: Vec<ServerInput> = nodes(0, 5, healthy)
+            .into_iter()
+            .map(|a| server("n", a))
+            .collect();
         let input = ObjectInput {
             object: &o,
-            servers: nodes(0, 5, healthy)
-                .into_iter()
-                .map(|a| server("n", a))
-                .collect(),
+            servers: &servers,
             registry: reg,
         };
         last = Some(evaluate(
@@ -443,7 +445,7 @@ fn institution_i_tier1_stopped_is_candidate_until_confirmed() {
     confirmed.insert(object_key(&o), Level::I);
     let input = ObjectInput {
         object: &o,
-        servers: vec![server("a", stopped()), server("b", stopped())],
+        servers: &[server("a", stopped()), server("b", stopped())],
         registry: RegistryInput::default(),
     };
     let a = evaluate(
@@ -600,7 +602,7 @@ fn website_iii_tier1_stopped_is_candidate_until_confirmed() {
     confirmed.insert(object_key(&o), Level::III);
     let input = ObjectInput {
         object: &o,
-        servers: vec![server("a", stopped()), server("b", stopped())],
+        servers: &[server("a", stopped()), server("b", stopped())],
         registry: RegistryInput::default(),
     };
     let a = evaluate(
@@ -638,7 +640,7 @@ fn website_never_i_or_ii() {
     confirmed.insert(object_key(&o), Level::I);
     let input = ObjectInput {
         object: &o,
-        servers: vec![server("a", stopped()), server("b", stopped())],
+        servers: &[server("a", stopped()), server("b", stopped())],
         registry: RegistryInput::default(),
     };
     let a = evaluate(
@@ -692,7 +694,7 @@ fn resolver_outage(o: &Object, minutes: u64) -> Assessment {
         let a = addr(w, true);
         let input = ObjectInput {
             object: o,
-            servers: vec![server("a", a.clone()), server("b", a)],
+            servers: &[server("a", a.clone()), server("b", a)],
             registry: RegistryInput::default(),
         };
         last = Some(evaluate(
@@ -790,7 +792,7 @@ fn outage_with_blip(healthy_minutes: std::ops::Range<u64>, until: u64) -> Assess
         };
         let input = ObjectInput {
             object: &o,
-            servers: vec![server("a", a)],
+            servers: &[server("a", a)],
             registry: RegistryInput::default(),
         };
         last = Some(evaluate(
@@ -836,7 +838,7 @@ fn no_data_after_a_restart_does_not_clear_a_running_clock() {
     let eval = |clocks: &mut ConditionClocks, a: AddressInput, t: u64| {
         let input = ObjectInput {
             object: &o,
-            servers: vec![server("a", a)],
+            servers: &[server("a", a)],
             registry: RegistryInput::default(),
         };
         evaluate(&input, &r, clocks, &HashMap::new(), T0 + t)

@@ -1,409 +1,353 @@
-//! The lab server: UDP and TCP on one loopback address and port.
+//! The lab server: UDP and TCP on one address and port, its tasks, and its controls.
 
-use super::faults::{name_share, Faults};
-use super::zone::{fqdn_lower, Zone};
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
-use hickory_proto::rr::rdata::{A, AAAA, NS};
-use hickory_proto::rr::{Name, RData};
-use rand::Rng;
+use super::counters::{bump, Counters, LabCounters};
+use super::faults::Faults;
+use super::respond::{respond, Context, Draws, Transport};
+use super::zone::Zone;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use std::net::SocketAddr;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
 
-/// Delayed replies waiting at once, at most; beyond this they are dropped and counted.
+/// Delayed UDP replies waiting at once, at most. Beyond this a reply is not sent and counted
+/// as `overloaded`, so a client flooding a slow server cannot grow its memory.
 const MAX_DELAYED: usize = 10_000;
-/// A TCP connection idle this long is closed.
+/// TCP connections served at once, at most (each holds up to a 64 KiB message buffer and at
+/// most one delayed reply, since a connection answers its queries in order); more are closed
+/// on accept and counted as `overloaded`.
+const MAX_TCP_CONNECTIONS: usize = 256;
+/// A TCP connection with no complete query for this long is closed; so is one whose reply
+/// cannot be written for this long.
 const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Pause after a failed UDP receive before trying again.
+const RECV_BACKOFF: Duration = Duration::from_millis(1);
+/// Pause after a failed `accept` (say, out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Attempts at finding a port free for both UDP and TCP when asked for port 0.
+const BIND_ATTEMPTS: usize = 32;
+/// NSIDs are cut to this many bytes, so the OPT record always fits a truncated reply.
+const MAX_NSID: usize = 256;
 
-/// What the server did, for tests to assert on.
-#[derive(Debug, Default)]
-pub struct LabCounters {
-    /// Queries received (UDP and TCP).
-    pub queries: AtomicU64,
-    /// Replies sent (including faulty ones).
-    pub replies: AtomicU64,
-    /// Queries dropped on purpose (stopped, drop_ratio) or because too many replies were delayed.
-    pub dropped: AtomicU64,
-    /// Replies with wrong data.
-    pub wrong: AtomicU64,
-    /// Replies with missing data.
-    pub missing: AtomicU64,
-    /// Malformed replies sent.
-    pub malformed: AtomicU64,
-    /// Replies sent with a mismatched ID.
-    pub mismatched: AtomicU64,
-    /// Replies with an injected RCODE.
-    pub rcode: AtomicU64,
-    /// Queries that could not be parsed.
-    pub bad_queries: AtomicU64,
-}
-
-struct State {
-    zones: Vec<Zone>,
-    faults: Mutex<Faults>,
-    nsid: Mutex<Option<Vec<u8>>>,
-    counters: LabCounters,
-    delayed: AtomicUsize,
-}
-
-/// An in-process authoritative DNS server with fault injection, on a loopback address.
-#[derive(Debug)]
+/// An in-process authoritative DNS server with fault injection: UDP and TCP on the same
+/// address and port, serving its zones until [`LabServer::stop`] or drop.
 pub struct LabServer {
+    /// Where it listens, UDP and TCP.
     addr: SocketAddr,
-    state: Arc<State>,
+    /// What the tasks share with the controls.
+    shared: Arc<Shared>,
+    /// Cancelled by `stop` and drop; the tasks end when it is.
+    shutdown: CancellationToken,
+    /// The UDP and TCP tasks; `stop` waits for them so the port is free when it returns.
     tasks: Vec<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State")
-            .field("zones", &self.zones.len())
-            .finish()
+/// State shared by the serving tasks and the controls.
+struct Shared {
+    /// The zones served; replaced whole by `set_zones`, read once per query.
+    zones: RwLock<Arc<[Zone]>>,
+    /// Faults, their random generator and the NSID, changed together under one lock so a
+    /// query sees one consistent set.
+    control: Mutex<Control>,
+    /// What happened.
+    counters: Counters,
+}
+
+/// The mutable controls.
+struct Control {
+    /// The faults in force; an `Arc` so a query can use them without holding the lock.
+    faults: Arc<Faults>,
+    /// Per-query fault draws; reseeded from `Faults::seed` by every `set_faults`.
+    rng: StdRng,
+    /// The NSID returned when a query asks for it.
+    nsid: Option<Arc<[u8]>>,
+}
+
+/// The outcome of one query for a serving task.
+struct Handled {
+    /// The reply to send, if any.
+    reply: Option<Vec<u8>>,
+    /// How long to hold it back.
+    delay: Duration,
+    /// Whether the server is stopped (TCP then closes the connection).
+    stopped: bool,
+}
+
+impl Shared {
+    fn handle(&self, query: &[u8], transport: Transport) -> Handled {
+        let (faults, draws, nsid) = {
+            let mut control = lock(&self.control);
+            let draws = Draws::new(&mut control.rng);
+            (control.faults.clone(), draws, control.nsid.clone())
+        };
+        let zones = self
+            .zones
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let ctx = Context {
+            zones: &zones,
+            faults: &faults,
+            nsid: nsid.as_deref(),
+            counters: &self.counters,
+        };
+        // The decoder is a dependency; whatever it does with hostile bytes, the server must
+        // keep serving. A panic costs this one query its reply.
+        let reply = catch_unwind(AssertUnwindSafe(|| respond(&ctx, query, transport, draws)))
+            .unwrap_or_else(|_| {
+                tracing::error!("lab server: panic while answering a query; no reply sent");
+                None
+            });
+        Handled {
+            reply,
+            delay: faults.delay,
+            stopped: faults.stopped,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        lock(&self.control).faults.stopped
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl LabServer {
-    /// Serves `zones` over UDP and TCP on `addr` (same port for both; port 0 picks a free one).
+    /// Binds UDP and TCP on `addr` (the same port for both; with port 0, a port free for both
+    /// is found) and serves `zones` until stopped. Bind it to a loopback address.
     pub async fn start(addr: SocketAddr, zones: Vec<Zone>) -> std::io::Result<LabServer> {
-        let mut last_err = None;
-        for _ in 0..20 {
-            let udp = UdpSocket::bind(addr).await?;
-            let bound = udp.local_addr()?;
-            match TcpListener::bind(bound).await {
-                Ok(tcp) => {
-                    let state = Arc::new(State {
-                        zones,
-                        faults: Mutex::new(Faults::default()),
-                        nsid: Mutex::new(None),
-                        counters: LabCounters::default(),
-                        delayed: AtomicUsize::new(0),
-                    });
-                    let udp = Arc::new(udp);
-                    let tasks = vec![
-                        tokio::spawn(udp_loop(udp, state.clone())),
-                        tokio::spawn(tcp_loop(tcp, state.clone())),
-                    ];
-                    return Ok(LabServer {
-                        addr: bound,
-                        state,
-                        tasks,
-                    });
-                }
-                Err(e) if addr.port() == 0 => last_err = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
+        let (udp, tcp) = bind_pair(addr).await?;
+        let addr = udp.local_addr()?;
+        let shared = Arc::new(Shared {
+            zones: RwLock::new(zones.into()),
+            control: Mutex::new(Control {
+                faults: Arc::new(Faults::default()),
+                rng: StdRng::seed_from_u64(0),
+                nsid: None,
+            }),
+            counters: Counters::default(),
+        });
+        let shutdown = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(serve_udp(Arc::new(udp), shared.clone(), shutdown.clone())),
+            tokio::spawn(serve_tcp(tcp, shared.clone(), shutdown.clone())),
+        ];
+        tracing::debug!(%addr, "lab server started");
+        Ok(LabServer {
+            addr,
+            shared,
+            shutdown,
+            tasks,
+        })
     }
 
-    /// The address (UDP and TCP).
+    /// The address it serves on, UDP and TCP.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Replaces the faults; takes effect for the next query.
+    /// Replaces the faults; they apply from the next query on. Reseeds the per-query random
+    /// draws from `faults.seed`.
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.state.faults) = faults;
+        let mut control = lock(&self.shared.control);
+        control.rng = StdRng::seed_from_u64(faults.seed);
+        control.faults = Arc::new(faults);
     }
 
-    /// The current faults.
+    /// The faults in force.
     pub fn faults(&self) -> Faults {
-        lock(&self.state.faults).clone()
+        Faults::clone(&lock(&self.shared.control).faults)
     }
 
-    /// The NSID returned to queries that ask for one.
+    /// The NSID (RFC 5001) returned to queries that ask for one; `None` returns none. Cut to
+    /// 256 bytes.
     pub fn set_nsid(&self, nsid: Option<Vec<u8>>) {
-        *lock(&self.state.nsid) = nsid;
+        let nsid = nsid.map(|mut id| {
+            id.truncate(MAX_NSID);
+            Arc::from(id)
+        });
+        lock(&self.shared.control).nsid = nsid;
     }
 
-    /// What the server did so far.
-    pub fn counters(&self) -> &LabCounters {
-        &self.state.counters
+    /// Replaces the zones served, from the next query on (a zone update on this node only).
+    pub fn set_zones(&self, zones: Vec<Zone>) {
+        *self
+            .shared
+            .zones
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = zones.into();
     }
 
-    /// Stops serving and frees the port.
+    /// What the server did since it started.
+    pub fn counters(&self) -> LabCounters {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops serving: ends its tasks, drops pending delayed replies and closes connections.
+    /// The port is free when this returns.
     pub async fn stop(mut self) {
-        for t in self.tasks.drain(..) {
-            t.abort();
-            let _ = t.await;
+        self.shutdown.cancel();
+        for task in std::mem::take(&mut self.tasks) {
+            if let Err(e) = task.await {
+                tracing::debug!(error = %e, "lab server task ended abnormally");
+            }
         }
+        tracing::debug!(addr = %self.addr, "lab server stopped");
     }
 }
 
 impl Drop for LabServer {
+    /// Stops the tasks without waiting for them (use [`LabServer::stop`] to wait).
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+        self.shutdown.cancel();
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }
 
-/// What to do with one query.
-enum Action {
-    Drop,
-    Send(Vec<u8>),
-}
-
-async fn udp_loop(sock: Arc<UdpSocket>, state: Arc<State>) {
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let Ok((n, src)) = sock.recv_from(&mut buf).await else {
-            tokio::task::yield_now().await;
-            continue;
-        };
-        let (action, delay) = handle(&state, &buf[..n], true);
-        let Action::Send(bytes) = action else {
-            continue;
-        };
-        if delay.is_zero() {
-            if sock.send_to(&bytes, src).await.is_ok() {
-                state.counters.replies.fetch_add(1, Ordering::Relaxed);
-            }
-        } else {
-            if state.delayed.fetch_add(1, Ordering::AcqRel) >= MAX_DELAYED {
-                state.delayed.fetch_sub(1, Ordering::AcqRel);
-                state.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let (sock, state) = (sock.clone(), state.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                if sock.send_to(&bytes, src).await.is_ok() {
-                    state.counters.replies.fetch_add(1, Ordering::Relaxed);
-                }
-                state.delayed.fetch_sub(1, Ordering::AcqRel);
-            });
-        }
+impl std::fmt::Debug for LabServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabServer")
+            .field("addr", &self.addr)
+            .field("faults", &self.faults())
+            .field("counters", &self.counters())
+            .finish_non_exhaustive()
     }
 }
 
-async fn tcp_loop(listener: TcpListener, state: Arc<State>) {
-    let mut conns = tokio::task::JoinSet::new();
+/// A UDP socket and a TCP listener on the same address and port.
+async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let attempts = if addr.port() == 0 { BIND_ATTEMPTS } else { 1 };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("no port free for UDP and TCP")))
+}
+
+async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>, shutdown: CancellationToken) {
+    // Delayed replies live here, so stopping the server drops them and frees the socket.
+    let mut delayed = JoinSet::new();
+    let mut buf = vec![0u8; usize::from(u16::MAX)];
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                if conns.len() >= 1024 {
-                    continue; // drops the stream: a bounded number of connections
+            () = shutdown.cancelled() => break,
+            Some(_) = delayed.join_next(), if !delayed.is_empty() => {}
+            received = socket.recv_from(&mut buf) => {
+                let (len, peer) = match received {
+                    Ok(received) => received,
+                    Err(e) => {
+                        // Keep serving, without spinning if the error persists.
+                        tracing::debug!(error = %e, "lab server: UDP receive failed");
+                        tokio::time::sleep(RECV_BACKOFF).await;
+                        continue;
+                    }
+                };
+                let handled = shared.handle(&buf[..len], Transport::Udp);
+                let Some(reply) = handled.reply else { continue };
+                if handled.delay.is_zero() {
+                    send_udp(&socket, &shared, &reply, peer).await;
+                } else if delayed.len() >= MAX_DELAYED {
+                    bump(&shared.counters.overloaded);
+                } else {
+                    bump(&shared.counters.delayed);
+                    let (socket, shared) = (socket.clone(), shared.clone());
+                    delayed.spawn(async move {
+                        tokio::time::sleep(handled.delay).await;
+                        send_udp(&socket, &shared, &reply, peer).await;
+                    });
                 }
-                conns.spawn(tcp_conn(stream, state.clone()));
             }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
+    }
+    delayed.shutdown().await;
+}
+
+async fn send_udp(socket: &UdpSocket, shared: &Shared, reply: &[u8], peer: SocketAddr) {
+    match socket.send_to(reply, peer).await {
+        Ok(_) => bump(&shared.counters.replies),
+        Err(e) => tracing::debug!(error = %e, %peer, "lab server: UDP send failed"),
     }
 }
 
-async fn tcp_conn(mut s: TcpStream, state: Arc<State>) {
+async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "lab server: TCP accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                };
+                if shared.stopped() {
+                    bump(&shared.counters.stopped);
+                } else if connections.len() >= MAX_TCP_CONNECTIONS {
+                    bump(&shared.counters.overloaded);
+                } else {
+                    bump(&shared.counters.tcp_connections);
+                    connections.spawn(serve_connection(stream, shared.clone()));
+                }
+            }
+        }
+    }
+    connections.shutdown().await;
+}
+
+/// Serves length-framed queries on one connection, one after the other, until the client
+/// closes it, goes idle, or the server is stopped.
+async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
+    let mut body = Vec::new();
     loop {
         let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, s.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            _ => return,
-        }
-        let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
         if !matches!(
-            tokio::time::timeout(TCP_IDLE, s.read_exact(&mut body)).await,
+            tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await,
             Ok(Ok(_))
         ) {
             return;
         }
-        if lock(&state.faults).stopped {
-            state.counters.queries.fetch_add(1, Ordering::Relaxed);
-            state.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        body.resize(usize::from(u16::from_be_bytes(len)), 0);
+        if !matches!(
+            tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut body)).await,
+            Ok(Ok(_))
+        ) {
             return;
         }
-        let (action, delay) = handle(&state, &body, false);
-        let Action::Send(bytes) = action else {
+        let handled = shared.handle(&body, Transport::Tcp);
+        if handled.stopped {
+            return;
+        }
+        let Some(reply) = handled.reply else { continue };
+        let Ok(reply_len) = u16::try_from(reply.len()) else {
             continue;
         };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        if !handled.delay.is_zero() {
+            bump(&shared.counters.delayed);
+            tokio::time::sleep(handled.delay).await;
         }
-        let mut framed = Vec::with_capacity(bytes.len() + 2);
-        framed.extend_from_slice(&(bytes.len().min(65535) as u16).to_be_bytes());
-        framed.extend_from_slice(&bytes[..bytes.len().min(65535)]);
-        if s.write_all(&framed).await.is_err() {
-            return;
-        }
-        state.counters.replies.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Decides the reply to one query (pure apart from counters and randomness).
-fn handle(state: &State, query: &[u8], udp: bool) -> (Action, Duration) {
-    let c = &state.counters;
-    c.queries.fetch_add(1, Ordering::Relaxed);
-    let faults = lock(&state.faults).clone();
-    let mut rng = rand::rng();
-    if faults.stopped || (faults.drop_ratio > 0.0 && rng.random::<f64>() < faults.drop_ratio) {
-        c.dropped.fetch_add(1, Ordering::Relaxed);
-        return (Action::Drop, Duration::ZERO);
-    }
-    let req = match Message::from_vec(query) {
-        Ok(m) => m,
-        Err(_) => {
-            c.bad_queries.fetch_add(1, Ordering::Relaxed);
-            if query.len() >= 12 {
-                let id = u16::from_be_bytes([query[0], query[1]]);
-                let m = Message::error_msg(id, OpCode::Query, ResponseCode::FormErr);
-                return (
-                    m.to_vec().map(Action::Send).unwrap_or(Action::Drop),
-                    faults.delay,
-                );
-            }
-            return (Action::Drop, Duration::ZERO);
-        }
-    };
-    if req.metadata.message_type != MessageType::Query || req.queries.len() != 1 {
-        let mut m =
-            Message::error_msg(req.metadata.id, req.metadata.op_code, ResponseCode::FormErr);
-        m.queries = req.queries.clone();
-        return (
-            m.to_vec().map(Action::Send).unwrap_or(Action::Drop),
-            faults.delay,
-        );
-    }
-    let q = &req.queries[0];
-    let qname = fqdn_lower(&q.name);
-    let mut resp = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
-    resp.metadata.recursion_desired = req.metadata.recursion_desired;
-    resp.queries = req.queries.clone();
-    let payload = match &req.edns {
-        Some(e) => {
-            let mut edns = Edns::new();
-            edns.set_max_payload(1232);
-            edns.set_dnssec_ok(e.flags().dnssec_ok);
-            if e.option(EdnsCode::NSID).is_some() {
-                if let Some(nsid) = lock(&state.nsid).clone() {
-                    if let Ok(p) = NSIDPayload::new(nsid) {
-                        edns.options_mut().insert(EdnsOption::NSID(p));
-                    }
-                }
-            }
-            resp.set_edns(edns);
-            usize::from(e.max_payload().clamp(512, 4096))
-        }
-        None => 512,
-    };
-    if faults.rcode.is_some() && rng.random::<f64>() < faults.rcode_ratio {
-        resp.metadata.response_code = faults.rcode.unwrap_or(ResponseCode::ServFail);
-        c.rcode.fetch_add(1, Ordering::Relaxed);
-    } else if let Some(zone) = state
-        .zones
-        .iter()
-        .filter(|z| z.contains(&qname))
-        .max_by_key(|z| z.origin().num_labels())
-    {
-        let ans = zone.answer(&qname, q.query_type);
-        resp.metadata.response_code = ans.rcode;
-        resp.metadata.authoritative = ans.authoritative;
-        resp.answers = ans.answers;
-        resp.authorities = ans.authorities;
-        resp.additionals = ans.additionals;
-        let exists = !resp.answers.is_empty()
-            || (!resp.metadata.authoritative && !resp.authorities.is_empty());
-        if exists
-            && faults.missing_ratio > 0.0
-            && name_share(&qname, faults.seed, 1) < faults.missing_ratio
-        {
-            resp.metadata.response_code = ResponseCode::NXDomain;
-            resp.metadata.authoritative = true;
-            resp.answers.clear();
-            resp.additionals.clear();
-            resp.authorities = zone.lookup(zone.origin(), hickory_proto::rr::RecordType::SOA);
-            c.missing.fetch_add(1, Ordering::Relaxed);
-        } else if exists
-            && (faults.wrong_names.iter().any(|n| fqdn_lower(n) == qname)
-                || (faults.wrong_ratio > 0.0
-                    && name_share(&qname, faults.seed, 2) < faults.wrong_ratio))
-        {
-            corrupt(&mut resp);
-            c.wrong.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(serial) = faults.serial_override {
-            for r in resp.answers.iter_mut().chain(resp.authorities.iter_mut()) {
-                if let RData::SOA(s) = &mut r.data {
-                    s.serial = serial;
-                }
-            }
-        }
-    } else {
-        resp.metadata.response_code = ResponseCode::Refused;
-    }
-    if faults.mismatch_id_ratio > 0.0 && rng.random::<f64>() < faults.mismatch_id_ratio {
-        resp.metadata.id = resp.metadata.id.wrapping_add(1 + rng.random_range(0..1000));
-        c.mismatched.fetch_add(1, Ordering::Relaxed);
-    }
-    if faults.malformed_ratio > 0.0 && rng.random::<f64>() < faults.malformed_ratio {
-        c.malformed.fetch_add(1, Ordering::Relaxed);
-        return (
-            Action::Send(garbage(req.metadata.id, &mut rng)),
-            faults.delay,
-        );
-    }
-    if udp && faults.truncate_udp {
-        resp.metadata.truncation = true;
-        resp.answers.clear();
-        resp.authorities.clear();
-        resp.additionals.clear();
-    }
-    let Ok(mut bytes) = resp.to_vec() else {
-        return (Action::Drop, Duration::ZERO);
-    };
-    if udp && bytes.len() > payload {
-        resp.metadata.truncation = true;
-        resp.answers.clear();
-        resp.authorities.clear();
-        resp.additionals.clear();
-        match resp.to_vec() {
-            Ok(b) => bytes = b,
-            Err(_) => return (Action::Drop, Duration::ZERO),
-        }
-    }
-    (Action::Send(bytes), faults.delay)
-}
-
-/// Bytes that do not parse as a DNS message: either a header that promises records that are
-/// not there, or a datagram shorter than a header.
-fn garbage(id: u16, rng: &mut impl Rng) -> Vec<u8> {
-    if rng.random_bool(0.5) {
-        let mut b = id.to_be_bytes().to_vec();
-        // QR=1, QDCOUNT=1, ANCOUNT=5, then a label that runs past the end.
-        b.extend_from_slice(&[
-            0x84, 0x00, 0x00, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x3f, b'x',
-        ]);
-        b
-    } else {
-        vec![0xde, 0xad, 0xbe][..rng.random_range(1..=3)].to_vec()
-    }
-}
-
-/// Alters the data of a reply: addresses moved, NS targets renamed.
-fn corrupt(m: &mut Message) {
-    let wrong_ns = Name::from_str("wrong.ns.invalid.").unwrap_or_else(|_| Name::root());
-    for r in m.answers.iter_mut().chain(m.authorities.iter_mut()) {
-        match &mut r.data {
-            RData::A(A(ip)) => {
-                let o = ip.octets();
-                *ip = std::net::Ipv4Addr::new(o[0], o[1], o[2], o[3].wrapping_add(1));
-            }
-            RData::AAAA(AAAA(ip)) => {
-                let mut s = ip.segments();
-                s[7] = s[7].wrapping_add(1);
-                *ip = std::net::Ipv6Addr::from(s);
-            }
-            RData::NS(NS(target)) => *target = wrong_ns.clone(),
-            _ => {}
+        let mut framed = Vec::with_capacity(reply.len() + 2);
+        framed.extend_from_slice(&reply_len.to_be_bytes());
+        framed.extend_from_slice(&reply);
+        match tokio::time::timeout(TCP_IDLE, stream.write_all(&framed)).await {
+            Ok(Ok(())) => bump(&shared.counters.replies),
+            _ => return,
         }
     }
 }
