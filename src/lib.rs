@@ -20,7 +20,12 @@
 //!                   │ window snapshot: samples, success ratio and its 95% Wilson interval,
 //!                   │ latency quantiles, data error ratio and its interval
 //!                   ▼
-//!   /metrics (prometheus text format), /healthz        [grading, incidents, alerts: later]
+//!   grading: rules + window snapshots + condition clocks + confirmations + now → assessments
+//!                   │ (pure; one per object: grade, candidate, reasons, evidence, authority)
+//!                   ▼
+//!   incidents: lifecycle + condition clocks in SQLite, written before acted on
+//!                   ▼
+//!   /metrics (prometheus text format), /healthz, /api/v1/status, /api/v1/incidents
 //! ```
 //!
 //! ## Layout

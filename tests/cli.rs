@@ -121,3 +121,35 @@ fn probe_rejects_bad_arguments() {
         .expect("run");
     assert_eq!(out.status.code(), Some(65));
 }
+
+#[test]
+fn run_refuses_a_bad_rules_file_with_its_location() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rules =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/miit-2011.toml"))
+            .expect("rules")
+            .replace(
+                "data_error_above_iii = 0.0001",
+                "data_error_above_iii = 0.5",
+            );
+    let r = dir.path().join("rules.toml");
+    std::fs::write(&r, &rules).expect("write");
+    let line = rules
+        .lines()
+        .position(|l| l.starts_with("data_error_above_iii"))
+        .expect("line")
+        + 1;
+    let out = bin()
+        .args(["run", "--config", "tests/configs/loopback.toml", "--rules"])
+        .arg(&r)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("rules.toml:{line}:")), "{err}");
+    assert!(
+        err.contains("data_error_above_iii must be below data_error_above_ii"),
+        "{err}"
+    );
+}

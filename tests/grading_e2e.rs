@@ -206,7 +206,31 @@ async fn tier1_institution_stopped_is_ii_with_candidate_i_until_a_person_confirm
     let open = incidents(&d, "open").await;
     let id = open[0]["id"].as_i64().expect("id");
 
-    // The write API needs the token.
+    // The write API needs the token: none or a wrong one is 401, a bad body is 400 with a reason.
+    let path = format!("/api/v1/incidents/{id}/ack");
+    assert_eq!(
+        support::http_post(d.http, &path, None, "{\"by\":\"x\"}")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        support::http_post(d.http, &path, Some("nope"), "{\"by\":\"x\"}")
+            .await
+            .0,
+        401
+    );
+    let (code, body) = support::http_post(d.http, &path, Some(TOKEN), "{\"who\":\"x\"}").await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("bad request body"), "{body}");
+    let (code, _) = support::http_post(
+        d.http,
+        "/api/v1/incidents/999/ack",
+        Some(TOKEN),
+        "{\"by\":\"x\"}",
+    )
+    .await;
+    assert_eq!(code, 404);
     let api = format!("http://{}", d.http);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"))
         .args([
