@@ -430,7 +430,7 @@ impl Daemon {
             shared.clone(),
             cancel.clone(),
         )));
-        let resolver = match TokioResolver::builder_tokio().and_then(|b| b.build()) {
+        let resolver = match build_resolver(&config.daemon.resolvers) {
             Ok(r) => Some(Arc::new(r)),
             Err(e) => {
                 tracing::warn!(error = %e, "no system resolver configuration; host names cannot be resolved, pinned addresses still work");
@@ -612,6 +612,31 @@ async fn tick(
         );
         ctx.limits.shrink();
     }
+}
+
+/// The resolver for server host names: the configured ones, or the system's.
+fn build_resolver(
+    servers: &[SocketAddr],
+) -> Result<TokioResolver, hickory_resolver::net::NetError> {
+    use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+    if servers.is_empty() {
+        return TokioResolver::builder_tokio()?.build();
+    }
+    let name_servers = servers
+        .iter()
+        .map(|a| {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = a.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = a.port();
+            NameServerConfig::new(a.ip(), true, vec![udp, tcp])
+        })
+        .collect();
+    TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(name_servers),
+        hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+    )
+    .build()
 }
 
 /// Keeps one configured server's set of probed addresses: pinned ones always, plus what its

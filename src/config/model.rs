@@ -75,6 +75,8 @@ pub struct DaemonConfig {
     pub api_token: Option<String>,
     /// Resolved incidents are kept this long.
     pub ledger_retention: Duration,
+    /// Resolvers for server host names; empty means the system configuration.
+    pub resolvers: Vec<SocketAddr>,
 }
 
 /// The object classes of the plan's matrix, plus control targets.

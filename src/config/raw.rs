@@ -71,6 +71,9 @@ pub(crate) struct RawDaemon {
     pub api_token: Option<String>,
     /// Resolved incidents are kept in the ledger this long (default 365 days).
     pub ledger_retention: Option<Spanned<HumanDuration>>,
+    /// Resolvers for the host names of servers, "IP" or "IP:port" (default: the system's).
+    #[serde(default)]
+    pub resolvers: Vec<Spanned<String>>,
 }
 
 /// `[[maintenance]]`: planned work. Incidents of the object are still recorded, flagged

@@ -241,6 +241,11 @@ fn daemon_ranges_are_checked() {
             "listen = \"localhost\"",
             "listen",
         ),
+        (
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\nresolvers = [\"dns.example\"]",
+            "is not an IP address",
+        ),
     ] {
         let e = one(&GOOD.replace(from, to));
         assert!(e.message.contains(needle), "{needle}: {e}");

@@ -349,6 +349,13 @@ impl<'a> Validator<'a> {
                 v
             }
         };
+        let mut resolvers = Vec::new();
+        for r in &d.resolvers {
+            match parse_address(r.get_ref(), 53) {
+                Ok(a) => resolvers.push(a),
+                Err(m) => self.err(r, m),
+            }
+        }
         let api_token = d.api_token.as_ref().map(|t| match t.strip_prefix("env:") {
             Some(var) => std::env::var(var).unwrap_or_default(),
             None => t.clone(),
@@ -373,6 +380,7 @@ impl<'a> Validator<'a> {
             jitter,
             edns_payload,
             api_token: api_token.filter(|t| !t.is_empty()),
+            resolvers,
             ledger_retention: match &d.ledger_retention {
                 None => Duration::from_secs(365 * 86400),
                 Some(r) => {
