@@ -127,7 +127,7 @@ fn bench(c: &mut Criterion) {
                 target,
                 ServerEntry {
                     stats,
-                    key_domain: ServerStats::new(&spec),
+                    by_role: Default::default(),
                     last_nsid: None,
                     active: true,
                 },

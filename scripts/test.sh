@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs dnsgrade's whole test suite on a fresh Debian 12 machine.
-# Installs what the tests start or call (promtool from Debian's prometheus package), then runs
+# Installs what the tests start or call (promtool from Debian's prometheus package, a real
+# Unbound), then runs
 # the tests. Every test sends traffic only to loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
+command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need_pkgs+=(unbound)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "installing: ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -6,7 +6,7 @@
 //! all of them with a grace timeout.
 
 use crate::clock::{Clock, UnixMillis};
-use crate::config::{Config, Object, Server};
+use crate::config::{CheckRole, Config, Object, Server};
 use crate::evaluator::{Board, Evaluator};
 use crate::grading::{Level, Rules};
 use crate::incident::{IncidentStore, StoreError};
@@ -61,8 +61,10 @@ pub enum DaemonError {
 pub struct ServerEntry {
     /// The windowed statistics.
     pub stats: ServerStats,
-    /// Statistics of key-domain (重点域名) checks only, for "any data error on a key domain".
-    pub key_domain: ServerStats,
+    /// Statistics of the checks of each special role, kept apart: key domains (重点域名: "any
+    /// data error on a key domain"), and for resolvers cached names (the front end) versus
+    /// cache-busting names (real recursion). Plain checks count only in `stats`.
+    pub by_role: BTreeMap<CheckRole, ServerStats>,
     /// The NSID of the last reply that carried one.
     pub last_nsid: Option<String>,
     /// False once the address is no longer probed (its host name stopped resolving to it).
@@ -93,7 +95,7 @@ impl StatsStore {
             .entry(target.clone())
             .or_insert_with(|| ServerEntry {
                 stats: ServerStats::new(spec),
-                key_domain: ServerStats::new(spec),
+                by_role: BTreeMap::new(),
                 last_nsid: None,
                 active,
             })
@@ -108,13 +110,16 @@ impl StatsStore {
             .entry(r.target.clone())
             .or_insert_with(|| ServerEntry {
                 stats: ServerStats::new(spec),
-                key_domain: ServerStats::new(spec),
+                by_role: BTreeMap::new(),
                 last_nsid: None,
                 active: true,
             });
         e.stats.record(r.sent_at, r.outcome, r.rtt, r.verdict);
-        if r.role == crate::config::CheckRole::KeyDomain {
-            e.key_domain.record(r.sent_at, r.outcome, r.rtt, r.verdict);
+        if r.role != CheckRole::Plain {
+            e.by_role
+                .entry(r.role)
+                .or_insert_with(|| ServerStats::new(spec))
+                .record(r.sent_at, r.outcome, r.rtt, r.verdict);
         }
         if r.nsid.is_some() {
             e.last_nsid = r.nsid.clone();
@@ -141,6 +146,9 @@ pub struct ServerStatus {
     pub nsid: Option<String>,
     /// The window.
     pub window: WindowSnapshot,
+    /// The windows of special check roles, kept apart (`cached` and `cache_busting` for
+    /// resolvers, `key_domain` for TLD nodes).
+    pub roles: BTreeMap<&'static str, WindowSnapshot>,
 }
 
 /// Resolution state of a configured server's host name.
@@ -198,6 +206,11 @@ impl Shared {
                     stopped: recent.attempts >= STOP_MIN_PROBES && recent.successes == 0,
                     nsid: e.last_nsid.clone(),
                     window: e.stats.snapshot(now),
+                    roles: e
+                        .by_role
+                        .iter()
+                        .map(|(r, st)| (r.as_str(), st.snapshot(now)))
+                        .collect(),
                 }
             })
             .collect();
@@ -537,6 +550,7 @@ async fn consume(
                     l[1],
                     l[2],
                     l[3],
+                    r.role.as_str(),
                     r.transport.as_str(),
                     r.outcome.as_str(),
                 ])
@@ -544,7 +558,14 @@ async fn consume(
             if let Some(rtt) = r.rtt {
                 metrics
                     .probe_duration
-                    .with_label_values(&[l[0], l[1], l[2], l[3], r.transport.as_str()])
+                    .with_label_values(&[
+                        l[0],
+                        l[1],
+                        l[2],
+                        l[3],
+                        r.role.as_str(),
+                        r.transport.as_str(),
+                    ])
                     .observe(rtt.as_secs_f64());
             }
             if r.verdict.is_checked() {

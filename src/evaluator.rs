@@ -8,7 +8,7 @@
 //! status says `isolated` (MATRIX.md, "Monitor health").
 
 use crate::clock::UnixMillis;
-use crate::config::{Config, Licensor, ObjectClass, Scope};
+use crate::config::{CheckRole, Config, Licensor, ObjectClass, Scope};
 use crate::daemon::StatsStore;
 use crate::grading::{
     evaluate, AddressInput, Assessment, ObjectInput, RegistryInput, Rules, ServerInput,
@@ -111,7 +111,14 @@ impl Evaluator {
             if !e.active {
                 continue;
             }
-            let kd = e.key_domain.snapshot(now);
+            let kd_errors = e
+                .by_role
+                .get(&CheckRole::KeyDomain)
+                .map(|st| {
+                    let kd = st.snapshot(now);
+                    kd.missing + kd.wrong
+                })
+                .unwrap_or(0);
             by_server
                 .entry((t.class, t.object.as_str(), t.server.as_str()))
                 .or_default()
@@ -119,7 +126,7 @@ impl Evaluator {
                     label: format!("{} {}", t.server, t.address),
                     window: e.stats.snapshot(now),
                     recent: e.stats.recent(now, m.stop_window),
-                    key_domain_errors: kd.missing + kd.wrong,
+                    key_domain_errors: kd_errors,
                 });
         }
         for v in by_server.values_mut() {

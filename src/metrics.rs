@@ -65,9 +65,10 @@ const SERVER_LABELS: [&str; 4] = ["class", "object", "server", "address"];
 pub struct Metrics {
     /// The registry served at /metrics.
     pub registry: Registry,
-    /// dnsgrade_probes_total{class,object,server,address,transport,outcome}.
+    /// dnsgrade_probes_total{class,object,server,address,role,transport,outcome}; `role` keeps
+    /// cached and cache-busting resolver checks (and key domains) apart.
     pub probes: IntCounterVec,
-    /// dnsgrade_probe_duration_seconds{class,object,server,address,transport}.
+    /// dnsgrade_probe_duration_seconds{class,object,server,address,role,transport}.
     pub probe_duration: HistogramVec,
     /// dnsgrade_data_checks_total{class,object,server,address,verdict}.
     pub data_checks: IntCounterVec,
@@ -113,7 +114,7 @@ impl Metrics {
         let registry = Registry::new();
         let probes = IntCounterVec::new(
             Opts::new(PROBES_TOTAL, "DNS probes sent, by the outcome of each (ok, timeout, servfail, refused, nxdomain, formerr, other_rcode, lame, malformed, mismatch, network_error)."),
-            &["class", "object", "server", "address", "transport", "outcome"],
+            &["class", "object", "server", "address", "role", "transport", "outcome"],
         )
         .expect("valid metric");
         let probe_duration = HistogramVec::new(
@@ -122,7 +123,7 @@ impl Metrics {
                 "Send-to-reply time of successful probes, in seconds.",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["class", "object", "server", "address", "transport"],
+            &["class", "object", "server", "address", "role", "transport"],
         )
         .expect("valid metric");
         let data_checks = IntCounterVec::new(

@@ -94,17 +94,17 @@ async fn run_serves_metrics_that_promtool_accepts() {
         }
     }
     let good_ok = format!(
-        "dnsgrade_probes_total{{address=\"{}\",class=\"institution\",object=\"Lab registrar\",outcome=\"ok\",server=\"good\",transport=\"udp\"}}",
+        "dnsgrade_probes_total{{address=\"{}\",class=\"institution\",object=\"Lab registrar\",outcome=\"ok\",role=\"plain\",server=\"good\",transport=\"udp\"}}",
         good.local_addr()
     );
     assert!(metrics.contains(&good_ok), "{metrics}");
     let broken_fail = format!(
-        "dnsgrade_probes_total{{address=\"{}\",class=\"institution\",object=\"Lab registrar\",outcome=\"servfail\",server=\"broken\",transport=\"udp\"}}",
+        "dnsgrade_probes_total{{address=\"{}\",class=\"institution\",object=\"Lab registrar\",outcome=\"servfail\",role=\"plain\",server=\"broken\",transport=\"udp\"}}",
         broken.local_addr()
     );
     assert!(metrics.contains(&broken_fail), "{metrics}");
     assert!(
-        !metrics.contains("outcome=\"ok\",server=\"broken\""),
+        !metrics.contains("outcome=\"ok\",role=\"plain\",server=\"broken\""),
         "a SERVFAIL server has no successes"
     );
     let point = |server: &str| -> f64 {

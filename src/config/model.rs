@@ -237,7 +237,7 @@ impl Expect {
 }
 
 /// Why a check exists; drives statistics and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckRole {
     /// An ordinary check.
