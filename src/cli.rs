@@ -350,6 +350,146 @@ pub enum ApiCallError {
     },
 }
 
+/// One `dnsgrade drill` call.
+#[derive(Debug, Clone)]
+pub enum DrillCall {
+    /// `--list`.
+    List,
+    /// `--scenario NAME [--object K]`.
+    Start {
+        /// Scenario name.
+        scenario: String,
+        /// Object key.
+        object: Option<String>,
+        /// Who.
+        by: String,
+    },
+    /// `--end ID`.
+    End {
+        /// Drill incident id.
+        id: i64,
+        /// Who.
+        by: String,
+    },
+}
+
+/// Calls the daemon's drill API and formats the answer.
+pub async fn drill(
+    api: &str,
+    token: Option<&str>,
+    call: DrillCall,
+) -> Result<String, ApiCallError> {
+    let api = api.trim_end_matches('/').to_string();
+    let (method_post, path, body) = match &call {
+        DrillCall::List => (false, "/api/v1/drills".to_string(), serde_json::Value::Null),
+        DrillCall::Start {
+            scenario,
+            object,
+            by,
+        } => (
+            true,
+            "/api/v1/drills".to_string(),
+            serde_json::json!({ "scenario": scenario, "object": object, "by": by }),
+        ),
+        DrillCall::End { id, by } => (
+            true,
+            format!("/api/v1/drills/{id}/end"),
+            serde_json::json!({ "by": by }),
+        ),
+    };
+    let v = call_api(&api, token, method_post, &path, body).await?;
+    Ok(match call {
+        DrillCall::List => {
+            let mut out = String::from("scenarios:\n");
+            for s in v["scenarios"].as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "  {:<26} {} / {}",
+                    s["name"].as_str().unwrap_or("?"),
+                    s["zh"].as_str().unwrap_or(""),
+                    s["en"].as_str().unwrap_or("")
+                );
+            }
+            out.push_str("open drills:\n");
+            let open = &v["open"];
+            if open.as_array().is_none_or(|a| a.is_empty()) {
+                out.push_str("  none\n");
+            } else {
+                out.push_str(&format_incident_list(open));
+            }
+            out
+        }
+        DrillCall::Start { .. } => {
+            let mut out = String::new();
+            for e in v["events"].as_array().into_iter().flatten() {
+                let _ = write!(
+                    out,
+                    "drill incident {}: {}\n{}",
+                    e["incident_id"],
+                    e["type"].as_str().unwrap_or("?"),
+                    incident_line(&e["incident"])
+                );
+            }
+            if out.is_empty() {
+                out.push_str("no change: the same drill is already open at this grade\n");
+            }
+            out
+        }
+        DrillCall::End { id, .. } => format!(
+            "drill incident {id} ended: {}\n",
+            v["event"]["type"].as_str().unwrap_or("?")
+        ),
+    })
+}
+
+async fn call_api(
+    api: &str,
+    token: Option<&str>,
+    post: bool,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, ApiCallError> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|source| ApiCallError::Unreachable {
+            api: api.to_string(),
+            source,
+        })?;
+    let url = format!("{api}{path}");
+    let req = if post {
+        client.post(url).json(&body)
+    } else {
+        client.get(url)
+    };
+    let req = match token {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    };
+    let resp = req
+        .send()
+        .await
+        .map_err(|source| ApiCallError::Unreachable {
+            api: api.to_string(),
+            source,
+        })?;
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|source| ApiCallError::Unreachable {
+            api: api.to_string(),
+            source,
+        })?;
+    if status >= 400 {
+        return Err(ApiCallError::Refused {
+            status,
+            reason: v["error"].as_str().unwrap_or("no reason given").to_string(),
+        });
+    }
+    Ok(v)
+}
+
 /// Calls the daemon's incident API and formats the answer for a terminal.
 pub async fn incidents(
     api: &str,

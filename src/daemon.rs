@@ -183,6 +183,8 @@ pub struct Shared {
     pub api_token: Option<Arc<str>>,
     /// The rules in force.
     pub rules: Arc<Rules>,
+    /// The configuration (objects, for drills).
+    pub config: Arc<Config>,
 }
 
 /// Minimum attempts within the stop window before a server may be called stopped (MATRIX.md).
@@ -367,6 +369,7 @@ impl Daemon {
         rules: Rules,
         clock: Arc<dyn Clock>,
     ) -> Result<Daemon, DaemonError> {
+        let config = Arc::new(config);
         let d = &config.daemon;
         // The daemon's measurement settings are the ones graded on.
         let mut rules = rules;
@@ -422,6 +425,7 @@ impl Daemon {
             incidents: incidents.clone(),
             api_token: d.api_token.as_deref().map(Arc::from),
             rules: rules.clone(),
+            config: config.clone(),
         };
         let cancel = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind(d.listen)
@@ -465,7 +469,6 @@ impl Daemon {
                 }
             }
         }
-        let config = Arc::new(config);
         let evaluator =
             Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
                 DaemonError::Ledger {

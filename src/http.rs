@@ -38,6 +38,8 @@ pub fn router(shared: Shared) -> Router {
             "/api/v1/maintenance",
             get(list_maintenance).post(declare_maintenance),
         )
+        .route("/api/v1/drills", get(list_drills).post(start_drill))
+        .route("/api/v1/drills/{id}/end", post(end_drill))
         .with_state(shared)
 }
 
@@ -371,4 +373,83 @@ mod tests {
         assert_eq!(parse_time("2026-13-22T10:00:00Z"), None);
         assert_eq!(parse_time("yesterday"), None);
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrillBody {
+    scenario: String,
+    object: Option<String>,
+    by: String,
+}
+
+async fn list_drills(State(s): State<Shared>) -> ApiResult {
+    let open = {
+        let filter = ListFilter {
+            state: StateFilter::Open,
+            include_drill: true,
+            ..ListFilter::default()
+        };
+        let store = s.incidents.clone();
+        tokio::task::spawn_blocking(move || store.list(&filter))
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+            .into_iter()
+            .filter(|i| i.drill)
+            .collect::<Vec<_>>()
+    };
+    Ok(Json(json!({ "scenarios": crate::drill::SCENARIOS, "open": open })).into_response())
+}
+
+async fn start_drill(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let b: DrillBody = body(&raw)?;
+    if b.by.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "\"by\" must name who runs the drill".into(),
+        ));
+    }
+    let scenario = crate::drill::scenario(&b.scenario)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let object = crate::drill::target(&s.config, scenario, b.object.as_deref())
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let now = s.clock.now_ms();
+    let assessment = crate::drill::assessment(scenario, object, &s.rules, now);
+    let clear_after = s.rules.measure.clear_after;
+    tracing::warn!(scenario = scenario.name, object = %assessment.object, by = %b.by, "drill started");
+    write(&s, move |st, now| {
+        Ok(json!({ "events": st.apply_drill(&[assessment], now, clear_after)? }))
+    })
+    .await
+}
+
+async fn end_drill(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id = parse_id(&id)?;
+    let b: ByBody = body(&raw)?;
+    let store = s.incidents.clone();
+    let detail = tokio::task::spawn_blocking(move || store.get(id))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("incident {id} not found")))?;
+    if !detail.incident.drill {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("incident {id} is not a drill"),
+        ));
+    }
+    write(&s, move |st, now| {
+        Ok(json!({ "event": st.resolve_manually(id, b.by.trim(), "end of drill", now)? }))
+    })
+    .await
 }

@@ -41,12 +41,14 @@
 //!   `dnsgrade lab`.
 //! - [`grading`]: the matrix as a pure function; [`incident`]: clocks, lifecycle, SQLite ledger.
 //! - [`evaluator`]: the tick that turns statistics into grades and incidents.
+//! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod drill;
 pub mod evaluator;
 pub mod grading;
 pub mod http;

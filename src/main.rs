@@ -56,6 +56,31 @@ enum Command {
         #[command(subcommand)]
         action: IncidentsCommand,
     },
+    /// Run a drill (应急演练) through a running daemon: a synthetic incident that goes through
+    /// the ledger, alerts and status with "drill": true.
+    Drill {
+        /// The scenario (see --list).
+        #[arg(long, required_unless_present_any = ["list", "end"])]
+        scenario: Option<String>,
+        /// The object, class/name (default: the first configured object of the class).
+        #[arg(long)]
+        object: Option<String>,
+        /// Who runs it.
+        #[arg(long, default_value = "drill")]
+        by: String,
+        /// List the scenarios and the open drills.
+        #[arg(long)]
+        list: bool,
+        /// End the drill with this incident id (resolves it).
+        #[arg(long)]
+        end: Option<i64>,
+        /// The daemon's API base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9553")]
+        api: String,
+        /// Bearer token (default: $DNSGRADE_API_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Send one query and print the reply like dig, with its timing.
     Probe {
         /// Server address, e.g. 127.0.0.1, 127.0.0.1:5353, [::1]:53.
@@ -160,6 +185,38 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("dnsgrade incidents: {e}");
+                    ExitCode::from(EXIT_UNAVAILABLE)
+                }
+            }
+        }
+        Command::Drill {
+            scenario,
+            object,
+            by,
+            list,
+            end,
+            api,
+            token,
+        } => {
+            let token = token.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok());
+            let call = if list {
+                cli::DrillCall::List
+            } else if let Some(id) = end {
+                cli::DrillCall::End { id, by }
+            } else {
+                cli::DrillCall::Start {
+                    scenario: scenario.unwrap_or_default(),
+                    object,
+                    by,
+                }
+            };
+            match rt.block_on(cli::drill(&api, token.as_deref(), call)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dnsgrade drill: {e}");
                     ExitCode::from(EXIT_UNAVAILABLE)
                 }
             }

@@ -149,6 +149,11 @@ CREATE TABLE maintenance_windows (
 );
 CREATE INDEX maintenance_windows_object ON maintenance_windows (object, ends);
 "#,
+    // 2: drills run beside real incidents: one open incident per object *and* drill flag.
+    r#"
+DROP INDEX incidents_one_open;
+CREATE UNIQUE INDEX incidents_one_open ON incidents (object, drill) WHERE state = 'open';
+"#,
 ];
 
 /// The schema version this build writes (`PRAGMA user_version`).
@@ -251,6 +256,25 @@ impl IncidentStore {
         Ok(events)
     }
 
+    /// Applies drill assessments (plan section 6.3, 应急演练): the incidents they open are
+    /// marked `drill`, kept apart from real ones (an object may have one open real incident and
+    /// one open drill incident at once), and the condition clocks are left untouched.
+    pub fn apply_drill(
+        &self,
+        assessments: &[Assessment],
+        now: UnixMillis,
+        clear_after: Duration,
+    ) -> StoreResult<Vec<IncidentEvent>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut events = Vec::new();
+        for a in assessments {
+            events.extend(apply_one(&tx, true, a, now, clear_after)?);
+        }
+        tx.commit()?;
+        Ok(events)
+    }
+
     /// The condition clocks as last saved, so a restart (even `kill -9`) resumes the same
     /// onsets.
     pub fn load_clocks(&self) -> StoreResult<ConditionClocks> {
@@ -295,6 +319,39 @@ impl IncidentStore {
                 id,
                 now,
                 &[(EventKind::Acknowledged, Some(inc.grade.0), payload)],
+            )
+            .and_then(first)
+        })
+    }
+
+    /// Resolves an open incident by hand: the end of a drill, or an object removed from the
+    /// config whose incident would otherwise stay open. Written as `incident.resolved` with
+    /// `{"by", "reason", "manual": true}`. Conflict when it is not open.
+    pub fn resolve_manually(
+        &self,
+        id: i64,
+        by: &str,
+        reason: &str,
+        now: UnixMillis,
+    ) -> StoreResult<IncidentEvent> {
+        let by = required("by", by)?;
+        self.write(|tx| {
+            let inc = load_incident(tx, id)?.ok_or(StoreError::NotFound(id))?;
+            if inc.state != IncidentState::Open {
+                return Err(StoreError::Conflict(format!("incident {id} is not open")));
+            }
+            tx.execute(
+                "UPDATE incidents SET state = 'resolved', resolved_at = ?2, clearing_since = NULL,
+                     next_escalation = NULL, updated_at = ?2
+                 WHERE id = ?1",
+                params![id, now],
+            )?;
+            let payload = json!({ "by": by, "reason": reason, "manual": true });
+            write_events(
+                tx,
+                id,
+                now,
+                &[(EventKind::Resolved, Some(inc.grade.0), payload)],
             )
             .and_then(first)
         })
@@ -366,7 +423,7 @@ impl IncidentStore {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT c.object, c.level FROM confirmations c
-             JOIN incidents i ON i.id = c.incident_id WHERE i.state = 'open'",
+             JOIN incidents i ON i.id = c.incident_id WHERE i.state = 'open' AND i.drill = 0",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out: HashMap<ObjectKey, Level> = HashMap::new();
@@ -799,8 +856,10 @@ fn apply_one(
 ) -> StoreResult<Vec<IncidentEvent>> {
     let current = match conn
         .query_row(
-            &format!("SELECT {INCIDENT_COLS} FROM incidents WHERE object = ?1 AND state = 'open'"),
-            params![a.object],
+            &format!(
+                "SELECT {INCIDENT_COLS} FROM incidents WHERE object = ?1 AND state = 'open' AND drill = ?2"
+            ),
+            params![a.object, drill],
             read_raw,
         )
         .optional()?

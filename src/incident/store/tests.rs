@@ -1135,3 +1135,78 @@ fn clearing_ticks_do_not_rewrite_the_record() {
     assert!(tick(&st, asmt("tld/a", None, None), T0 + 20 * S).is_empty());
     assert_eq!(st.get(id).expect("get").expect("exists").incident, before);
 }
+
+#[test]
+fn drills_run_beside_real_incidents_without_touching_clocks() {
+    use crate::grading::{Assessment, Level};
+    let st = IncidentStore::open_in_memory().expect("store");
+    let a = |grade: Option<Level>| Assessment {
+        object: "tld/cn".into(),
+        grade,
+        candidate: None,
+        rule: grade.map(|_| "tld.bad_nodes_some".into()),
+        reasons_zh: vec![],
+        reasons_en: vec![],
+        evidence: vec![],
+        authority: None,
+        onset: Some(1_000),
+        next_escalation: None,
+    };
+    let mut clocks = crate::incident::ConditionClocks::default();
+    clocks.observe(
+        "tld/cn:tld.bad_nodes_some",
+        true,
+        1_000,
+        1_000,
+        std::time::Duration::from_secs(300),
+    );
+    st.apply(
+        &[a(Some(Level::III))],
+        &clocks,
+        1_000,
+        std::time::Duration::from_secs(300),
+    )
+    .expect("real");
+    let ev = st
+        .apply_drill(
+            &[a(Some(Level::I))],
+            2_000,
+            std::time::Duration::from_secs(300),
+        )
+        .expect("drill");
+    assert!(ev.iter().all(|e| e.drill));
+    assert_eq!(
+        st.load_clocks().expect("clocks"),
+        clocks,
+        "a drill leaves the clocks alone"
+    );
+    let all = st
+        .list(&ListFilter {
+            state: StateFilter::Open,
+            include_drill: true,
+            ..ListFilter::default()
+        })
+        .expect("list");
+    assert_eq!(
+        all.len(),
+        2,
+        "one real and one drill incident open for the same object"
+    );
+    let real_only = st.list(&ListFilter::default()).expect("list");
+    assert_eq!(real_only.len(), 1);
+    let drill = all.iter().find(|i| i.drill).expect("drill incident");
+    let e = st
+        .resolve_manually(drill.id, "drill lead", "end of drill", 3_000)
+        .expect("resolve");
+    assert_eq!(e.kind, EventKind::Resolved);
+    assert!(e.drill);
+    assert!(matches!(
+        st.resolve_manually(drill.id, "x", "again", 4_000),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        st.list(&ListFilter::default()).expect("list").len(),
+        1,
+        "the real incident is untouched"
+    );
+}
