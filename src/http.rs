@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// The router over the daemon's shared state.
 pub fn router(shared: Shared) -> Router {
     Router::new()
+        .route("/", get(status_page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/api/v1/status", get(status))
@@ -87,6 +88,24 @@ async fn metrics(State(s): State<Shared>) -> Response {
         s.metrics.render(),
     )
         .into_response()
+}
+
+async fn status_page(State(s): State<Shared>) -> Response {
+    let now = s.clock.now_ms();
+    let board = s.board.lock().map(|b| b.clone()).unwrap_or_default();
+    let store = s.incidents.clone();
+    let open = tokio::task::spawn_blocking(move || {
+        store.list(&ListFilter {
+            state: StateFilter::Open,
+            include_drill: true,
+            ..ListFilter::default()
+        })
+    })
+    .await
+    .ok()
+    .and_then(|r| r.ok())
+    .unwrap_or_default();
+    axum::response::Html(crate::status_page::render(&board, &open, now)).into_response()
 }
 
 async fn healthz() -> &'static str {

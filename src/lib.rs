@@ -42,6 +42,7 @@
 //! - [`grading`]: the matrix as a pure function; [`incident`]: clocks, lifecycle, SQLite ledger.
 //! - [`evaluator`]: the tick that turns statistics into grades and incidents.
 //! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
+//! - [`status_page`]: the HTML status page at `/`.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
 pub mod cli;
@@ -57,3 +58,4 @@ pub mod lab;
 pub mod metrics;
 pub mod probe;
 pub mod stats;
+pub mod status_page;
