@@ -108,3 +108,22 @@ fn a_stray_key_in_any_table_of_any_example_is_rejected() {
     }
     assert!(checked > 20, "only {checked} tables were checked");
 }
+
+#[test]
+fn a_stray_key_in_any_table_of_the_rules_is_rejected() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/miit-2011.toml");
+    let text = std::fs::read_to_string(&p).expect("read");
+    dnsgrade::grading::Rules::parse(&p, &text).expect("shipped rules are valid");
+    let doc: toml::Table = toml::from_str(&text).expect("toml");
+    let mut paths = vec![Vec::new()];
+    table_paths(&doc, Vec::new(), &mut paths);
+    assert!(paths.len() >= 10, "{paths:?}");
+    for path in paths {
+        let mut d = doc.clone();
+        table_at(&mut d, &path).insert("zz_stray_key".into(), toml::Value::Integer(1));
+        let t = toml::to_string(&d).expect("serialise");
+        let err = dnsgrade::grading::Rules::parse(&p, &t)
+            .expect_err(&format!("stray key at {path:?} accepted"));
+        assert!(err.errors[0].message.contains("zz_stray_key"), "{err}");
+    }
+}
