@@ -43,6 +43,7 @@
 //! - [`evaluator`]: the tick that turns statistics into grades and incidents.
 //! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
 //! - [`status_page`]: the HTML status page at `/`.
+//! - [`sweep`]: `dnsgrade sweep`, every delegation of a zone against one node.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
 pub mod cli;
@@ -59,3 +60,4 @@ pub mod metrics;
 pub mod probe;
 pub mod stats;
 pub mod status_page;
+pub mod sweep;

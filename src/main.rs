@@ -81,6 +81,40 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Check every delegation of a zone against one node at a bounded rate; report q/s,
+    /// latency quantiles, missing and wrong delegations.
+    Sweep {
+        /// The node, e.g. 127.0.1.1 or 127.0.1.1:5300.
+        #[arg(long)]
+        server: String,
+        /// The zone file (RFC 1035 master format).
+        #[arg(long)]
+        zone: PathBuf,
+        /// The zone's origin (default: from $ORIGIN or the file name).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Queries per second, at most.
+        #[arg(long, default_value_t = 2000)]
+        rate: u32,
+        /// Queries in flight, at most.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// udp or tcp.
+        #[arg(long, default_value = "udp")]
+        transport: String,
+        /// Per-query timeout.
+        #[arg(long, default_value = "2s")]
+        timeout: String,
+        /// Check every n-th delegation only (a sample).
+        #[arg(long, default_value_t = 1)]
+        every: usize,
+        /// Exit 1 when (missing + wrong) / answered exceeds this ratio.
+        #[arg(long, default_value_t = 0.0)]
+        max_error_ratio: f64,
+        /// Print every missing or wrong name.
+        #[arg(long)]
+        list: bool,
+    },
     /// Send one query and print the reply like dig, with its timing.
     Probe {
         /// Server address, e.g. 127.0.0.1, 127.0.0.1:5353, [::1]:53.
@@ -221,6 +255,29 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Sweep {
+            server,
+            zone,
+            origin,
+            rate,
+            concurrency,
+            transport,
+            timeout,
+            every,
+            max_error_ratio,
+            list,
+        } => rt.block_on(run_sweep(
+            server,
+            zone,
+            origin,
+            rate,
+            concurrency,
+            transport,
+            timeout,
+            every,
+            max_error_ratio,
+            list,
+        )),
         Command::Probe {
             server,
             name,
@@ -296,6 +353,97 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
     wait_for_signal().await;
     tracing::info!("stopping");
     daemon.stop().await;
+    ExitCode::SUCCESS
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_sweep(
+    server: String,
+    zone: PathBuf,
+    origin: Option<String>,
+    rate: u32,
+    concurrency: usize,
+    transport: String,
+    timeout: String,
+    every: usize,
+    max_error_ratio: f64,
+    list: bool,
+) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("dnsgrade sweep: {m}");
+        ExitCode::from(EXIT_DATA)
+    };
+    let server = match config::parse_address(&server, 53) {
+        Ok(a) => a,
+        Err(m) => return fail(m),
+    };
+    let transport = match transport.as_str() {
+        "udp" => config::Transport::Udp,
+        "tcp" => config::Transport::Tcp,
+        other => return fail(format!("transport must be udp or tcp, not {other}")),
+    };
+    let timeout = match config::parse_duration(&timeout) {
+        Ok(t) => t,
+        Err(m) => return fail(m),
+    };
+    let Some(rate) = std::num::NonZeroU32::new(rate) else {
+        return fail("rate must be at least 1".into());
+    };
+    let text = match std::fs::read_to_string(&zone) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read {}: {e}", zone.display())),
+    };
+    let origin = origin.unwrap_or_else(|| {
+        text.lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("$ORIGIN")
+                    .map(|o| o.trim().to_string())
+            })
+            .unwrap_or_else(|| {
+                zone.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+    });
+    let z = match dnsgrade::lab::Zone::parse(&origin, &text) {
+        Ok(z) => z,
+        Err(e) => return fail(format!("{}: {e}", zone.display())),
+    };
+    let list_of = dnsgrade::sweep::delegations(&z);
+    if list_of.is_empty() {
+        return fail(format!(
+            "{} has no delegations below {origin}",
+            zone.display()
+        ));
+    }
+    let opts = dnsgrade::sweep::SweepOptions {
+        server,
+        rate,
+        concurrency,
+        transport,
+        timeout,
+        every,
+        examples: 5,
+    };
+    let report = match dnsgrade::sweep::sweep(list_of, &opts).await {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot open sockets: {e}")),
+    };
+    print!("{}", report.render(server));
+    if list {
+        for n in &report.bad_names {
+            println!("bad: {n}");
+        }
+    }
+    if report.error_ratio() > max_error_ratio {
+        eprintln!(
+            "dnsgrade sweep: error ratio {:.6}% is above --max-error-ratio {:.6}%",
+            report.error_ratio() * 100.0,
+            max_error_ratio * 100.0
+        );
+        return ExitCode::from(1);
+    }
     ExitCode::SUCCESS
 }
 

@@ -199,6 +199,11 @@ impl Prober {
         &self.inner.counters
     }
 
+    /// The cap on probes in flight.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.cfg.max_in_flight.max(1)
+    }
+
     /// Probes waiting for replies right now.
     pub fn in_flight(&self) -> usize {
         self.inner.cfg.max_in_flight.max(1) - self.inner.permits.available_permits()

@@ -1,0 +1,305 @@
+//! `dnsgrade sweep`: check every delegation of a zone against one node, at a bounded rate, and
+//! report the rate, latency quantiles, and every missing or wrong delegation.
+//!
+//! For each delegation (an owner below the apex with NS records) one NS query is sent with
+//! RD=0; the node must refer (or answer authoritatively) with exactly the zone's NS set. The
+//! same classification as the daemon's probes applies ([`crate::probe::classify`]): NXDOMAIN
+//! or an empty referral is *missing*, a different NS set is *wrong*. Operators run it by hand
+//! after a zone push; the exit code says whether the error share is acceptable.
+
+use crate::config::{normalize_value, Check, CheckRole, Expect, Transport};
+use crate::lab::Zone;
+use crate::probe::classify::{classify, referral_targets, relevant_answers, Question};
+use crate::probe::{Outcome, Prober, ProberConfig, Verdict};
+use governor::{Quota, RateLimiter};
+use hickory_proto::rr::rdata::NS;
+use hickory_proto::rr::{Name, RData, RecordType};
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What to sweep and how fast.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// The node.
+    pub server: SocketAddr,
+    /// Queries per second, at most.
+    pub rate: NonZeroU32,
+    /// Queries in flight, at most.
+    pub concurrency: usize,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Per-query timeout.
+    pub timeout: Duration,
+    /// Check only every n-th delegation (1 = all).
+    pub every: usize,
+    /// How many examples of each error kind to keep.
+    pub examples: usize,
+}
+
+/// One delegation that did not match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The delegated name.
+    pub name: String,
+    /// The zone's NS set.
+    pub expected: Vec<String>,
+    /// What the node said.
+    pub got: Vec<String>,
+}
+
+/// The result of a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    /// Delegations checked.
+    pub checked: u64,
+    /// Successful replies (any verdict).
+    pub answered: u64,
+    /// Correct delegations.
+    pub correct: u64,
+    /// Missing delegations (NXDOMAIN or no NS).
+    pub missing: u64,
+    /// Wrong delegations (different NS set).
+    pub wrong: u64,
+    /// Failures by outcome kind (timeouts, SERVFAIL, ...).
+    pub failures: Vec<(Outcome, u64)>,
+    /// Wall time of the sweep.
+    pub elapsed: Duration,
+    /// Latency quantiles of answered queries: p50, p90, p99, max.
+    pub latency: [Duration; 4],
+    /// The first missing delegations.
+    pub missing_examples: Vec<Mismatch>,
+    /// The first wrong delegations.
+    pub wrong_examples: Vec<Mismatch>,
+    /// Every missing or wrong name (for tests and `--list`).
+    pub bad_names: Vec<String>,
+}
+
+impl SweepReport {
+    /// Missing or wrong among answered.
+    pub fn error_ratio(&self) -> f64 {
+        if self.answered == 0 {
+            return 0.0;
+        }
+        (self.missing + self.wrong) as f64 / self.answered as f64
+    }
+
+    /// Failures (no usable reply) among checked.
+    pub fn failure_count(&self) -> u64 {
+        self.failures.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The text `dnsgrade sweep` prints.
+    pub fn render(&self, server: SocketAddr) -> String {
+        let mut o = String::new();
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let _ = writeln!(
+            o,
+            "swept {} delegations on {server} in {:.2} s: {:.0} q/s",
+            self.checked,
+            secs,
+            self.checked as f64 / secs
+        );
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let _ = writeln!(
+            o,
+            "latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+            ms(self.latency[0]),
+            ms(self.latency[1]),
+            ms(self.latency[2]),
+            ms(self.latency[3])
+        );
+        let _ = writeln!(
+            o,
+            "answered {}  correct {}  missing {}  wrong {}  error ratio {:.6}%",
+            self.answered,
+            self.correct,
+            self.missing,
+            self.wrong,
+            self.error_ratio() * 100.0
+        );
+        let fails: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "failures: {}",
+            if fails.is_empty() {
+                "none".to_string()
+            } else {
+                fails.join("  ")
+            }
+        );
+        for (title, list) in [
+            ("missing", &self.missing_examples),
+            ("wrong", &self.wrong_examples),
+        ] {
+            for m in list {
+                let _ = writeln!(
+                    o,
+                    "  {title}: {}  expected [{}]  got [{}]",
+                    m.name,
+                    m.expected.join(" "),
+                    m.got.join(" ")
+                );
+            }
+        }
+        o
+    }
+}
+
+/// The delegations of a zone: (name, NS set normalised), in zone order.
+pub fn delegations(zone: &Zone) -> Vec<(Name, Vec<String>)> {
+    zone.delegations()
+        .map(|n| {
+            let mut v: Vec<String> = zone
+                .lookup(n, RecordType::NS)
+                .filter_map(|r| match &r.data {
+                    RData::NS(NS(t)) => {
+                        normalize_value(&t.to_ascii(), RecordType::NS, Expect::Referral).ok()
+                    }
+                    _ => None,
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            (n.clone(), v)
+        })
+        .collect()
+}
+
+/// Sweeps `list` on `opts.server`.
+pub async fn sweep(
+    list: Vec<(Name, Vec<String>)>,
+    opts: &SweepOptions,
+) -> std::io::Result<SweepReport> {
+    let prober = Prober::new(ProberConfig {
+        udp_sockets: 4,
+        timeout: opts.timeout,
+        max_in_flight: opts.concurrency.max(1),
+        ..ProberConfig::default()
+    })
+    .await?;
+    // Pace evenly: a burst of a whole second's queries would overflow the node's (or our own)
+    // socket buffers and show up as timeouts that are not the node's fault.
+    let burst = NonZeroU32::new((opts.rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
+    let limiter = Arc::new(RateLimiter::direct(
+        Quota::per_second(opts.rate).allow_burst(burst),
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    let start = Instant::now();
+    let every = opts.every.max(1);
+    let server = opts.server;
+    let transport = opts.transport;
+    let producer = tokio::spawn({
+        let prober = prober.clone();
+        async move {
+            let sem = Arc::new(tokio::sync::Semaphore::new(prober_cap(&prober)));
+            for (name, expected) in list.into_iter().step_by(every) {
+                limiter.until_ready().await;
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    break;
+                };
+                let (prober, tx) = (prober.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let check = Check {
+                        qname: name.clone(),
+                        qtype: RecordType::NS,
+                        expect: Expect::Referral,
+                        values: expected.clone(),
+                        transport,
+                        role: CheckRole::Plain,
+                        recursion_desired: false,
+                        authoritative: true,
+                    };
+                    let q = Question {
+                        qname: name.clone(),
+                        qtype: RecordType::NS,
+                        recursion_desired: false,
+                        dnssec_ok: false,
+                    };
+                    let reply = prober.probe(server, &q, transport).await;
+                    drop(permit);
+                    let r = match (&reply.failure, &reply.message) {
+                        (Some(k), _) => (*k, Verdict::Unchecked, None, Vec::new()),
+                        (None, Some(m)) => {
+                            let (o, v) = classify(&check, &name, m);
+                            let mut got = referral_targets(m, &name);
+                            if got.is_empty() {
+                                got = relevant_answers(m, &name, RecordType::NS);
+                            }
+                            (o, v, reply.rtt, got)
+                        }
+                        (None, None) => {
+                            (Outcome::NetworkError, Verdict::Unchecked, None, Vec::new())
+                        }
+                    };
+                    let _ = tx.send((name.to_ascii(), expected, r)).await;
+                });
+            }
+        }
+    });
+    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+        .map_err(std::io::Error::other)?;
+    let mut report = SweepReport::default();
+    let mut failures = std::collections::BTreeMap::new();
+    while let Some((name, expected, (outcome, verdict, rtt, got))) = rx.recv().await {
+        report.checked += 1;
+        if !outcome.is_success() {
+            *failures.entry(outcome.index()).or_insert(0u64) += 1;
+            continue;
+        }
+        report.answered += 1;
+        if let Some(d) = rtt {
+            let _ = hist.record((d.as_micros() as u64).clamp(1, 60_000_000));
+        }
+        let m = || Mismatch {
+            name: name.clone(),
+            expected: expected.clone(),
+            got: got.clone(),
+        };
+        match verdict {
+            Verdict::Missing => {
+                report.missing += 1;
+                report.bad_names.push(name.clone());
+                if report.missing_examples.len() < opts.examples {
+                    report.missing_examples.push(m());
+                }
+            }
+            Verdict::Wrong => {
+                report.wrong += 1;
+                report.bad_names.push(name.clone());
+                if report.wrong_examples.len() < opts.examples {
+                    report.wrong_examples.push(m());
+                }
+            }
+            _ => report.correct += 1,
+        }
+    }
+    let _ = producer.await;
+    report.elapsed = start.elapsed();
+    report.failures = failures
+        .into_iter()
+        .map(|(i, n)| (Outcome::ALL[i], n))
+        .collect();
+    let q = |p: f64| {
+        Duration::from_micros(if hist.is_empty() {
+            0
+        } else {
+            hist.value_at_quantile(p)
+        })
+    };
+    report.latency = [q(0.5), q(0.9), q(0.99), Duration::from_micros(hist.max())];
+    report.bad_names.sort();
+    Ok(report)
+}
+
+fn prober_cap(p: &Prober) -> usize {
+    // The prober enforces its own in-flight cap; this bounds the spawned tasks the same way.
+    p.max_in_flight()
+}

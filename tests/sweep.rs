@@ -1,0 +1,91 @@
+//! `dnsgrade sweep` against an in-process node on loopback with three planted wrong
+//! delegations: exactly those three are reported, and the exit code follows
+//! --max-error-ratio.
+
+mod support;
+
+use dnsgrade::lab::{Faults, LabServer, Zone};
+use std::fmt::Write;
+use std::str::FromStr;
+
+fn zone_text(n: usize) -> String {
+    let mut t = String::from("$ORIGIN cn.\n$TTL 86400\n@ IN SOA a.dns.cn. hostmaster.cn. 2026112201 7200 3600 2419200 21600\n@ IN NS a.dns.cn.\na.dns IN A 127.0.0.1\n");
+    for i in 0..n {
+        let _ = writeln!(
+            t,
+            "d{i} IN NS ns1.d{i}\nd{i} IN NS ns2.d{i}.example.net.\nns1.d{i} IN A 127.1.{}.{}",
+            i / 256,
+            i % 256
+        );
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_reports_exactly_the_planted_wrong_delegations() {
+    let text = zone_text(500);
+    let zone = Zone::parse("cn.", &text).expect("zone");
+    let node = LabServer::start("127.0.0.1:0".parse().expect("addr"), vec![zone])
+        .await
+        .expect("lab");
+    let planted = ["d7.cn.", "d123.cn.", "d400.cn."];
+    node.set_faults(Faults {
+        wrong_names: planted
+            .iter()
+            .map(|n| hickory_proto::rr::Name::from_str(n).expect("name"))
+            .collect(),
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cn.zone");
+    std::fs::write(&file, &text).expect("write");
+    let addr = node.local_addr().to_string();
+    let run = move |extra: &'static [&'static str]| {
+        let (addr, file) = (addr.clone(), file.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"))
+                    .args(["sweep", "--server", &addr, "--zone"])
+                    .arg(&file)
+                    .args(["--rate", "1000", "--concurrency", "32", "--list"])
+                    .args(extra)
+                    .output()
+                    .expect("run sweep")
+            })
+            .await
+            .expect("join")
+        }
+    };
+    let out = run(&[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "errors above the default ratio 0: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("swept 500 delegations"), "{text}");
+    assert!(
+        text.contains("answered 500  correct 497  missing 0  wrong 3"),
+        "{text}"
+    );
+    let bad: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("bad: "))
+        .collect();
+    let mut want = planted.to_vec();
+    want.sort();
+    assert_eq!(bad, want, "{text}");
+    assert!(
+        text.contains("wrong: d123.cn.  expected [ns1.d123.cn. ns2.d123.example.net.]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("q/s") && text.contains("latency ms: p50"),
+        "{text}"
+    );
+
+    let out = run(&["--max-error-ratio", "0.01"]).await;
+    assert_eq!(out.status.code(), Some(0), "3/500 = 0.6% is within 1%");
+    node.stop().await;
+}
