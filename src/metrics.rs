@@ -52,6 +52,31 @@ pub const INCIDENT_EVENTS_TOTAL: &str = "dnsgrade_incident_events_total";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
 
+/// Every metric family name, for tests and dashboards.
+pub const ALL_NAMES: &[&str] = &[
+    PROBES_TOTAL,
+    PROBE_DURATION,
+    DATA_CHECKS_TOTAL,
+    WINDOW_SUCCESS,
+    WINDOW_LATENCY,
+    WINDOW_DATA_ERROR,
+    WINDOW_SAMPLES,
+    SERVER_STOPPED,
+    SERVER_ADDRESSES,
+    RESOLVE_FAILURES,
+    PROBES_IN_FLIGHT,
+    PROBES_RATE_LIMITED,
+    STRAY_REPLIES,
+    SOCKET_ERRORS,
+    EVALUATION_LAG,
+    OBJECT_GRADE,
+    OBJECT_CANDIDATE_GRADE,
+    OPEN_INCIDENTS,
+    VANTAGE_ISOLATED,
+    INCIDENT_EVENTS_TOTAL,
+    BUILD_INFO,
+];
+
 /// Histogram buckets for DNS latency: sub-millisecond loopback up to the 10 s timeout, with
 /// edges at the matrix's 5 s threshold.
 pub const LATENCY_BUCKETS: [f64; 16] = [
