@@ -128,6 +128,7 @@ fn bench(c: &mut Criterion) {
                 ServerEntry {
                     stats,
                     by_role: Default::default(),
+                    soa: None,
                     last_nsid: None,
                     active: true,
                 },

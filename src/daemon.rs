@@ -67,6 +67,8 @@ pub struct ServerEntry {
     pub by_role: BTreeMap<CheckRole, ServerStats>,
     /// The NSID of the last reply that carried one.
     pub last_nsid: Option<String>,
+    /// The SOA serial this address serves, and when it was first seen serving it.
+    pub soa: Option<(u32, UnixMillis)>,
     /// False once the address is no longer probed (its host name stopped resolving to it).
     pub active: bool,
 }
@@ -75,6 +77,8 @@ pub struct ServerEntry {
 #[derive(Debug)]
 pub struct StatsStore {
     spec: WindowSpec,
+    /// The newest SOA serial per object (class, name).
+    pub newest_serial: HashMap<(crate::config::ObjectClass, String), NewestSerial>,
     /// The entries.
     pub servers: HashMap<Arc<Target>, ServerEntry>,
 }
@@ -84,6 +88,7 @@ impl StatsStore {
     pub fn new(spec: WindowSpec) -> Self {
         Self {
             spec,
+            newest_serial: HashMap::new(),
             servers: HashMap::new(),
         }
     }
@@ -97,6 +102,7 @@ impl StatsStore {
                 stats: ServerStats::new(spec),
                 by_role: BTreeMap::new(),
                 last_nsid: None,
+                soa: None,
                 active,
             })
             .active = active;
@@ -112,6 +118,7 @@ impl StatsStore {
                 stats: ServerStats::new(spec),
                 by_role: BTreeMap::new(),
                 last_nsid: None,
+                soa: None,
                 active: true,
             });
         e.stats.record(r.sent_at, r.outcome, r.rtt, r.verdict);
@@ -124,8 +131,61 @@ impl StatsStore {
         if r.nsid.is_some() {
             e.last_nsid = r.nsid.clone();
         }
+        if let Some(serial) = r.serial {
+            if e.soa.map(|(s, _)| s) != Some(serial) {
+                e.soa = Some((serial, r.sent_at));
+            }
+            let key = (r.target.class, r.target.object.clone());
+            let newer = match self.newest_serial.get(&key) {
+                None => true,
+                Some(n) => serial_gt(serial, n.serial),
+            };
+            if newer {
+                self.newest_serial.insert(
+                    key,
+                    NewestSerial {
+                        serial,
+                        first_seen: r.sent_at,
+                        published: false,
+                    },
+                );
+            }
+        }
     }
 }
+
+/// The newest SOA serial seen on any node of an object.
+#[derive(Debug, Clone, Copy)]
+pub struct NewestSerial {
+    /// The serial.
+    pub serial: u32,
+    /// When a node first served it.
+    pub first_seen: UnixMillis,
+    /// True once every active node serves it (its publication latency was observed).
+    pub published: bool,
+}
+
+/// RFC 1982 serial number arithmetic: `a` is newer than `b`.
+pub fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_gt;
+
+    #[test]
+    fn serial_arithmetic_wraps() {
+        assert!(serial_gt(2026112202, 2026112201));
+        assert!(!serial_gt(2026112201, 2026112202));
+        assert!(!serial_gt(7, 7));
+        assert!(serial_gt(3, u32::MAX - 2), "wrapped past 2^32 is newer");
+        assert!(!serial_gt(u32::MAX - 2, 3));
+    }
+}
+
+/// A node serving an older serial than the newest for longer than this is reported stuck.
+pub const SOA_STUCK_AFTER_MS: u64 = 3_600_000;
 
 /// Per-server figures for `/api/v1/status`.
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +209,14 @@ pub struct ServerStatus {
     /// The windows of special check roles, kept apart (`cached` and `cache_busting` for
     /// resolvers, `key_domain` for TLD nodes).
     pub roles: BTreeMap<&'static str, WindowSnapshot>,
+    /// The SOA serial this address serves (from SOA checks).
+    pub soa_serial: Option<u32>,
+    /// How far behind the object's newest serial it is, in serial units (0 = current).
+    pub soa_serial_lag: Option<u32>,
+    /// How long the newest serial has been out while this address still serves an older one.
+    pub soa_behind_s: Option<f64>,
+    /// Behind for longer than an hour: a node stuck on an old zone.
+    pub soa_stuck: bool,
 }
 
 /// Resolution state of a configured server's host name.
@@ -199,6 +267,19 @@ impl Shared {
             .iter()
             .map(|(t, e)| {
                 let recent = e.stats.recent(now, self.stop_window);
+                let newest = store.newest_serial.get(&(t.class, t.object.clone()));
+                let (lag, behind) = match (e.soa, newest) {
+                    (Some((serial, _)), Some(n)) if e.active => {
+                        let lag = n.serial.wrapping_sub(serial);
+                        let behind = if lag == 0 {
+                            0
+                        } else {
+                            now.saturating_sub(n.first_seen)
+                        };
+                        (Some(lag), Some(behind))
+                    }
+                    _ => (None, None),
+                };
                 ServerStatus {
                     class: t.class.as_str(),
                     object: t.object.clone(),
@@ -213,6 +294,10 @@ impl Shared {
                         .iter()
                         .map(|(r, st)| (r.as_str(), st.snapshot(now)))
                         .collect(),
+                    soa_serial: e.soa.map(|(serial, _)| serial),
+                    soa_serial_lag: lag,
+                    soa_behind_s: behind.map(|ms| ms as f64 / 1000.0),
+                    soa_stuck: behind.is_some_and(|ms| ms > SOA_STUCK_AFTER_MS),
                 }
             })
             .collect();
@@ -221,6 +306,45 @@ impl Shared {
                 .cmp(&(b.class, &b.object, &b.server, &b.address))
         });
         out
+    }
+
+    /// When every active address of an object serves its newest serial, the time that took
+    /// (from the first node serving it to the last) is observed once as publication latency.
+    fn observe_publication(&self) {
+        let mut store = lock(&self.store);
+        let mut done = Vec::new();
+        for ((class, object), n) in store.newest_serial.iter().filter(|(_, n)| !n.published) {
+            let mut last = n.first_seen;
+            let mut all = true;
+            let mut any = false;
+            for (t, e) in store
+                .servers
+                .iter()
+                .filter(|(t, e)| t.class == *class && &t.object == object && e.active)
+            {
+                let _ = t;
+                match e.soa {
+                    Some((serial, at)) if serial == n.serial => {
+                        any = true;
+                        last = last.max(at);
+                    }
+                    Some(_) => all = false,
+                    None => {}
+                }
+            }
+            if all && any {
+                done.push(((*class, object.clone()), last.saturating_sub(n.first_seen)));
+            }
+        }
+        for (key, ms) in done {
+            self.metrics
+                .soa_publication
+                .with_label_values(&[key.0.as_str(), key.1.as_str()])
+                .observe(ms as f64 / 1000.0);
+            if let Some(n) = store.newest_serial.get_mut(&key) {
+                n.published = true;
+            }
+        }
     }
 
     /// Publishes an evaluation: the board for the API, grade gauges, logs of incident events.
@@ -276,6 +400,9 @@ impl Shared {
                 // An address no longer probed keeps no gauges: stale values would mislead.
                 let _ = m.window_samples.remove_label_values(&l);
                 let _ = m.server_stopped.remove_label_values(&l);
+                let _ = m.soa_serial.remove_label_values(&l);
+                let _ = m.soa_serial_lag.remove_label_values(&l);
+                let _ = m.soa_behind.remove_label_values(&l);
                 for e in ["point", "lower", "upper"] {
                     let _ = m
                         .window_success
@@ -296,6 +423,13 @@ impl Shared {
             m.server_stopped
                 .with_label_values(&l)
                 .set(i64::from(s.stopped));
+            if let (Some(serial), Some(lag), Some(behind)) =
+                (s.soa_serial, s.soa_serial_lag, s.soa_behind_s)
+            {
+                m.soa_serial.with_label_values(&l).set(i64::from(serial));
+                m.soa_serial_lag.with_label_values(&l).set(i64::from(lag));
+                m.soa_behind.with_label_values(&l).set(behind);
+            }
             let ratio = |g: &prometheus::GaugeVec, r: &crate::stats::Ratio| {
                 if let Some(p) = r.point {
                     g.with_label_values(&[l[0], l[1], l[2], l[3], "point"])
@@ -329,6 +463,7 @@ impl Shared {
                 }
             }
         }
+        self.observe_publication();
         let c = self.prober.counters();
         m.in_flight.set(self.prober.in_flight() as i64);
         // The prober counts with atomics; the exported counters catch up with them here.

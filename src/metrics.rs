@@ -49,6 +49,14 @@ pub const OPEN_INCIDENTS: &str = "dnsgrade_open_incidents";
 pub const VANTAGE_ISOLATED: &str = "dnsgrade_vantage_isolated";
 /// Incident events written.
 pub const INCIDENT_EVENTS_TOTAL: &str = "dnsgrade_incident_events_total";
+/// SOA serial served by an address.
+pub const SOA_SERIAL: &str = "dnsgrade_soa_serial";
+/// Serial units behind the object's newest serial.
+pub const SOA_SERIAL_LAG: &str = "dnsgrade_soa_serial_lag";
+/// Seconds the newest serial has been out while the address still serves an older one.
+pub const SOA_BEHIND: &str = "dnsgrade_soa_serial_behind_seconds";
+/// Time for a new serial to reach every node.
+pub const SOA_PUBLICATION: &str = "dnsgrade_soa_publication_seconds";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
 
@@ -74,6 +82,10 @@ pub const ALL_NAMES: &[&str] = &[
     OPEN_INCIDENTS,
     VANTAGE_ISOLATED,
     INCIDENT_EVENTS_TOTAL,
+    SOA_SERIAL,
+    SOA_SERIAL_LAG,
+    SOA_BEHIND,
+    SOA_PUBLICATION,
     BUILD_INFO,
 ];
 
@@ -131,6 +143,14 @@ pub struct Metrics {
     pub vantage_isolated: IntGauge,
     /// dnsgrade_incident_events_total{type}.
     pub incident_events: IntCounterVec,
+    /// dnsgrade_soa_serial{...}.
+    pub soa_serial: IntGaugeVec,
+    /// dnsgrade_soa_serial_lag{...}.
+    pub soa_serial_lag: IntGaugeVec,
+    /// dnsgrade_soa_serial_behind_seconds{...}.
+    pub soa_behind: GaugeVec,
+    /// dnsgrade_soa_publication_seconds{class,object}.
+    pub soa_publication: HistogramVec,
 }
 
 impl Metrics {
@@ -244,6 +264,30 @@ impl Metrics {
             &["type"],
         )
         .expect("valid metric");
+        let soa_serial = IntGaugeVec::new(
+            Opts::new(
+                SOA_SERIAL,
+                "SOA serial the address serves (from SOA checks).",
+            ),
+            &SERVER_LABELS,
+        )
+        .expect("valid metric");
+        let soa_serial_lag = IntGaugeVec::new(
+            Opts::new(SOA_SERIAL_LAG, "Serial units the address is behind the newest serial of its object (RFC 1982 arithmetic); 0 when current."),
+            &SERVER_LABELS,
+        )
+        .expect("valid metric");
+        let soa_behind = GaugeVec::new(
+            Opts::new(SOA_BEHIND, "Seconds since the object's newest serial appeared while this address still serves an older one; 0 when current. Above 3600 the node is stuck."),
+            &SERVER_LABELS,
+        )
+        .expect("valid metric");
+        let soa_publication = HistogramVec::new(
+            HistogramOpts::new(SOA_PUBLICATION, "Time from the first node serving a new SOA serial to the last one (publication latency), in seconds.")
+                .buckets(vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0]),
+            &["class", "object"],
+        )
+        .expect("valid metric");
         let build = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information; always 1."),
             &["version"],
@@ -271,6 +315,10 @@ impl Metrics {
             Box::new(open_incidents.clone()),
             Box::new(vantage_isolated.clone()),
             Box::new(incident_events.clone()),
+            Box::new(soa_serial.clone()),
+            Box::new(soa_serial_lag.clone()),
+            Box::new(soa_behind.clone()),
+            Box::new(soa_publication.clone()),
             Box::new(build),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -297,6 +345,10 @@ impl Metrics {
             open_incidents,
             vantage_isolated,
             incident_events,
+            soa_serial,
+            soa_serial_lag,
+            soa_behind,
+            soa_publication,
         }
     }
 

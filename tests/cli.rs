@@ -27,9 +27,9 @@ fn check_config_prints_the_plan_and_rate() {
         "{text}"
     );
     assert!(text.contains("cache_busting"), "{text}");
-    // cn: 2 nodes x (SOA, NS, key domain, d1.cn) = 8 q/s at a 1 s interval.
+    // cn: 2 nodes x (SOA, NS, a name that must not exist, key domain, d1.cn) = 10 q/s at 1 s.
     assert!(
-        text.contains("=> 4 checks x 2 address(es) every 1s = 8.00 q/s"),
+        text.contains("=> 5 checks x 2 address(es) every 1s = 10.00 q/s"),
         "{text}"
     );
     assert!(text.contains("total: "), "{text}");

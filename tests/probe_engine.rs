@@ -375,3 +375,19 @@ async fn every_outcome_kind_is_counted_in_the_window() {
     assert_eq!(snap.data_error.num, 0);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn expected_negative_names_are_correct_when_absent_and_wrong_when_answered() {
+    let (p, s) = (prober().await, lab().await);
+    let mut c = check("example.cn.", RecordType::A, Expect::NxDomain, &[]);
+    c.role = dnsgrade::config::CheckRole::ExpectedNegative;
+    let r = once(&p, &s, &c).await;
+    assert_eq!((r.outcome, r.verdict), (Outcome::Ok, Verdict::Correct));
+    // A node with a wildcard (here: the apex itself asked as if it were random) answering data
+    // for a name that must not exist is wrong data.
+    c.role = dnsgrade::config::CheckRole::Plain;
+    c.qname = "www.example.cn.".parse().expect("name");
+    let r = once(&p, &s, &c).await;
+    assert_eq!((r.outcome, r.verdict), (Outcome::Ok, Verdict::Wrong));
+    s.stop().await;
+}

@@ -248,6 +248,9 @@ pub enum CheckRole {
     Cached,
     /// A recursive check of a fresh random name under the canary zone.
     CacheBusting,
+    /// A fresh random name under a TLD that must not exist: a node that answers it with data
+    /// is wrong (RSSAC047 measures correctness this way).
+    ExpectedNegative,
 }
 
 impl CheckRole {
@@ -258,6 +261,7 @@ impl CheckRole {
             CheckRole::KeyDomain => "key_domain",
             CheckRole::Cached => "cached",
             CheckRole::CacheBusting => "cache_busting",
+            CheckRole::ExpectedNegative => "expected_negative",
         }
     }
 }
@@ -285,7 +289,8 @@ impl Transport {
 /// One check: a question and what a right reply is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// Query name; for [`CheckRole::CacheBusting`], the canary zone under which a random label
+    /// Query name; for [`CheckRole::CacheBusting`] and [`CheckRole::ExpectedNegative`], the zone
+    /// under which a random label
     /// is put for each probe.
     pub qname: Name,
     /// Query type.

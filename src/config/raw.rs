@@ -151,6 +151,8 @@ pub(crate) struct RawTld {
     /// 重点域名: key domains; any data error on one is level II.
     #[serde(default)]
     pub key_domains: Vec<Spanned<String>>,
+    /// Ask every node for a random name that must not exist, each interval (default true).
+    pub expected_negative: Option<bool>,
     /// Extra checks sent to every node.
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,

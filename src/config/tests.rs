@@ -78,11 +78,13 @@ fn good_config_is_accepted_with_idna_and_defaults() {
     assert_eq!(tld.servers[0].pinned[0].port(), 5353);
     assert_eq!(tld.servers[0].pinned[1].port(), 53);
     assert_eq!(tld.servers[1].host.as_deref(), Some("b.example"));
-    // SOA + NS of the apex, and the key domain as a referral check.
-    assert_eq!(tld.checks.len(), 3);
-    assert_eq!(tld.checks[2].role, CheckRole::KeyDomain);
-    assert_eq!(tld.checks[2].expect, Expect::Referral);
-    assert_eq!(tld.checks[2].qname.to_ascii(), "xn--zfr164b.xn--fiqs8s.");
+    // SOA and NS of the apex, a name that must not exist, and the key domain as a referral.
+    assert_eq!(tld.checks.len(), 4);
+    assert_eq!(tld.checks[2].role, CheckRole::ExpectedNegative);
+    assert_eq!(tld.checks[2].expect, Expect::NxDomain);
+    assert_eq!(tld.checks[3].role, CheckRole::KeyDomain);
+    assert_eq!(tld.checks[3].expect, Expect::Referral);
+    assert_eq!(tld.checks[3].qname.to_ascii(), "xn--zfr164b.xn--fiqs8s.");
     let web = c.objects_of(ObjectClass::Website).next().unwrap();
     assert_eq!(web.licensed_by, Some(Licensor::Province("广东".into())));
     let rec = c.objects_of(ObjectClass::Recursive).next().unwrap();

@@ -655,6 +655,20 @@ impl<'a> Validator<'a> {
                 });
             }
         }
+        if raw.expected_negative.unwrap_or(true) {
+            if let Some(a) = &apex {
+                checks.push(Check {
+                    qname: a.clone(),
+                    qtype: RecordType::A,
+                    expect: Expect::NxDomain,
+                    values: Vec::new(),
+                    transport: Transport::Udp,
+                    role: CheckRole::ExpectedNegative,
+                    recursion_desired: false,
+                    authoritative: true,
+                });
+            }
+        }
         for k in &raw.key_domains {
             if let Some(n) = self.name(k, "key domain") {
                 if let Some(a) = &apex {

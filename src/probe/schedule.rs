@@ -70,6 +70,8 @@ pub struct ProbeResult {
     pub nsid: Option<String>,
     /// True when the UDP reply was truncated and TCP was used.
     pub tcp_fallback: bool,
+    /// The SOA serial in a successful SOA answer.
+    pub serial: Option<u32>,
 }
 
 /// Global and per-address rate limits.
@@ -133,7 +135,10 @@ pub struct ProbeContext {
 
 /// The question a check asks now: cache-busting checks get a fresh random label.
 pub fn question_for(check: &Check) -> Question {
-    let qname = if check.role == CheckRole::CacheBusting {
+    let qname = if matches!(
+        check.role,
+        CheckRole::CacheBusting | CheckRole::ExpectedNegative
+    ) {
         let label = format!("dg-{:016x}", rand::random::<u64>());
         check
             .qname
@@ -185,6 +190,13 @@ pub async fn probe_once(
         },
         nsid: reply.nsid,
         tcp_fallback: reply.tcp_fallback,
+        serial: match (
+            &reply.message,
+            outcome.is_success() && check.qtype == hickory_proto::rr::RecordType::SOA,
+        ) {
+            (Some(m), true) => crate::probe::classify::soa_serial(m),
+            _ => None,
+        },
     }
 }
 
