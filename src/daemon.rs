@@ -12,7 +12,7 @@ use crate::grading::{Level, Rules};
 use crate::incident::{IncidentStore, StoreError};
 use crate::metrics::Metrics;
 use crate::probe::schedule::{spawn_address_loop, Limits, ProbeContext, ProbeResult, Target};
-use crate::probe::{Prober, ProberConfig};
+use crate::probe::{Prober, ProberConfig, Verdict};
 use crate::stats::{ServerStats, WindowSnapshot, WindowSpec};
 use hickory_resolver::TokioResolver;
 use serde::Serialize;
@@ -73,10 +73,16 @@ pub struct ServerEntry {
     pub active: bool,
 }
 
+/// The last answer of each address to one consensus check, with the serial it served then.
+pub type PeerAnswers = HashMap<SocketAddr, (Option<u32>, Vec<String>)>;
+
 /// Every server's statistics, keyed by target.
 #[derive(Debug)]
 pub struct StatsStore {
     spec: WindowSpec,
+    /// Node consensus: the last answer of each address to each consensus check, with the
+    /// serial the address served then, keyed by (object, check index).
+    pub consensus: HashMap<(String, usize), PeerAnswers>,
     /// The newest SOA serial per object (class, name).
     pub newest_serial: HashMap<(crate::config::ObjectClass, String), NewestSerial>,
     /// The entries.
@@ -88,6 +94,7 @@ impl StatsStore {
     pub fn new(spec: WindowSpec) -> Self {
         Self {
             spec,
+            consensus: HashMap::new(),
             newest_serial: HashMap::new(),
             servers: HashMap::new(),
         }
@@ -108,8 +115,58 @@ impl StatsStore {
             .active = active;
     }
 
-    /// Records one result.
-    pub fn record(&mut self, r: &ProbeResult) {
+    /// Judges an answer by node consensus (MATRIX.md, references: "with no reference, the
+    /// majority answer of the other nodes of the same TLD at the same SOA serial"): correct when
+    /// it equals the answer a strict majority of at least two other nodes at the same serial
+    /// gave, missing when empty where they have data, wrong otherwise; unchecked without such a
+    /// majority. The answer is then remembered for the other nodes.
+    pub fn consensus_verdict(&mut self, r: &ProbeResult) -> Verdict {
+        let Some(answer) = &r.consensus_answer else {
+            return r.verdict;
+        };
+        let serial = self
+            .servers
+            .get(&r.target)
+            .and_then(|e| e.soa.map(|(s, _)| s));
+        let peers = self
+            .consensus
+            .entry((r.target.object.clone(), r.check))
+            .or_default();
+        let mut tally: HashMap<&Vec<String>, usize> = HashMap::new();
+        let mut n = 0;
+        for (addr, (s, a)) in peers.iter() {
+            if *addr != r.target.address && *s == serial {
+                n += 1;
+                *tally.entry(a).or_default() += 1;
+            }
+        }
+        let majority = tally
+            .iter()
+            .find(|(_, c)| **c * 2 > n)
+            .map(|(a, _)| (*a).clone());
+        let verdict = match majority {
+            Some(m) if n >= 2 => {
+                if &m == answer {
+                    Verdict::Correct
+                } else if answer.is_empty() {
+                    Verdict::Missing
+                } else {
+                    Verdict::Wrong
+                }
+            }
+            _ => Verdict::Unchecked,
+        };
+        peers.insert(r.target.address, (serial, answer.clone()));
+        verdict
+    }
+
+    /// Records one result; returns its data verdict (from its reference, or node consensus).
+    pub fn record(&mut self, r: &ProbeResult) -> Verdict {
+        let verdict = if r.verdict == Verdict::Unchecked && r.consensus_answer.is_some() {
+            self.consensus_verdict(r)
+        } else {
+            r.verdict
+        };
         let spec = &self.spec;
         let e = self
             .servers
@@ -121,12 +178,12 @@ impl StatsStore {
                 soa: None,
                 active: true,
             });
-        e.stats.record(r.sent_at, r.outcome, r.rtt, r.verdict);
+        e.stats.record(r.sent_at, r.outcome, r.rtt, verdict);
         if r.role != CheckRole::Plain {
             e.by_role
                 .entry(r.role)
                 .or_insert_with(|| ServerStats::new(spec))
-                .record(r.sent_at, r.outcome, r.rtt, r.verdict);
+                .record(r.sent_at, r.outcome, r.rtt, verdict);
         }
         if r.nsid.is_some() {
             e.last_nsid = r.nsid.clone();
@@ -151,6 +208,7 @@ impl StatsStore {
                 );
             }
         }
+        verdict
     }
 }
 
@@ -667,13 +725,11 @@ async fn consume(
 ) {
     let mut batch = Vec::with_capacity(1024);
     while rx.recv_many(&mut batch, 1024).await > 0 {
-        {
+        let verdicts: Vec<Verdict> = {
             let mut s = lock(&store);
-            for r in &batch {
-                s.record(r);
-            }
-        }
-        for r in batch.drain(..) {
+            batch.iter().map(|r| s.record(r)).collect()
+        };
+        for (r, verdict) in batch.drain(..).zip(verdicts) {
             let [class, object, server, address] = r.target.labels();
             let l = [
                 class.as_str(),
@@ -706,10 +762,10 @@ async fn consume(
                     ])
                     .observe(rtt.as_secs_f64());
             }
-            if r.verdict.is_checked() {
+            if verdict.is_checked() {
                 metrics
                     .data_checks
-                    .with_label_values(&[l[0], l[1], l[2], l[3], r.verdict.as_str()])
+                    .with_label_values(&[l[0], l[1], l[2], l[3], verdict.as_str()])
                     .inc();
             }
         }

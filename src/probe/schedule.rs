@@ -72,6 +72,9 @@ pub struct ProbeResult {
     pub tcp_fallback: bool,
     /// The SOA serial in a successful SOA answer.
     pub serial: Option<u32>,
+    /// For checks judged by node consensus (TLD checks without expected values): the answer,
+    /// normalised and sorted (the NS targets of a referral, or the RRset of an answer).
+    pub consensus_answer: Option<Vec<String>>,
 }
 
 /// Global and per-address rate limits.
@@ -155,6 +158,16 @@ pub fn question_for(check: &Check) -> Question {
     }
 }
 
+/// Whether a check's answers are judged by the consensus of the TLD's nodes: TLD checks with no
+/// expected values, except SOA (serials legitimately differ while a zone is published) and
+/// random names (each node gets its own).
+pub fn consensus_eligible(target: &Target, check: &Check) -> bool {
+    target.class == ObjectClass::Tld
+        && check.values.is_empty()
+        && matches!(check.role, CheckRole::Plain | CheckRole::KeyDomain)
+        && check.qtype != hickory_proto::rr::RecordType::SOA
+}
+
 /// Sends one check to one address and classifies the reply.
 pub async fn probe_once(
     prober: &Prober,
@@ -195,6 +208,16 @@ pub async fn probe_once(
             outcome.is_success() && check.qtype == hickory_proto::rr::RecordType::SOA,
         ) {
             (Some(m), true) => crate::probe::classify::soa_serial(m),
+            _ => None,
+        },
+        consensus_answer: match &reply.message {
+            Some(m) if outcome.is_success() && consensus_eligible(target, check) => {
+                let mut got = crate::probe::classify::relevant_answers(m, &q.qname, check.qtype);
+                if got.is_empty() && check.expect == crate::config::Expect::Referral {
+                    got = crate::probe::classify::referral_targets(m, &q.qname);
+                }
+                Some(got)
+            }
             _ => None,
         },
     }
