@@ -64,6 +64,7 @@ fn objects() -> Vec<Object> {
                     authoritative: true,
                 }],
                 registry: None,
+                reference: None,
             }
         })
         .collect()

@@ -46,6 +46,16 @@ pub enum DaemonError {
         /// The cause.
         source: StoreError,
     },
+    /// A reference zone could not be read.
+    #[error("cannot load the reference zone {file} of {object}: {reason}")]
+    Reference {
+        /// The object.
+        object: String,
+        /// The file.
+        file: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The state directory could not be created.
     #[error("cannot create the state directory {dir}: {source}")]
     StateDir {
@@ -662,6 +672,25 @@ impl Daemon {
                 }
             }
         }
+        // Reference zones, loaded once.
+        let mut references: HashMap<String, crate::probe::schedule::ReferenceSet> = HashMap::new();
+        for o in config.objects.iter() {
+            let (Some(r), Some(apex)) = (&o.reference, &o.zone) else {
+                continue;
+            };
+            let fail = |reason: String| DaemonError::Reference {
+                object: o.name.clone(),
+                file: r.zone_file.clone(),
+                reason,
+            };
+            let text = std::fs::read_to_string(&r.zone_file).map_err(|e| fail(e.to_string()))?;
+            let zone = crate::lab::Zone::parse(&apex.to_ascii(), &text)
+                .map_err(|e| fail(e.to_string()))?;
+            let list = crate::sweep::delegations(&zone);
+            tracing::info!(object = %o.name, delegations = list.len(), rate = r.sample_rate.get(), "reference zone loaded; sampling every node");
+            references.insert(o.name.clone(), Arc::new(list));
+        }
+        let references = Arc::new(references);
         let evaluator =
             Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
                 DaemonError::Ledger {
@@ -672,6 +701,7 @@ impl Daemon {
         for (oi, obj) in config.objects.iter().enumerate() {
             for (si, _) in obj.servers.iter().enumerate() {
                 tasks.push(tokio::spawn(supervise_server(
+                    references.clone(),
                     config.clone(),
                     oi,
                     si,
@@ -857,7 +887,9 @@ fn build_resolver(
 /// Keeps one configured server's set of probed addresses: pinned ones always, plus what its
 /// host name resolves to, re-resolved every `resolve_interval`. A name that fails to resolve
 /// keeps its last good addresses, and the failure is logged, counted and shown in the status.
+#[allow(clippy::too_many_arguments)]
 async fn supervise_server(
+    references: Arc<HashMap<String, crate::probe::schedule::ReferenceSet>>,
     config: Arc<Config>,
     oi: usize,
     si: usize,
@@ -929,6 +961,17 @@ async fn supervise_server(
             lock(&shared.store).ensure(&target, true);
             let token = cancel.child_token();
             spawn_address_loop(ctx.clone(), target.clone(), checks.clone(), token.clone());
+            if let (Some(r), Some(list)) = (&obj.reference, references.get(&obj.name)) {
+                if obj.class == crate::config::ObjectClass::Tld {
+                    crate::probe::schedule::spawn_sampler(
+                        ctx.clone(),
+                        target.clone(),
+                        list.clone(),
+                        r.sample_rate,
+                        token.clone(),
+                    );
+                }
+            }
             loops.insert(*addr, (target, token));
         }
         shared

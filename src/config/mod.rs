@@ -57,7 +57,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             });
         }
     };
-    validate::Validator::new(error::Locator::new(path, text))
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    validate::Validator::new(error::Locator::new(path, text), base_dir)
         .finish(path.to_path_buf(), raw)
         .map_err(|errors| ConfigErrors { errors })
 }

@@ -194,6 +194,18 @@ pub struct Object {
     pub checks: Vec<Check>,
     /// Registry or registration endpoints.
     pub registry: Option<Registry>,
+    /// For a TLD: the reference zone its nodes are sampled against.
+    pub reference: Option<Reference>,
+}
+
+/// A reference zone and the sampling rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The zone file, as written in the config (relative paths are relative to the config
+    /// file's directory).
+    pub zone_file: PathBuf,
+    /// Delegations checked per second on each node address.
+    pub sample_rate: NonZeroU32,
 }
 
 /// One server of an object, before its host name (if any) is resolved.
@@ -251,6 +263,8 @@ pub enum CheckRole {
     /// A fresh random name under a TLD that must not exist: a node that answers it with data
     /// is wrong (RSSAC047 measures correctness this way).
     ExpectedNegative,
+    /// A delegation drawn from the reference zone (continuous sampling).
+    Sampled,
 }
 
 impl CheckRole {
@@ -262,6 +276,7 @@ impl CheckRole {
             CheckRole::Cached => "cached",
             CheckRole::CacheBusting => "cache_busting",
             CheckRole::ExpectedNegative => "expected_negative",
+            CheckRole::Sampled => "sampled",
         }
     }
 }

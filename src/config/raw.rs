@@ -158,6 +158,18 @@ pub(crate) struct RawTld {
     pub check: Vec<Spanned<RawCheck>>,
     /// Registry services.
     pub registry: Option<RawRegistry>,
+    /// The reference zone that nodes are sampled against.
+    pub reference: Option<Spanned<RawReference>>,
+}
+
+/// `[tld.reference]`: where the expected answers come from, and how fast to sample.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReference {
+    /// A zone file (RFC 1035 master format) of the TLD.
+    pub zone_file: Spanned<String>,
+    /// Delegations checked per second on each node address (default 200).
+    pub sample_rate: Option<Spanned<u32>>,
 }
 
 /// `[[institution]]`.

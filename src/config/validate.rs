@@ -67,13 +67,16 @@ pub fn normalize_province(s: &str) -> Option<&'static str> {
 
 pub(crate) struct Validator<'a> {
     loc: Locator<'a>,
+    /// The config file's directory, for relative paths.
+    base_dir: std::path::PathBuf,
     errors: Vec<ConfigError>,
 }
 
 impl<'a> Validator<'a> {
-    pub(crate) fn new(loc: Locator<'a>) -> Self {
+    pub(crate) fn new(loc: Locator<'a>, base_dir: std::path::PathBuf) -> Self {
         Self {
             loc,
+            base_dir,
             errors: Vec::new(),
         }
     }
@@ -698,6 +701,38 @@ impl<'a> Validator<'a> {
             }
         }
         let registry = raw.registry.as_ref().map(|r| self.registry(r));
+        let reference = raw.reference.as_ref().and_then(|r| {
+            let r = r.get_ref();
+            let file = r.zone_file.get_ref().trim();
+            if file.is_empty() {
+                self.err(&r.zone_file, "zone_file is empty");
+                return None;
+            }
+            let path = self.base_dir.join(file);
+            if !path.is_file() {
+                self.err(
+                    &r.zone_file,
+                    format!("zone_file \"{}\" is not a readable file", path.display()),
+                );
+            }
+            let rate = match &r.sample_rate {
+                None => NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
+                Some(v) => match NonZeroU32::new(*v.get_ref()) {
+                    Some(n) if n.get() <= 100_000 => n,
+                    _ => {
+                        self.err(
+                            v,
+                            "sample_rate must be between 1 and 100000 names per second",
+                        );
+                        NonZeroU32::MIN
+                    }
+                },
+            };
+            Some(Reference {
+                zone_file: path,
+                sample_rate: rate,
+            })
+        });
         let apex = apex?;
         let name = apex.to_ascii().trim_end_matches('.').to_string();
         Some(Object {
@@ -712,6 +747,7 @@ impl<'a> Validator<'a> {
             servers,
             checks,
             registry,
+            reference,
         })
     }
 
@@ -741,6 +777,7 @@ impl<'a> Validator<'a> {
             servers,
             checks,
             registry,
+            reference: None,
         })
     }
 
@@ -799,6 +836,7 @@ impl<'a> Validator<'a> {
             servers,
             checks,
             registry: None,
+            reference: None,
         })
     }
 
@@ -902,6 +940,7 @@ impl<'a> Validator<'a> {
             servers,
             checks,
             registry: None,
+            reference: None,
         })
     }
 
@@ -938,6 +977,7 @@ impl<'a> Validator<'a> {
             servers,
             checks,
             registry: None,
+            reference: None,
         })
     }
 }

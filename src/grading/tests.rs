@@ -153,6 +153,7 @@ fn object(
             authoritative: true,
         }],
         registry: None,
+        reference: None,
     }
 }
 

@@ -283,3 +283,59 @@ pub fn spawn_address_loop(
         }
     })
 }
+
+/// The delegations of a reference zone: (name, its NS set normalised and sorted).
+pub type ReferenceSet = Arc<Vec<(hickory_proto::rr::Name, Vec<String>)>>;
+
+/// Starts continuous sampling of `target` against a reference zone: `rate` delegations per
+/// second, evenly paced (governor, bursts of 1 %), in a fresh random order each pass so every
+/// delegation is checked once per pass. Sampling has its own rate and does not count against
+/// `global_rate`; the prober's in-flight cap still applies.
+pub fn spawn_sampler(
+    ctx: Arc<ProbeContext>,
+    target: Arc<Target>,
+    reference: ReferenceSet,
+    rate: NonZeroU32,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if reference.is_empty() {
+            return;
+        }
+        let burst = NonZeroU32::new((rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+        let mut order: Vec<u32> = (0..reference.len().min(u32::MAX as usize) as u32).collect();
+        loop {
+            {
+                use rand::seq::SliceRandom;
+                order.shuffle(&mut rand::rng());
+            }
+            for &i in &order {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = limiter.until_ready() => {}
+                }
+                let (name, values) = &reference[i as usize];
+                let check = Check {
+                    qname: name.clone(),
+                    qtype: hickory_proto::rr::RecordType::NS,
+                    expect: crate::config::Expect::Referral,
+                    values: values.clone(),
+                    transport: Transport::Udp,
+                    role: CheckRole::Sampled,
+                    recursion_desired: false,
+                    authoritative: true,
+                };
+                let (ctx, target, cancel) = (ctx.clone(), target.clone(), cancel.clone());
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = cancel.cancelled() => {}
+                        r = probe_once(&ctx.prober, ctx.clock.as_ref(), &target, usize::MAX, &check) => {
+                            let _ = ctx.results.send(r).await;
+                        }
+                    }
+                });
+            }
+        }
+    })
+}
