@@ -135,7 +135,7 @@ async fn cache_busting_fails_when_the_authority_stops_while_cached_names_still_a
     // cached ones can.
     auth.stop().await;
     let mut seen = false;
-    for _ in 0..150 {
+    for _ in 0..400 {
         status = get_json(d.http, "/api/v1/status").await;
         let busting = &status["servers"][0]["roles"]["cache_busting"]["outcomes"];
         let failed =
