@@ -44,6 +44,9 @@ enum Command {
         /// The probes file.
         #[arg(long, default_value = "probes.toml")]
         config: PathBuf,
+        /// A rules file to validate too (default: the shipped rules, built in).
+        #[arg(long)]
+        rules: Option<PathBuf>,
     },
     /// Work with incidents through a running daemon's API.
     Incidents {
@@ -195,13 +198,24 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run { config, rules } => rt.block_on(run(config, rules)),
-        Command::CheckConfig { config } => match load(&config) {
-            Ok(c) => {
-                print!("{}", cli::describe_config(&c));
-                ExitCode::SUCCESS
+        Command::CheckConfig { config, rules } => {
+            if let Some(r) = &rules {
+                if let Err(e) = dnsgrade::grading::Rules::load(r) {
+                    eprintln!("{e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
             }
-            Err(code) => code,
-        },
+            match load(&config) {
+                Ok(c) => {
+                    print!("{}", cli::describe_config(&c));
+                    if let Some(r) = &rules {
+                        println!("rules: {} OK", r.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            }
+        }
         Command::Incidents { api, token, action } => {
             let token = token.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok());
             let call = match action {
