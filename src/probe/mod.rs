@@ -10,6 +10,7 @@
 pub mod classify;
 mod outcome;
 mod prober;
+pub mod registry;
 pub mod schedule;
 
 pub use classify::Question;
