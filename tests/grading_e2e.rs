@@ -90,8 +90,10 @@ async fn tld_nodes_stopping_grade_iii_ii_i_and_recovery_resolves() {
     assert_eq!(level(&o), None);
 
     // 1 of 5 nodes stops → III (fewer than half the nodes bad), led by 互联网应急办.
-    clock.advance(301_000);
+    // Faults first, then the clock: a reply served before the fault must carry the old time,
+    // or, with time frozen, it would count as a recent success for ever.
     nodes[0].set_faults(refusing());
+    clock.advance(301_000);
     let o = wait_object(d.http, "tld/cn", clock.now.get(), "level III", |o| {
         level(o).as_deref() == Some("III")
     })
@@ -103,18 +105,18 @@ async fn tld_nodes_stopping_grade_iii_ii_i_and_recovery_resolves() {
     let id = open[0]["id"].as_i64().expect("id");
 
     // 3 of 5 → II.
-    clock.advance(301_000);
     nodes[1].set_faults(refusing());
     nodes[2].set_faults(refusing());
+    clock.advance(301_000);
     wait_object(d.http, "tld/cn", clock.now.get(), "level II", |o| {
         level(o).as_deref() == Some("II")
     })
     .await;
 
     // All 5 → I: the TLD system stopped.
-    clock.advance(301_000);
     nodes[3].set_faults(refusing());
     nodes[4].set_faults(refusing());
+    clock.advance(301_000);
     let o = wait_object(d.http, "tld/cn", clock.now.get(), "level I", |o| {
         level(o).as_deref() == Some("I")
     })
@@ -190,10 +192,10 @@ async fn tier1_institution_stopped_is_ii_with_candidate_i_until_a_person_confirm
         })
     })
     .await;
-    clock.advance(301_000);
     for n in &ns {
         n.set_faults(refusing());
     }
+    clock.advance(301_000);
     let o = wait_object(
         d.http,
         "institution/Registrar A",
@@ -349,10 +351,10 @@ async fn control_targets_cut_off_mean_monitor_isolated_and_no_incident() {
     })
     .await;
     // Everything — the TLD nodes and the controls — stops answering: it is us who are cut off.
-    clock.advance(301_000);
     for s in nodes.iter().chain(controls.iter()) {
         s.set_faults(refusing());
     }
+    clock.advance(301_000);
     let mut isolated = false;
     for _ in 0..150 {
         let v = get_json(d.http, "/api/v1/status").await;

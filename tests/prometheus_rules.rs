@@ -84,12 +84,14 @@ async fn a_real_prometheus_scrapes_dnsgrade_and_fires_the_grade_alert() {
             .is_some_and(|e| e.iter().all(|s| s["samples"].as_u64().unwrap_or(0) >= 30))
     })
     .await;
-    clock.advance(301_000);
+    // Faults first, then the clock: a reply served before the fault must carry the old time,
+    // or, with time frozen, it would count as a recent success for ever.
     nodes[0].set_faults(Faults {
         rcode: Some(hickory_proto::op::ResponseCode::Refused),
         rcode_ratio: 1.0,
         ..Faults::default()
     });
+    clock.advance(301_000);
     wait_object(d.http, "tld/cn", clock.now.get(), "level II", |o| {
         level(o).as_deref() == Some("II")
     })
