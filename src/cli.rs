@@ -84,6 +84,32 @@ pub fn describe_config(c: &Config) -> String {
                     ch.qname, ch.qtype, ch.expect
                 );
             }
+            if let Some(r) = &o.registry {
+                // The daemon probes registry services at least as often as the service levels
+                // need to see an outage (20 s with the shipped rules).
+                let every = d
+                    .interval
+                    .min(crate::probe::registry::RegistrySlr::default().max_probe_interval());
+                let mut list = Vec::new();
+                if let Some(e) = &r.epp {
+                    let login = if r.epp_login_env.is_some() {
+                        " with login"
+                    } else {
+                        ""
+                    };
+                    list.push(format!("EPP {e}{login}"));
+                }
+                if let Some(u) = &r.rdap {
+                    list.push(format!(
+                        "RDAP {u} domain {}",
+                        r.lookup_domain.as_deref().unwrap_or("?")
+                    ));
+                }
+                if let Some(w) = &r.whois {
+                    list.push(format!("WHOIS {w}"));
+                }
+                let _ = writeln!(out, "    registry: {} every {every:?}", list.join(", "));
+            }
             let rate = (addrs * o.checks.len()) as f64 / d.interval.as_secs_f64();
             total_rate += rate;
             let _ = writeln!(

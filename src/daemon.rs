@@ -11,6 +11,7 @@ use crate::evaluator::{Board, Evaluator};
 use crate::grading::{Level, Rules};
 use crate::incident::{IncidentStore, StoreError};
 use crate::metrics::Metrics;
+use crate::probe::registry::{RegistryHealthTracker, RegistryProbeSet, RegistryTargets};
 use crate::probe::schedule::{spawn_address_loop, Limits, ProbeContext, ProbeResult, Target};
 use crate::probe::{Prober, ProberConfig, Verdict};
 use crate::stats::{ServerStats, WindowSnapshot, WindowSpec};
@@ -56,6 +57,14 @@ pub enum DaemonError {
         /// Why.
         reason: String,
     },
+    /// A registry probe could not be built (CA file, client certificate, EPP credentials).
+    #[error("cannot probe the registry services of {object}: {source}")]
+    Registry {
+        /// The object.
+        object: String,
+        /// The cause.
+        source: crate::probe::registry::RegistryError,
+    },
     /// The state directory could not be created.
     #[error("cannot create the state directory {dir}: {source}")]
     StateDir {
@@ -97,6 +106,9 @@ pub struct StatsStore {
     pub newest_serial: HashMap<(crate::config::ObjectClass, String), NewestSerial>,
     /// The entries.
     pub servers: HashMap<Arc<Target>, ServerEntry>,
+    /// Registry services (EPP, RDAP, WHOIS) of each object that has them, by object key
+    /// (`class/name`).
+    pub registries: HashMap<String, RegistryHealthTracker>,
 }
 
 impl StatsStore {
@@ -107,6 +119,7 @@ impl StatsStore {
             consensus: HashMap::new(),
             newest_serial: HashMap::new(),
             servers: HashMap::new(),
+            registries: HashMap::new(),
         }
     }
 
@@ -711,6 +724,60 @@ impl Daemon {
                     cancel.clone(),
                 )));
             }
+        }
+        for obj in config.objects.iter() {
+            let Some(reg) = &obj.registry else { continue };
+            let fail = |source| DaemonError::Registry {
+                object: obj.name.clone(),
+                source,
+            };
+            let set = RegistryTargets::from_config(reg, d.timeout)
+                .and_then(RegistryProbeSet::new)
+                .map_err(fail)?;
+            let key = crate::grading::object_key(obj);
+            let slr = rules.registry;
+            lock(&store).registries.insert(
+                key.clone(),
+                RegistryHealthTracker::new(slr, &set.services()),
+            );
+            // Often enough that an outage is seen as one (the SLR's unavailable window).
+            let every = d.interval.min(slr.max_probe_interval());
+            tracing::info!(object = %key, services = ?set.services(), every = ?every, "probing registry services");
+            let (store, metrics, class) = (store.clone(), metrics.clone(), obj.class.as_str());
+            let name = obj.name.clone();
+            tasks.push(tokio::spawn(crate::probe::registry::runner::run(
+                set,
+                every,
+                clock.clone(),
+                cancel.clone(),
+                move |at, r| {
+                    let service = r.service.as_str();
+                    metrics
+                        .registry_probes
+                        .with_label_values(&[class, &name, service, r.outcome.as_str()])
+                        .inc();
+                    if let Some(rtt) = r.rtt {
+                        metrics
+                            .registry_probe_duration
+                            .with_label_values(&[class, &name, service])
+                            .observe(rtt.as_secs_f64());
+                    }
+                    if !r.outcome.is_ok() {
+                        tracing::debug!(object = %name, service, outcome = r.outcome.as_str(), detail = %r.detail, "registry probe failed");
+                    }
+                    let mut s = lock(&store);
+                    let Some(t) = s.registries.get_mut(&key) else { return };
+                    t.record(at, r);
+                    if let Some(h) = t.service(r.service, at) {
+                        for st in ["unknown", "ok", "degraded", "unavailable"] {
+                            metrics
+                                .registry_service_state
+                                .with_label_values(&[class, &name, service, st])
+                                .set(i64::from(h.state.as_str() == st));
+                        }
+                    }
+                },
+            )));
         }
         tasks.push(tokio::spawn(tick(
             shared.clone(),

@@ -10,9 +10,7 @@
 use crate::clock::UnixMillis;
 use crate::config::{CheckRole, Config, Licensor, ObjectClass, Scope};
 use crate::daemon::StatsStore;
-use crate::grading::{
-    evaluate, AddressInput, Assessment, ObjectInput, RegistryInput, Rules, ServerInput,
-};
+use crate::grading::{evaluate, AddressInput, Assessment, ObjectInput, Rules, ServerInput};
 use crate::incident::{ConditionClocks, IncidentEvent, IncidentStore, StoreError};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -35,6 +33,17 @@ pub struct ObjectStatus {
     pub licensed_by: Option<Licensor>,
     /// The assessment.
     pub assessment: Assessment,
+    /// Registry services (EPP, RDAP, WHOIS) and their judgement, where the object has them.
+    pub registry: Option<RegistryStatus>,
+}
+
+/// The registry services of an object, as the status API shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryStatus {
+    /// The judgement graded on.
+    pub health: crate::probe::registry::RegistryHealth,
+    /// Each configured service's figures.
+    pub services: Vec<crate::probe::registry::ServiceHealth>,
 }
 
 /// The latest evaluation, for the API, the status page and metrics.
@@ -174,10 +183,20 @@ impl Evaluator {
             .filter(|o| o.class != ObjectClass::Control)
         {
             let servers = input_of(o);
+            let registry = stats
+                .registries
+                .get(&crate::grading::object_key(o))
+                .map(|t| RegistryStatus {
+                    health: t.evaluate(now),
+                    services: t.services_health(now),
+                });
             let input = ObjectInput {
                 object: o,
                 servers: &servers,
-                registry: RegistryInput::default(),
+                registry: registry
+                    .as_ref()
+                    .map(|r| r.health.input())
+                    .unwrap_or_default(),
             };
             let assessment = evaluate(&input, &self.rules, &mut clocks, &confirmations, now);
             objects.push(ObjectStatus {
@@ -188,6 +207,7 @@ impl Evaluator {
                 scope: o.scope.clone(),
                 licensed_by: o.licensed_by.clone(),
                 assessment,
+                registry,
             });
         }
         let mut out = TickOutcome {

@@ -57,6 +57,12 @@ pub const SOA_SERIAL_LAG: &str = "dnsgrade_soa_serial_lag";
 pub const SOA_BEHIND: &str = "dnsgrade_soa_serial_behind_seconds";
 /// Time for a new serial to reach every node.
 pub const SOA_PUBLICATION: &str = "dnsgrade_soa_publication_seconds";
+/// Registry probes (EPP, RDAP, WHOIS) by outcome.
+pub const REGISTRY_PROBES_TOTAL: &str = "dnsgrade_registry_probes_total";
+/// Round trip of successful registry probes.
+pub const REGISTRY_PROBE_DURATION: &str = "dnsgrade_registry_probe_duration_seconds";
+/// The judged state of each registry service (one series per state, 1 for the current one).
+pub const REGISTRY_SERVICE_STATE: &str = "dnsgrade_registry_service_state";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
 
@@ -86,7 +92,16 @@ pub const ALL_NAMES: &[&str] = &[
     SOA_SERIAL_LAG,
     SOA_BEHIND,
     SOA_PUBLICATION,
+    REGISTRY_PROBES_TOTAL,
+    REGISTRY_PROBE_DURATION,
+    REGISTRY_SERVICE_STATE,
     BUILD_INFO,
+];
+
+/// Histogram buckets for registry round trips: TLS handshakes and HTTP take longer than DNS;
+/// edges at the 2 s (RDAP, WHOIS) and 4 s (EPP) service levels.
+pub const REGISTRY_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0,
 ];
 
 /// Histogram buckets for DNS latency: sub-millisecond loopback up to the 10 s timeout, with
@@ -102,6 +117,12 @@ const SERVER_LABELS: [&str; 4] = ["class", "object", "server", "address"];
 pub struct Metrics {
     /// The registry served at /metrics.
     pub registry: Registry,
+    /// dnsgrade_registry_probes_total{class,object,service,outcome}.
+    pub registry_probes: IntCounterVec,
+    /// dnsgrade_registry_probe_duration_seconds{class,object,service}.
+    pub registry_probe_duration: HistogramVec,
+    /// dnsgrade_registry_service_state{class,object,service,state}.
+    pub registry_service_state: IntGaugeVec,
     /// dnsgrade_probes_total{class,object,server,address,role,transport,outcome}; `role` keeps
     /// cached and cache-busting resolver checks (and key domains) apart.
     pub probes: IntCounterVec,
@@ -288,6 +309,22 @@ impl Metrics {
             &["class", "object"],
         )
         .expect("valid metric");
+        let registry_probes = IntCounterVec::new(
+            Opts::new(REGISTRY_PROBES_TOTAL, "Registry probes (EPP registration service, RDAP and WHOIS query services) by outcome."),
+            &["class", "object", "service", "outcome"],
+        )
+        .expect("valid metric");
+        let registry_probe_duration = HistogramVec::new(
+            HistogramOpts::new(REGISTRY_PROBE_DURATION, "Round trip of successful registry probes (EPP hello, RDAP GET, WHOIS query), in seconds.")
+                .buckets(REGISTRY_BUCKETS.to_vec()),
+            &["class", "object", "service"],
+        )
+        .expect("valid metric");
+        let registry_service_state = IntGaugeVec::new(
+            Opts::new(REGISTRY_SERVICE_STATE, "Judged state of a registry service by its service levels: 1 on the series of the current state (unknown, ok, degraded, unavailable), 0 on the others."),
+            &["class", "object", "service", "state"],
+        )
+        .expect("valid metric");
         let build = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information; always 1."),
             &["version"],
@@ -319,11 +356,17 @@ impl Metrics {
             Box::new(soa_serial_lag.clone()),
             Box::new(soa_behind.clone()),
             Box::new(soa_publication.clone()),
+            Box::new(registry_probes.clone()),
+            Box::new(registry_probe_duration.clone()),
+            Box::new(registry_service_state.clone()),
             Box::new(build),
         ] {
             registry.register(c).expect("metric names are unique");
         }
         Metrics {
+            registry_probes,
+            registry_probe_duration,
+            registry_service_state,
             registry,
             probes,
             probe_duration,

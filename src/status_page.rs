@@ -62,6 +62,7 @@ pub fn render(board: &Board, open: &[Incident], now: UnixMillis) -> String {
          th{{background:#eceff1}} .grade{{color:#fff;padding:.15em .5em;border-radius:.3em;white-space:nowrap;font-weight:600}}\
          .ok{{color:#2e7d32;font-weight:600}} .candidate{{border:2px dashed #c62828;padding:.1em .4em;border-radius:.3em}}\
          .banner{{background:#c62828;color:#fff;padding:.8em 1em;font-weight:700;margin-bottom:1em;border-radius:.3em}}\
+         .reg-unavailable{{color:#c62828;font-weight:700}} .reg-degraded{{color:#ef6c00;font-weight:600}} .reg-ok{{color:#2e7d32}}\
          .muted{{color:#757575}} .drill{{background:#6a1b9a;color:#fff;padding:0 .4em;border-radius:.3em}}\
          </style></head><body>",
         title = match worst {
@@ -142,11 +143,30 @@ pub fn render(board: &Board, open: &[Incident], now: UnixMillis) -> String {
             esc(&o.name)
         };
         let tier = o.tier.map(|t| format!(" · tier {t}")).unwrap_or_default();
+        // Registry services (注册服务 EPP, 查询服务 RDAP/WHOIS), each with its state.
+        let registry = o
+            .registry
+            .as_ref()
+            .map(|r| {
+                let list: Vec<String> = r
+                    .services
+                    .iter()
+                    .map(|s| {
+                        let st = s.state.as_str();
+                        format!(
+                            "<span class=\"reg-{st}\">{} {st}</span>",
+                            s.service.as_str().to_uppercase()
+                        )
+                    })
+                    .collect();
+                format!("<br>注册/查询 registry: {}", list.join(" · "))
+            })
+            .unwrap_or_default();
         let _ = write!(
             h,
             "<tr data-object=\"{key}\"><td>{class_zh}<br><span class=\"muted\">{class}{tier}</span></td><td>{name}</td>\
              <td>{grade}{candidate}</td><td>{reasons}</td><td>{lead}</td><td>{next}</td>\
-             <td>{n} addresses · {bad} bad · {unknown} unknown</td></tr>",
+             <td>{n} addresses · {bad} bad · {unknown} unknown{registry}</td></tr>",
             key = esc(&format!("{}/{}", o.class.as_str(), o.name)),
             class_zh = o.class.zh(),
             class = o.class.as_str(),

@@ -324,7 +324,7 @@ pub struct Check {
     pub authoritative: bool,
 }
 
-/// Registry or registration-system endpoints (probed by later work; kept in the schema now).
+/// Registry or registration-system endpoints, probed by [`crate::probe::registry`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Registry {
     /// EPP "host:port".
@@ -335,4 +335,15 @@ pub struct Registry {
     pub whois: Option<String>,
     /// Domain looked up with RDAP and WHOIS.
     pub lookup_domain: Option<String>,
+    /// Extra trust anchors (PEM) for EPP and RDAP, added to the web PKI roots.
+    pub ca_file: Option<PathBuf>,
+    /// EPP client certificate chain and key (PEM files).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// TLS server name for EPP when `epp` names an address.
+    pub tls_server_name: Option<String>,
+    /// Names of the environment variables with the EPP client id and password: the probe
+    /// logs in and out after the hello. The values are never logged.
+    pub epp_login_env: Option<(String, String)>,
+    /// Text a WHOIS reply must contain (default: the looked-up domain).
+    pub whois_marker: Option<String>,
 }

@@ -137,6 +137,20 @@ pub(crate) struct RawRegistry {
     pub whois: Option<Spanned<String>>,
     /// A domain to look up with RDAP and WHOIS.
     pub lookup_domain: Option<Spanned<String>>,
+    /// Extra trust anchors for EPP and RDAP (PEM file, relative to the config file).
+    pub ca_file: Option<Spanned<String>>,
+    /// Client certificate chain for EPP (PEM file); goes with `client_key`.
+    pub client_cert: Option<Spanned<String>>,
+    /// Private key of `client_cert` (PEM file).
+    pub client_key: Option<Spanned<String>>,
+    /// The TLS server name of the EPP server when `epp` names an address.
+    pub tls_server_name: Option<Spanned<String>>,
+    /// Environment variable holding the EPP client id; goes with `epp_password_env`.
+    pub epp_client_id_env: Option<Spanned<String>>,
+    /// Environment variable holding the EPP password.
+    pub epp_password_env: Option<Spanned<String>>,
+    /// Text a WHOIS reply must contain (default: the looked-up domain).
+    pub whois_marker: Option<Spanned<String>>,
 }
 
 /// `[[tld]]`.

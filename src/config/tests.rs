@@ -299,3 +299,45 @@ fn maintenance_windows_and_retention() {
     ));
     assert!(e.message.contains("ledger_retention"), "{e}");
 }
+
+#[test]
+fn registry_settings_are_checked_with_their_location() {
+    let with = |table: &str| {
+        GOOD.replace(
+            "  [[tld.node]]\n  name = \"b\"",
+            &format!("  [tld.registry]\n{table}  [[tld.node]]\n  name = \"b\""),
+        )
+    };
+    // RDAP and WHOIS need a domain to look up.
+    let e = one(&with("  rdap = \"https://rdap.example/\"\n"));
+    assert_eq!((e.line, e.column), (13, 10), "{e}");
+    assert!(e.message.contains("lookup_domain"), "{e}");
+    // A client certificate needs its key.
+    let e = one(&with(
+        "  epp = \"epp.example:700\"\n  client_cert = \"Cargo.toml\"\n",
+    ));
+    assert!(e.message.contains("client_key"), "{e}");
+    assert_eq!(e.line, 14, "{e}");
+    // EPP credentials come as a pair of environment variable names.
+    let e = one(&with(
+        "  epp = \"epp.example:700\"\n  epp_client_id_env = \"CLID\"\n",
+    ));
+    assert!(e.message.contains("epp_password_env"), "{e}");
+    assert_eq!(e.line, 14, "{e}");
+    // A CA file that is not there.
+    let e = one(&with(
+        "  epp = \"epp.example\"\n  ca_file = \"no-such-ca.pem\"\n",
+    ));
+    assert!(e.message.contains("no-such-ca.pem"), "{e}");
+    // A full table is accepted, with the default EPP port.
+    let c = parse(
+        Path::new("t.toml"),
+        &with("  epp = \"epp.example\"\n  rdap = \"https://rdap.example/\"\n  whois = \"whois.example\"\n  lookup_domain = \"example.cn\"\n  epp_client_id_env = \"CLID\"\n  epp_password_env = \"PW\"\n  whois_marker = \"Domain Name:\"\n  tls_server_name = \"epp.example\"\n"),
+    )
+    .expect("valid");
+    let r = c.objects[0].registry.as_ref().expect("registry");
+    assert_eq!(r.epp.as_deref(), Some("epp.example:700"));
+    assert_eq!(r.whois.as_deref(), Some("whois.example:43"));
+    assert_eq!(r.epp_login_env, Some(("CLID".into(), "PW".into())));
+    assert_eq!(r.whois_marker.as_deref(), Some("Domain Name:"));
+}

@@ -58,6 +58,11 @@ pub struct RegistryInput {
     pub registration_degraded: bool,
     /// The query service (RDAP/WHOIS) is unavailable.
     pub query_unavailable: bool,
+    /// When the registration service's unavailability began (its first failed probe after
+    /// the last success): the onset of the 4 h clock. `None` = now.
+    pub registration_unavailable_since: Option<UnixMillis>,
+    /// When the query service became unavailable. `None` = now.
+    pub query_unavailable_since: Option<UnixMillis>,
 }
 
 /// Everything about one object at one tick.
@@ -472,7 +477,7 @@ fn registry_findings(
                 rule: "tld.registration_unavailable",
                 zh: "顶级域名系统的注册服务不可用".into(),
                 en: "the registry's registration service (EPP) is unavailable".into(),
-                onset_hint: now,
+                onset_hint: reg.registration_unavailable_since.unwrap_or(now),
                 next: Some((Level::III, rules.tld.registration_unavailable_iii)),
             });
         } else if reg.registration_degraded {
@@ -493,7 +498,7 @@ fn registry_findings(
                 rule: "tld.query_unavailable",
                 zh: "顶级域名系统查询服务不可用".into(),
                 en: "the registry's query service (RDAP/WHOIS) is unavailable".into(),
-                onset_hint: now,
+                onset_hint: reg.query_unavailable_since.unwrap_or(now),
                 next: None,
             });
         }
@@ -504,7 +509,7 @@ fn registry_findings(
             rule: "institution.registration_unavailable",
             zh: "注册服务机构域名注册系统服务不可用".into(),
             en: "the registrar's registration system is unavailable".into(),
-            onset_hint: now,
+            onset_hint: reg.registration_unavailable_since.unwrap_or(now),
             next: None,
         });
     }

@@ -126,6 +126,9 @@ pub struct Rules {
     pub recursive: RecursiveRules,
     /// Authority names.
     pub authority: AuthorityNames,
+    /// Service levels of registry services (EPP, RDAP, WHOIS): when a service is degraded or
+    /// unavailable. Defaults follow ICANN's registry SLRs.
+    pub registry: crate::probe::registry::RegistrySlr,
 }
 
 impl Rules {
@@ -301,6 +304,36 @@ impl Rules {
                 errors.push(loc.error(v.span().start, format!("{name} must contain {{province}}")));
             }
         }
+        let d = crate::probe::registry::RegistrySlr::default();
+        let registry = match &raw.registry {
+            None => d,
+            Some(r) => {
+                let g = r.get_ref();
+                let slr = crate::probe::registry::RegistrySlr {
+                    epp_rtt_limit: g.epp_rtt_limit.as_ref().map_or(d.epp_rtt_limit, |v| v.0),
+                    rdap_rtt_limit: g.rdap_rtt_limit.as_ref().map_or(d.rdap_rtt_limit, |v| v.0),
+                    whois_rtt_limit: g
+                        .whois_rtt_limit
+                        .as_ref()
+                        .map_or(d.whois_rtt_limit, |v| v.0),
+                    rtt_quantile: g.rtt_quantile.unwrap_or(d.rtt_quantile),
+                    window: g.window.as_ref().map_or(d.window, |v| v.0),
+                    min_samples: g.min_samples.unwrap_or(d.min_samples),
+                    max_failure_share: g.max_failure_share.unwrap_or(d.max_failure_share),
+                    unavailable_window: g
+                        .unavailable_window
+                        .as_ref()
+                        .map_or(d.unavailable_window, |v| v.0),
+                    unavailable_min_attempts: g
+                        .unavailable_min_attempts
+                        .unwrap_or(d.unavailable_min_attempts),
+                };
+                if let Err(why) = slr.validate() {
+                    errors.push(loc.error(r.span().start, format!("[registry]: {why}")));
+                }
+                slr
+            }
+        };
         if !errors.is_empty() {
             errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors { errors });
@@ -336,6 +369,7 @@ impl Rules {
                 cncert_en: raw.authority.cncert_en,
                 notify_cncert_from,
             },
+            registry,
         })
     }
 }
@@ -400,6 +434,23 @@ struct RawRules {
     website: RawWebsite,
     recursive: RawRecursive,
     authority: RawAuthority,
+    #[serde(default)]
+    registry: Option<Spanned<RawRegistrySlr>>,
+}
+
+/// `[registry]`: every field optional, the default is ICANN's SLR.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistrySlr {
+    epp_rtt_limit: Option<HumanDuration>,
+    rdap_rtt_limit: Option<HumanDuration>,
+    whois_rtt_limit: Option<HumanDuration>,
+    rtt_quantile: Option<f64>,
+    window: Option<HumanDuration>,
+    min_samples: Option<usize>,
+    max_failure_share: Option<f64>,
+    unavailable_window: Option<HumanDuration>,
+    unavailable_min_attempts: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -195,12 +195,15 @@ pub struct RegistryHealth {
 }
 
 impl RegistryHealth {
-    /// The grader's input (the onsets are carried by the grader's own condition clocks).
+    /// The grader's input. The onsets seed the grader's condition clocks, which persist
+    /// them: after a restart the clock keeps its first onset.
     pub fn input(&self) -> RegistryInput {
         RegistryInput {
             registration_unavailable: self.registration_unavailable,
             registration_degraded: self.registration_degraded,
             query_unavailable: self.query_unavailable,
+            registration_unavailable_since: self.unavailable_since,
+            query_unavailable_since: self.query_unavailable_since,
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - [`whois`]: one TCP port-43 query read to EOF (RFC 3912).
 //! - [`health`]: per-service windows and the SLR judgement → [`RegistryHealth`], the grader's
 //!   [`crate::grading::RegistryInput`]. Pure.
+//! - [`runner`]: the daemon's probe loop for one registry.
 //! - [`TlsSettings`]: webpki-roots plus an optional CA file, optional client certificate.
 //!
 //! Time: round trips are measured with `tokio::time::Instant`, so tests can pause the clock;
@@ -27,6 +28,7 @@ pub mod health;
 mod net;
 mod outcome;
 pub mod rdap;
+pub mod runner;
 mod tls;
 pub mod whois;
 
@@ -104,30 +106,60 @@ pub struct RegistryTargets {
 }
 
 impl RegistryTargets {
-    /// Targets with default settings from a configured `[tld.registry]` or
-    /// `[institution.registration]` table. RDAP and WHOIS need `lookup_domain`. The daemon may
-    /// adjust the targets (CA file, login, marker, timeouts) before building the probes.
-    pub fn from_config(reg: &crate::config::Registry) -> Result<Self, RegistryError> {
+    /// Targets from a configured `[tld.registry]` or `[institution.registration]` table: the
+    /// endpoints, the CA file and client certificate, the EPP login, the WHOIS marker, and
+    /// `timeout` for every probe. RDAP and WHOIS need `lookup_domain`.
+    pub fn from_config(
+        reg: &crate::config::Registry,
+        timeout: std::time::Duration,
+    ) -> Result<Self, RegistryError> {
         let domain = || {
             reg.lookup_domain.clone().ok_or_else(|| {
                 RegistryError::InvalidTarget("RDAP and WHOIS need lookup_domain".into())
             })
         };
+        let tls = TlsSettings {
+            ca_file: reg.ca_file.clone(),
+            client_cert: reg.client_cert.as_ref().map(|(c, k)| ClientCert {
+                cert_file: c.clone(),
+                key_file: k.clone(),
+            }),
+        };
         let epp = match &reg.epp {
             Some(s) => {
                 let (h, p) = split_host_port(s, epp::DEFAULT_EPP_PORT)?;
-                Some(EppTarget::new(h, p))
+                Some(EppTarget {
+                    server_name: reg.tls_server_name.clone(),
+                    tls: tls.clone(),
+                    login: reg.epp_login_env.as_ref().map(|(c, p)| EppLogin {
+                        client_id_env: c.clone(),
+                        password_env: p.clone(),
+                    }),
+                    timeout,
+                    ..EppTarget::new(h, p)
+                })
             }
             None => None,
         };
         let rdap = match &reg.rdap {
-            Some(u) => Some(RdapTarget::new(u.clone(), domain()?)),
+            Some(u) => Some(RdapTarget {
+                tls: TlsSettings {
+                    client_cert: None,
+                    ..tls.clone()
+                },
+                timeout,
+                ..RdapTarget::new(u.clone(), domain()?)
+            }),
             None => None,
         };
         let whois = match &reg.whois {
             Some(s) => {
                 let (h, p) = split_host_port(s, whois::DEFAULT_WHOIS_PORT)?;
-                Some(WhoisTarget::new(h, p, domain()?))
+                Some(WhoisTarget {
+                    marker: reg.whois_marker.clone(),
+                    timeout,
+                    ..WhoisTarget::new(h, p, domain()?)
+                })
             }
             None => None,
         };
@@ -231,15 +263,27 @@ mod tests {
             rdap: Some("https://rdap.example.cn/".into()),
             whois: Some("whois.example.cn:43".into()),
             lookup_domain: Some("cnnic.cn".into()),
+            tls_server_name: Some("epp.cnnic.cn".into()),
+            epp_login_env: Some(("CLID".into(), "PW".into())),
+            whois_marker: Some("Domain Name: CNNIC.CN".into()),
+            ..Default::default()
         };
-        let t = RegistryTargets::from_config(&reg).unwrap();
-        assert_eq!(t.epp.unwrap().port, 700);
+        let t = RegistryTargets::from_config(&reg, std::time::Duration::from_secs(7)).unwrap();
+        let epp = t.epp.unwrap();
+        assert_eq!(epp.port, 700);
+        assert_eq!(epp.server_name.as_deref(), Some("epp.cnnic.cn"));
+        assert_eq!(epp.login.unwrap().password_env, "PW");
+        assert_eq!(epp.timeout, std::time::Duration::from_secs(7));
+        let w = t.whois.clone().unwrap();
+        assert_eq!(w.marker.as_deref(), Some("Domain Name: CNNIC.CN"));
         assert_eq!(t.rdap.unwrap().domain, "cnnic.cn");
         assert_eq!(t.whois.unwrap().host, "whois.example.cn");
         let no_domain = crate::config::Registry {
             lookup_domain: None,
             ..reg
         };
-        assert!(RegistryTargets::from_config(&no_domain).is_err());
+        assert!(
+            RegistryTargets::from_config(&no_domain, std::time::Duration::from_secs(7)).is_err()
+        );
     }
 }
