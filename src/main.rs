@@ -84,6 +84,14 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Offline walkthrough: an in-process topology on 127.0.0.1 (five .cn nodes, a provincial
+    /// resolver, control targets) and scripted faults in simulated time, with the grade the
+    /// monitor gives after each step. Sends nothing beyond loopback.
+    Lab {
+        /// Keep the lab running after the script (status page and API) until Ctrl-C.
+        #[arg(long)]
+        hold: bool,
+    },
     /// Check every delegation of a zone against one node at a bounded rate; report q/s,
     /// latency quantiles, missing and wrong delegations.
     Sweep {
@@ -269,6 +277,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Lab { hold } => rt.block_on(async {
+            let hold: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
+                if hold {
+                    Some(Box::pin(wait_for_signal()))
+                } else {
+                    None
+                };
+            let mut out = std::io::stdout();
+            match dnsgrade::lab::walkthrough::run(&mut out, hold).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("dnsgrade lab: {e}");
+                    ExitCode::from(EXIT_UNAVAILABLE)
+                }
+            }
+        }),
         Command::Sweep {
             server,
             zone,

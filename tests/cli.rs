@@ -153,3 +153,45 @@ fn run_refuses_a_bad_rules_file_with_its_location() {
         "{err}"
     );
 }
+
+#[test]
+fn lab_walks_through_every_grade_offline() {
+    let out = bin().arg("lab").output().expect("run dnsgrade lab");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The TLD goes III → II → I as nodes stop, and its incident resolves after recovery.
+    let tld = [
+        "tld/cn → 较大 III (relatively major)",
+        "tld/cn → 重大 II (major)",
+        "tld/cn → 特别重大 I (extraordinarily serious)",
+        "tld/cn → 正常 no grade",
+        "resolved: max grade 特别重大 I",
+    ];
+    let mut at = 0;
+    for want in tld {
+        let i = text[at..]
+            .find(want)
+            .unwrap_or_else(|| panic!("{want:?} after byte {at} in:\n{text}"));
+        at += i + want.len();
+    }
+    // The provincial resolver: IV with its escalation time, then III led by the province.
+    assert!(
+        text.contains("recursive/gd-resolvers → 一般 IV (general)"),
+        "{text}"
+    );
+    assert!(text.contains("escalates to 较大 III"), "{text}");
+    assert!(
+        text.contains("recursive/gd-resolvers → 较大 III (relatively major)"),
+        "{text}"
+    );
+    assert!(text.contains("lead 广东通信管理局"), "{text}");
+    // Everything cut off, the controls too: isolation, not a page.
+    assert!(
+        text.contains("monitor.isolated: 2 of 2 control targets fail"),
+        "{text}"
+    );
+}

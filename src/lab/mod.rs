@@ -41,7 +41,8 @@
 //!
 //! Layout: [`zone`](Zone) holds the data and the answer logic, `parse` reads master files,
 //! [`faults`](Faults) says what goes wrong, `respond` turns one query into one reply (or none)
-//! with the faults applied, and `server` owns the sockets and tasks.
+//! with the faults applied, and `server` owns the sockets and tasks. [`walkthrough`] is
+//! `dnsgrade lab`: a scripted tour of the matrix on an in-process topology.
 
 mod counters;
 mod error;
@@ -49,6 +50,7 @@ mod faults;
 mod parse;
 mod respond;
 mod server;
+pub mod walkthrough;
 mod zone;
 
 pub use counters::LabCounters;
