@@ -176,15 +176,7 @@ impl EppProbe {
     /// Builds the probe: checks the target, loads the TLS files, reads the credentials from
     /// the environment. Errors are configuration errors, never counted against the registry.
     pub fn new(target: EppTarget) -> Result<Self, RegistryError> {
-        if target.host.trim().is_empty() {
-            return Err(RegistryError::InvalidTarget("EPP host is empty".into()));
-        }
-        if target.port == 0 {
-            return Err(RegistryError::InvalidTarget("EPP port is 0".into()));
-        }
-        if target.timeout.is_zero() {
-            return Err(RegistryError::InvalidTarget("EPP timeout is zero".into()));
-        }
+        super::net::check_endpoint("EPP", &target.host, target.port, target.timeout)?;
         let sni = target
             .server_name
             .clone()

@@ -8,6 +8,30 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 
+/// Checks the parts every TCP registry target has: a host, a port, a timeout.
+pub(crate) fn check_endpoint(
+    service: &str,
+    host: &str,
+    port: u16,
+    timeout: std::time::Duration,
+) -> Result<(), super::RegistryError> {
+    let bad = |what: &str| {
+        Err(super::RegistryError::InvalidTarget(format!(
+            "{service} {what}"
+        )))
+    };
+    if host.trim().is_empty() {
+        return bad("host is empty");
+    }
+    if port == 0 {
+        return bad("port is 0");
+    }
+    if timeout.is_zero() {
+        return bad("timeout is zero");
+    }
+    Ok(())
+}
+
 /// A failed step: the outcome kind and a short explanation.
 pub(crate) type Failure = (RegistryOutcome, String);
 

@@ -70,15 +70,7 @@ pub struct WhoisProbe {
 impl WhoisProbe {
     /// Builds the probe: checks the target and normalises the name.
     pub fn new(target: WhoisTarget) -> Result<Self, RegistryError> {
-        if target.host.trim().is_empty() {
-            return Err(RegistryError::InvalidTarget("WHOIS host is empty".into()));
-        }
-        if target.port == 0 {
-            return Err(RegistryError::InvalidTarget("WHOIS port is 0".into()));
-        }
-        if target.timeout.is_zero() {
-            return Err(RegistryError::InvalidTarget("WHOIS timeout is zero".into()));
-        }
+        super::net::check_endpoint("WHOIS", &target.host, target.port, target.timeout)?;
         let query = ldh_name(&target.domain)?;
         let marker = match &target.marker {
             Some(m) if m.trim().is_empty() => {
