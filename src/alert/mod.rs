@@ -278,3 +278,6 @@ impl AlertService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
