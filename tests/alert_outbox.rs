@@ -159,12 +159,16 @@ async fn fifty_events_survive_a_receiver_outage_in_order_signed_and_deduplicable
     // The receiver is down: each incident's first event is tried, and nothing is tried while
     // the (simulated) clock stands still — later events wait for earlier ones, and retries
     // wait for their backoff.
-    eventually(10, "every incident's first event tried, nothing due", || {
-        counter(&s.metrics, "attempts") >= OBJECTS as u64
-            && s.store
-                .outbox_due("noc", s.clock.now_ms(), 100)
-                .is_ok_and(|d| d.is_empty())
-    })
+    eventually(
+        10,
+        "every incident's first event tried, nothing due",
+        || {
+            counter(&s.metrics, "attempts") >= OBJECTS as u64
+                && s.store
+                    .outbox_due("noc", s.clock.now_ms(), 100)
+                    .is_ok_and(|d| d.is_empty())
+        },
+    )
     .await;
     let tried = counter(&s.metrics, "attempts");
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -2,7 +2,7 @@
 //! scripts/alertmanager-lab.sh on 127.0.0.1 with its own config and data directory in a temp
 //! dir, clustering off, stopped by its PID): dnsgrade raises an incident, the alert is read
 //! back from Alertmanager's API with the right labels, then resolved; a drill arrives labelled
-//! drill="true".
+//! drill="true"; an active alert is re-posted every resend_interval.
 //!
 //! Simulated time starts in the past (2023), so the `endsAt` of a resolved incident is before
 //! Alertmanager's own clock, as it would be in production.
@@ -114,7 +114,7 @@ async fn a_real_alertmanager_gets_the_incident_then_its_resolution() {
     std::fs::write(
         &cfg,
         format!(
-            "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"100ms\"\ntick = \"1s\"\napi_token = \"env:DNSGRADE_API_TOKEN\"\n\n\
+            "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"100ms\"\ntick = \"1s\"\nstop_window = \"120s\"\napi_token = \"env:DNSGRADE_API_TOKEN\"\n\n\
              [[alert.alertmanager]]\nname = \"am\"\nurl = \"http://{am}\"\n\n\
              [[tld]]\nname = \"cn\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"{}\"]\n",
             dir.path().join("state").display(),
@@ -159,9 +159,30 @@ async fn a_real_alertmanager_gets_the_incident_then_its_resolution() {
         .is_some_and(|s| s.contains("probes")));
     assert_eq!(a["startsAt"].as_str().map(|s| &s[..10]), Some("2023-11-14"));
 
+    // Re-posted while active: nothing is posted while the simulated clock stands still, and
+    // one resend_interval (1 min) later the alert is posted again (Alertmanager's updatedAt
+    // moves), so its resolve_timeout never resolves it. (stop_window is 2 min, so the jump
+    // keeps the node stopped.)
+    let updated = a["updatedAt"].as_str().expect("updatedAt").to_string();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let same = alerts(am, "DnsgradeIncident").await;
+    assert_eq!(same.len(), 1, "{same:#?}");
+    assert_eq!(
+        same[0]["updatedAt"],
+        updated.as_str(),
+        "no re-post before resend_interval"
+    );
+    clock.advance(61_000);
+    let again = wait_alerts(am, "the alert re-posted", |a| {
+        a.len() == 1 && a[0]["updatedAt"] != updated.as_str()
+    })
+    .await;
+    assert_eq!(again[0]["labels"], *l, "the same alert, still level I");
+    assert_eq!(again[0]["status"]["state"], "active");
+
     // The node recovers; the window and then clear_after (300 s) pass in simulated time.
     node.set_faults(Faults::default());
-    clock.advance(301_000);
+    clock.advance(361_000);
     wait_object(d.http, "tld/cn", clock.now.get(), "no grade", |o| {
         level(o).is_none()
     })
