@@ -217,11 +217,12 @@ impl IncidentStore {
     ) -> StoreResult<(Vec<IncidentEvent>, Option<MonitorEvent>)> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let events = apply_in(&tx, self.drill, assessments, clocks, now, clear_after)?;
+        // The monitor event first: a recovery precedes the grading it lets resume.
         let monitor_event = match monitor {
             Some(m) => record_monitor(&tx, m, now)?,
             None => None,
         };
+        let events = apply_in(&tx, self.drill, assessments, clocks, now, clear_after)?;
         tx.commit()?;
         Ok((events, monitor_event))
     }
