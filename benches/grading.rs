@@ -164,6 +164,7 @@ fn bench(c: &mut Criterion) {
         daemon: daemon_config(dir.path()),
         objects: objs.clone(),
         maintenance: vec![],
+        alert: Default::default(),
     });
     let ledger = Arc::new(IncidentStore::open(&dir.path().join("bench.sqlite3")).expect("ledger"));
     let mut ev = Evaluator::new(config, Arc::new(rules.clone()), ledger).expect("evaluator");

@@ -136,6 +136,42 @@ pub fn describe_config(c: &Config) -> String {
     if total_rate > d.global_rate.get() as f64 {
         let _ = writeln!(out, "warning: the planned rate exceeds global_rate; probes will be delayed and counted in {}", crate::metrics::PROBES_RATE_LIMITED);
     }
+    let a = &c.alert;
+    if !a.sinks.is_empty() {
+        let _ = writeln!(
+            out,
+            "
+alert sinks (give up after {:?}):",
+            a.give_up_after
+        );
+        for k in &a.sinks {
+            let f = &k.filter;
+            let mut only = Vec::new();
+            if let Some(g) = f.min_grade {
+                only.push(format!("grade >= {}", g.roman()));
+            }
+            if !f.classes.is_empty() {
+                let cl: Vec<&str> = f.classes.iter().map(|c| c.as_str()).collect();
+                only.push(format!("classes {}", cl.join(",")));
+            }
+            if let Some(au) = &f.authority {
+                only.push(format!("authority {au}"));
+            }
+            let _ = writeln!(
+                out,
+                "  {} ({}{}) {}{}",
+                k.name,
+                k.kind.as_str(),
+                if k.secret.is_some() { ", signed" } else { "" },
+                k.display_url(),
+                if only.is_empty() {
+                    String::new()
+                } else {
+                    format!("  only {}", only.join("; "))
+                }
+            );
+        }
+    }
     out
 }
 

@@ -47,6 +47,9 @@ pub enum DaemonError {
         /// The cause.
         source: StoreError,
     },
+    /// The alert outbox could not be set up.
+    #[error("{0}")]
+    Alerts(crate::alert::AlertError),
     /// A reference zone could not be read.
     #[error("cannot load the reference zone {file} of {object}: {reason}")]
     Reference {
@@ -458,6 +461,12 @@ impl Shared {
         if outcome.isolation_ended {
             tracing::warn!("monitor recovered: control probes answer again; grading resumes");
         }
+        if let Some(me) = &outcome.monitor_event {
+            tracing::warn!(
+                event = me.kind.as_str(),
+                "monitor event recorded for the alert outbox"
+            );
+        }
         for e in &outcome.events {
             m.incident_events
                 .with_label_values(&[e.kind.as_str()])
@@ -576,6 +585,7 @@ pub struct Daemon {
     tasks: Vec<JoinHandle<()>>,
     consumer: JoinHandle<()>,
     ctx: Arc<ProbeContext>,
+    alerts: crate::alert::AlertService,
 }
 
 impl Daemon {
@@ -656,6 +666,20 @@ impl Daemon {
                 addr: d.listen,
                 source,
             })?;
+        // Alert sinks: their cursors exist before the first tick can write an event.
+        let alerts = crate::alert::AlertService::start(
+            &config.alert,
+            Arc::new(crate::alert::AlertContext::new(
+                config.clone(),
+                rules.clone(),
+                format!("http://{http_addr}"),
+            )),
+            incidents.clone(),
+            clock.clone(),
+            metrics.clone(),
+            crate::alert::Options::default(),
+        )
+        .map_err(DaemonError::Alerts)?;
         let consumer = tokio::spawn(consume(rx, store.clone(), metrics.clone()));
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(crate::http::serve(
@@ -795,6 +819,7 @@ impl Daemon {
             tasks,
             consumer,
             ctx,
+            alerts,
         })
     }
 
@@ -807,6 +832,7 @@ impl Daemon {
         }
         drop(self.ctx);
         let _ = tokio::time::timeout(grace, self.consumer).await;
+        self.alerts.stop().await;
     }
 
     /// A token that is cancelled when the daemon stops.

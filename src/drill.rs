@@ -114,6 +114,14 @@ pub const SCENARIOS: &[Scenario] = &[
         en: "a tier-1 website's authoritative DNS stopped with relatively major social impact",
     },
     Scenario {
+        name: "website-candidate-III",
+        class: ObjectClass::Website,
+        grade: Level::IV,
+        candidate: Some(Level::III),
+        zh: "一级网站的权威域名解析系统停止解析服务（待确认社会影响）",
+        en: "a tier-1 website's authoritative DNS stopped (impact to be confirmed)",
+    },
+    Scenario {
         name: "website-IV",
         class: ObjectClass::Website,
         grade: Level::IV,
@@ -228,6 +236,14 @@ mod tests {
         for l in [Level::II, Level::III, Level::IV] {
             assert!(has(ObjectClass::Recursive, l), "recursive {l:?}");
         }
+        // The two cells that wait for a person's confirmation have their candidate drill.
+        let cand = |c: ObjectClass, l: Level, cl: Level| {
+            SCENARIOS
+                .iter()
+                .any(|s| s.class == c && s.grade == l && s.candidate == Some(cl))
+        };
+        assert!(cand(ObjectClass::Institution, Level::II, Level::I));
+        assert!(cand(ObjectClass::Website, Level::IV, Level::III));
         assert!(scenario("TLD-ii").is_ok());
         assert!(scenario("nope").is_err());
     }

@@ -11,7 +11,9 @@ use crate::clock::UnixMillis;
 use crate::config::{CheckRole, Config, Licensor, ObjectClass, Scope};
 use crate::daemon::StatsStore;
 use crate::grading::{evaluate, AddressInput, Assessment, ObjectInput, Rules, ServerInput};
-use crate::incident::{ConditionClocks, IncidentEvent, IncidentStore, StoreError};
+use crate::incident::{
+    ConditionClocks, IncidentEvent, IncidentStore, MonitorEvent, MonitorObservation, StoreError,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,6 +74,8 @@ pub struct TickOutcome {
     pub isolation_began: bool,
     /// True when isolation ended at this tick.
     pub isolation_ended: bool,
+    /// The monitor event written by this tick (a change of the persisted isolation state).
+    pub monitor_event: Option<MonitorEvent>,
 }
 
 /// The synchronous core of the evaluation service.
@@ -216,15 +220,35 @@ impl Evaluator {
             isolation_ended: !isolated && self.isolated,
             ..TickOutcome::default()
         };
+        // A change of isolation is a monitor event for the alert outbox, written in the tick's
+        // transaction; without enough control probes to judge, nothing is claimed.
+        let monitor = (control_addresses > 0).then_some(MonitorObservation {
+            isolated,
+            control_addresses,
+            control_failing,
+        });
         if isolated {
             // Suspended: save nothing new, open nothing, hold what is open.
-            self.store.apply(&[], &self.clocks, now, m.clear_after)?;
+            let (_, me) = self.store.apply_observed(
+                &[],
+                &self.clocks,
+                now,
+                m.clear_after,
+                monitor.as_ref(),
+            )?;
+            out.monitor_event = me;
         } else {
             let assessments: Vec<Assessment> =
                 objects.iter().map(|o| o.assessment.clone()).collect();
-            out.events = self
-                .store
-                .apply(&assessments, &clocks, now, m.clear_after)?;
+            let (events, me) = self.store.apply_observed(
+                &assessments,
+                &clocks,
+                now,
+                m.clear_after,
+                monitor.as_ref(),
+            )?;
+            out.events = events;
+            out.monitor_event = me;
             self.clocks = clocks;
         }
         self.isolated = isolated;

@@ -39,6 +39,7 @@ pub fn router(shared: Shared) -> Router {
             "/api/v1/maintenance",
             get(list_maintenance).post(declare_maintenance),
         )
+        .route("/api/v1/outbox", get(outbox))
         .route("/api/v1/drills", get(list_drills).post(start_drill))
         .route("/api/v1/drills/{id}/end", post(end_drill))
         .with_state(shared)
@@ -131,6 +132,42 @@ async fn status(State(s): State<Shared>) -> Response {
         "resolution": resolve,
     }))
     .into_response()
+}
+
+/// `GET /api/v1/outbox`: per sink its kind, URL (without credentials), filters and delivery
+/// figures, and the most recent given-up deliveries. Secrets are never part of it.
+async fn outbox(State(s): State<Shared>) -> ApiResult {
+    let now = s.clock.now_ms();
+    let alert = s.config.alert.clone();
+    let store = s.incidents.clone();
+    let v = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, StoreError> {
+        let mut sinks = Vec::new();
+        for k in &alert.sinks {
+            let sum = store.outbox_summary(&k.name)?;
+            sinks.push(json!({
+                "name": k.name,
+                "kind": k.kind,
+                "url": k.display_url(),
+                "signed": k.secret.is_some(),
+                "filter": k.filter,
+                "pending": sum.pending,
+                "delivered": sum.delivered,
+                "given_up": sum.given_up,
+                "pending_attempts": sum.pending_attempts,
+                "oldest_pending_at": sum.oldest_pending_at,
+                "oldest_pending_age_s": sum.oldest_pending_at.map(|t| now.saturating_sub(t.ms()) / 1000),
+                "last_error": sum.last_error,
+            }));
+        }
+        Ok(json!({
+            "give_up_after_s": alert.give_up_after.as_secs(),
+            "sinks": sinks,
+            "given_up": store.outbox_given_up(100)?,
+        }))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(v).into_response())
 }
 
 #[derive(Debug, Deserialize)]

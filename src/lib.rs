@@ -24,7 +24,9 @@
 //!                   │ (pure; one per object: grade, candidate, reasons, evidence, authority)
 //!                   ▼
 //!   incidents: lifecycle + condition clocks in SQLite, written before acted on
+//!                   │ (every delivered event also gets an outbox row, same transaction)
 //!                   ▼
+//!   alerts: per-sink outbox workers → signed webhooks, Alertmanager v2 API
 //!   /metrics (prometheus text format), /healthz, /api/v1/status, /api/v1/incidents
 //! ```
 //!
@@ -41,11 +43,13 @@
 //!   `dnsgrade lab`.
 //! - [`grading`]: the matrix as a pure function; [`incident`]: clocks, lifecycle, SQLite ledger.
 //! - [`evaluator`]: the tick that turns statistics into grades and incidents.
+//! - [`alert`]: the durable outbox and its sinks (webhooks, Alertmanager).
 //! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
 //! - [`status_page`]: the HTML status page at `/`.
 //! - [`sweep`]: `dnsgrade sweep`, every delegation of a zone against one node.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
+pub mod alert;
 pub mod cli;
 pub mod clock;
 pub mod config;

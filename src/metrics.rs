@@ -65,6 +65,27 @@ pub const REGISTRY_PROBE_DURATION: &str = "dnsgrade_registry_probe_duration_seco
 pub const REGISTRY_SERVICE_STATE: &str = "dnsgrade_registry_service_state";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
+/// Alert deliveries waiting, per sink.
+pub const OUTBOX_DEPTH: &str = "dnsgrade_outbox_depth";
+/// Age of the oldest pending alert event, per sink.
+pub const OUTBOX_OLDEST_AGE: &str = "dnsgrade_outbox_oldest_pending_age_seconds";
+/// Alert delivery attempts, per sink.
+pub const OUTBOX_ATTEMPTS_TOTAL: &str = "dnsgrade_outbox_delivery_attempts_total";
+/// Failed alert delivery attempts, per sink and reason.
+pub const OUTBOX_FAILURES_TOTAL: &str = "dnsgrade_outbox_delivery_failures_total";
+/// Alert events delivered (2xx), per sink.
+pub const OUTBOX_DELIVERED_TOTAL: &str = "dnsgrade_outbox_delivered_total";
+/// Alert events given up after `give_up_after`, per sink.
+pub const OUTBOX_GIVEN_UP_TOTAL: &str = "dnsgrade_outbox_given_up_total";
+/// The bounded values of the `reason` label of [`OUTBOX_FAILURES_TOTAL`].
+pub const OUTBOX_FAILURE_REASONS: [&str; 6] = [
+    "connect",
+    "timeout",
+    "http_4xx",
+    "http_5xx",
+    "http_other",
+    "other",
+];
 
 /// Every metric family name, for tests and dashboards.
 pub const ALL_NAMES: &[&str] = &[
@@ -96,6 +117,12 @@ pub const ALL_NAMES: &[&str] = &[
     REGISTRY_PROBE_DURATION,
     REGISTRY_SERVICE_STATE,
     BUILD_INFO,
+    OUTBOX_DEPTH,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_ATTEMPTS_TOTAL,
+    OUTBOX_FAILURES_TOTAL,
+    OUTBOX_DELIVERED_TOTAL,
+    OUTBOX_GIVEN_UP_TOTAL,
 ];
 
 /// Histogram buckets for registry round trips: TLS handshakes and HTTP take longer than DNS;
@@ -172,6 +199,18 @@ pub struct Metrics {
     pub soa_behind: GaugeVec,
     /// dnsgrade_soa_publication_seconds{class,object}.
     pub soa_publication: HistogramVec,
+    /// dnsgrade_outbox_depth{sink}.
+    pub outbox_depth: IntGaugeVec,
+    /// dnsgrade_outbox_oldest_pending_age_seconds{sink}.
+    pub outbox_oldest_age: GaugeVec,
+    /// dnsgrade_outbox_delivery_attempts_total{sink}.
+    pub outbox_attempts: IntCounterVec,
+    /// dnsgrade_outbox_delivery_failures_total{sink,reason}.
+    pub outbox_failures: IntCounterVec,
+    /// dnsgrade_outbox_delivered_total{sink}.
+    pub outbox_delivered: IntCounterVec,
+    /// dnsgrade_outbox_given_up_total{sink}.
+    pub outbox_given_up: IntCounterVec,
 }
 
 impl Metrics {
@@ -331,6 +370,43 @@ impl Metrics {
         )
         .expect("valid metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        // Sink names come from the config (validated: at most 64 characters of a fixed set).
+        let outbox_depth = IntGaugeVec::new(
+            Opts::new(OUTBOX_DEPTH, "Alert deliveries waiting in the outbox, per sink (including those held behind an earlier event of the same incident)."),
+            &["sink"],
+        )
+        .expect("valid metric");
+        let outbox_oldest_age = GaugeVec::new(
+            Opts::new(OUTBOX_OLDEST_AGE, "Age of the oldest alert event still pending for the sink, in seconds (0 when none)."),
+            &["sink"],
+        )
+        .expect("valid metric");
+        let outbox_attempts = IntCounterVec::new(
+            Opts::new(OUTBOX_ATTEMPTS_TOTAL, "Alert delivery attempts, per sink."),
+            &["sink"],
+        )
+        .expect("valid metric");
+        let outbox_failures = IntCounterVec::new(
+            Opts::new(OUTBOX_FAILURES_TOTAL, "Failed alert delivery attempts (and Alertmanager re-posts), per sink and reason (connect, timeout, http_4xx, http_5xx, http_other, other)."),
+            &["sink", "reason"],
+        )
+        .expect("valid metric");
+        let outbox_delivered = IntCounterVec::new(
+            Opts::new(
+                OUTBOX_DELIVERED_TOTAL,
+                "Alert events delivered with a 2xx reply, per sink.",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
+        let outbox_given_up = IntCounterVec::new(
+            Opts::new(
+                OUTBOX_GIVEN_UP_TOTAL,
+                "Alert events given up after give_up_after without a 2xx, per sink.",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(probes.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(probe_duration.clone()),
@@ -360,6 +436,12 @@ impl Metrics {
             Box::new(registry_probe_duration.clone()),
             Box::new(registry_service_state.clone()),
             Box::new(build),
+            Box::new(outbox_depth.clone()),
+            Box::new(outbox_oldest_age.clone()),
+            Box::new(outbox_attempts.clone()),
+            Box::new(outbox_failures.clone()),
+            Box::new(outbox_delivered.clone()),
+            Box::new(outbox_given_up.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -392,6 +474,25 @@ impl Metrics {
             soa_serial_lag,
             soa_behind,
             soa_publication,
+            outbox_depth,
+            outbox_oldest_age,
+            outbox_attempts,
+            outbox_failures,
+            outbox_delivered,
+            outbox_given_up,
+        }
+    }
+
+    /// Creates every outbox series of `sink` at zero, so dashboards see a sink before its
+    /// first event.
+    pub fn init_sink(&self, sink: &str) {
+        self.outbox_depth.with_label_values(&[sink]).set(0);
+        self.outbox_oldest_age.with_label_values(&[sink]).set(0.0);
+        self.outbox_attempts.with_label_values(&[sink]);
+        self.outbox_delivered.with_label_values(&[sink]);
+        self.outbox_given_up.with_label_values(&[sink]);
+        for r in OUTBOX_FAILURE_REASONS {
+            self.outbox_failures.with_label_values(&[sink, r]);
         }
     }
 

@@ -18,6 +18,131 @@ pub struct Config {
     pub objects: Vec<Object>,
     /// Declared maintenance windows.
     pub maintenance: Vec<Maintenance>,
+    /// Alert delivery (`[alert]`).
+    pub alert: AlertConfig,
+}
+
+/// `[alert]`, with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertConfig {
+    /// An event not delivered to a sink within this age (from when it happened) is given up,
+    /// logged and counted (default 24 h).
+    pub give_up_after: Duration,
+    /// Alertmanager sinks re-post active alerts this often (default 1 min), well within
+    /// Alertmanager's `resolve_timeout` (5 min by default).
+    pub resend_interval: Duration,
+    /// Alertmanager sinks re-post resolved alerts for this long (default 5 min).
+    pub resend_resolved_for: Duration,
+    /// The sinks, in file order (webhooks first).
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// Default `give_up_after`.
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(86_400);
+/// Default `resend_interval`.
+pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
+/// Default `resend_resolved_for`.
+pub const DEFAULT_RESEND_RESOLVED_FOR: Duration = Duration::from_secs(300);
+/// Default timeout of one delivery attempt.
+pub const DEFAULT_SINK_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        Self {
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
+            resend_interval: DEFAULT_RESEND_INTERVAL,
+            resend_resolved_for: DEFAULT_RESEND_RESOLVED_FOR,
+            sinks: Vec::new(),
+        }
+    }
+}
+
+/// What a sink speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    /// A signed JSON webhook (DESIGN.md body and headers).
+    Webhook,
+    /// Prometheus Alertmanager, `POST /api/v2/alerts`.
+    Alertmanager,
+}
+
+impl SinkKind {
+    /// The name in the config and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+            SinkKind::Alertmanager => "alertmanager",
+        }
+    }
+}
+
+/// One alert sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// Unique name (`sink` label; key of its delivery state in the ledger).
+    pub name: String,
+    /// Webhook or Alertmanager.
+    pub kind: SinkKind,
+    /// The URL (for Alertmanager the base URL, `/api/v2/alerts` is appended).
+    pub url: String,
+    /// HMAC key of the webhook signature, if any.
+    pub secret: Option<Secret>,
+    /// Which incidents it gets.
+    pub filter: SinkFilter,
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+}
+
+impl SinkConfig {
+    /// The URL without user information, safe to show in the API and logs.
+    pub fn display_url(&self) -> String {
+        match reqwest::Url::parse(&self.url) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.to_string()
+            }
+            Err(_) => "(invalid url)".into(),
+        }
+    }
+}
+
+/// Which incident events a sink gets. Monitor events (isolated, recovered) go to every sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SinkFilter {
+    /// Only incidents whose highest grade so far is at least this (so a sink that got an
+    /// incident also gets its de-escalation and resolution).
+    pub min_grade: Option<crate::grading::Level>,
+    /// Only these classes (empty: all).
+    pub classes: Vec<ObjectClass>,
+    /// Only objects whose response this authority leads or is notified of, at some grade
+    /// (normalised: "广东省通信管理局" → "广东通信管理局").
+    pub authority: Option<String>,
+}
+
+/// A webhook signing key. Never printed: `Debug` shows `Secret(<redacted>)`, and it has no
+/// `Serialize`, so it cannot reach the API, the metrics or a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Secret(key.into())
+    }
+
+    /// The key bytes, for the HMAC only.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// A maintenance window from the config.

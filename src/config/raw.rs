@@ -33,6 +33,69 @@ pub(crate) struct RawConfig {
     /// Declared maintenance windows.
     #[serde(default)]
     pub maintenance: Vec<Spanned<RawMaintenance>>,
+    /// Alert delivery: the outbox settings and its sinks.
+    #[serde(default)]
+    pub alert: RawAlert,
+}
+
+/// `[alert]`: how long the outbox keeps trying, and the sinks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlert {
+    /// An event not delivered to a sink within this age is given up (default 24h).
+    pub give_up_after: Option<Spanned<HumanDuration>>,
+    /// Alertmanager: active alerts are re-posted this often (default 1m).
+    pub resend_interval: Option<Spanned<HumanDuration>>,
+    /// Alertmanager: resolved alerts are re-posted for this long (default 5m).
+    pub resend_resolved_for: Option<Spanned<HumanDuration>>,
+    /// `[[alert.webhook]]`: signed JSON webhooks.
+    #[serde(default)]
+    pub webhook: Vec<Spanned<RawWebhook>>,
+    /// `[[alert.alertmanager]]`: Prometheus Alertmanager v2 API.
+    #[serde(default)]
+    pub alertmanager: Vec<Spanned<RawAlertmanager>>,
+}
+
+/// `[[alert.webhook]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebhook {
+    /// Sink name: the `sink` label of the outbox metrics and the key of its delivery state.
+    pub name: Spanned<String>,
+    /// Where to POST, http:// or https://.
+    pub url: Spanned<String>,
+    /// HMAC-SHA256 key for `X-Dnsgrade-Signature` (prefer `secret_env`).
+    pub secret: Option<Spanned<String>>,
+    /// The environment variable holding the HMAC key.
+    pub secret_env: Option<Spanned<String>>,
+    /// Only incidents that reached this grade ("I" … "IV").
+    pub min_grade: Option<Spanned<String>>,
+    /// Only these object classes.
+    #[serde(default)]
+    pub classes: Vec<Spanned<String>>,
+    /// Only incidents this authority leads or is notified of (e.g. "广东省通信管理局").
+    pub authority: Option<Spanned<String>>,
+    /// Timeout of one delivery attempt (default 10s).
+    pub timeout: Option<Spanned<HumanDuration>>,
+}
+
+/// `[[alert.alertmanager]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlertmanager {
+    /// Sink name.
+    pub name: Spanned<String>,
+    /// Alertmanager's base URL, e.g. "http://127.0.0.1:9093".
+    pub url: Spanned<String>,
+    /// Only incidents that reached this grade.
+    pub min_grade: Option<Spanned<String>>,
+    /// Only these object classes.
+    #[serde(default)]
+    pub classes: Vec<Spanned<String>>,
+    /// Only incidents this authority leads or is notified of.
+    pub authority: Option<Spanned<String>>,
+    /// Timeout of one request (default 10s).
+    pub timeout: Option<Spanned<HumanDuration>>,
 }
 
 /// `[daemon]`.

@@ -341,3 +341,116 @@ fn registry_settings_are_checked_with_their_location() {
     assert_eq!(r.epp_login_env, Some(("CLID".into(), "PW".into())));
     assert_eq!(r.whois_marker.as_deref(), Some("Domain Name:"));
 }
+
+const ALERT: &str = r#"
+[alert]
+give_up_after = "12h"
+
+[[alert.webhook]]
+name = "noc"
+url = "https://hooks.example/noc"
+secret_env = "DNSGRADE_TEST_NOC_SECRET"
+min_grade = "II"
+classes = ["tld"]
+authority = "广东省通信管理局"
+timeout = "5s"
+
+[[alert.alertmanager]]
+name = "am"
+url = "http://127.0.0.1:9093"
+"#;
+
+#[test]
+fn alert_sinks_are_validated_with_defaults_and_secret_from_the_environment() {
+    // A variable only this test uses.
+    std::env::set_var("DNSGRADE_TEST_NOC_SECRET", "from-env-1234");
+    let c = parse(Path::new("t.toml"), &format!("{GOOD}{ALERT}")).expect("valid");
+    let a = &c.alert;
+    assert_eq!(a.give_up_after, std::time::Duration::from_secs(12 * 3600));
+    assert_eq!(a.resend_interval, DEFAULT_RESEND_INTERVAL);
+    assert_eq!(a.sinks.len(), 2);
+    let noc = &a.sinks[0];
+    assert_eq!(noc.kind, SinkKind::Webhook);
+    assert_eq!(noc.secret, Some(Secret::new("from-env-1234")));
+    assert_eq!(noc.filter.min_grade, Some(crate::grading::Level::II));
+    assert_eq!(noc.filter.classes, [ObjectClass::Tld]);
+    assert_eq!(noc.filter.authority.as_deref(), Some("广东通信管理局"));
+    assert_eq!(noc.timeout.as_secs(), 5);
+    assert_eq!(a.sinks[1].kind, SinkKind::Alertmanager);
+    assert_eq!(a.sinks[1].timeout, DEFAULT_SINK_TIMEOUT);
+    assert!(
+        !format!("{c:?}").contains("from-env-1234"),
+        "Debug redacts the secret"
+    );
+    // Without [alert]: defaults, no sinks.
+    let c = parse(Path::new("t.toml"), GOOD).expect("valid");
+    assert_eq!(c.alert, AlertConfig::default());
+}
+
+#[test]
+fn alert_errors_point_at_the_value() {
+    let base = format!("{GOOD}{ALERT}").replace(
+        "secret_env = \"DNSGRADE_TEST_NOC_SECRET\"",
+        "secret = \"k\"",
+    );
+    let line_of = |text: &str, needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap_or(0)
+    };
+    for (from, to, says) in [
+        (
+            "min_grade = \"II\"",
+            "min_grade = \"V\"",
+            "min_grade must be",
+        ),
+        (
+            "classes = [\"tld\"]",
+            "classes = [\"control\"]",
+            "class must be one of",
+        ),
+        (
+            "url = \"https://hooks.example/noc\"",
+            "url = \"ftp://x/y\"",
+            "not an http",
+        ),
+        (
+            "timeout = \"5s\"",
+            "timeout = \"10m\"",
+            "timeout must be between",
+        ),
+        (
+            "give_up_after = \"12h\"",
+            "give_up_after = \"90d\"",
+            "give_up_after must be",
+        ),
+        ("name = \"am\"", "name = \"noc\"", "duplicate sink name"),
+        ("name = \"am\"", "name = \"a m\"", "sink name"),
+        (
+            "secret = \"k\"",
+            "secret = \"k\"\nsecret_env = \"X\"",
+            "either secret or secret_env",
+        ),
+        (
+            "secret = \"k\"",
+            "secret_env = \"DNSGRADE_TEST_UNSET_VARIABLE\"",
+            "is not set",
+        ),
+        (
+            "timeout = \"5s\"",
+            "timout = \"5s\"",
+            "unknown field `timout`",
+        ),
+    ] {
+        let text = base.replace(from, to);
+        assert_ne!(text, base, "{from}");
+        let e = one(&text);
+        assert!(e.message.contains(says), "{to}: {e}");
+        let last = to.lines().last().unwrap_or(to);
+        assert!(e.line >= line_of(&text, "[alert]"), "{to}: {e}");
+        if !to.starts_with("name") && !to.contains("secret = \"k\"\n") {
+            assert_eq!(e.line, line_of(&text, last), "{to}: {e}");
+        }
+    }
+}

@@ -32,7 +32,7 @@
 //! alert outbox uses them as idempotency keys and as its read cursor
 //! ([`IncidentStore::events_since`]).
 //!
-//! ## Schema (version 1, `PRAGMA user_version`)
+//! ## Schema (version 3, `PRAGMA user_version`)
 //!
 //! ```text
 //! incidents           id PK AUTOINCREMENT, object, state open|resolved, grade, max_grade,
@@ -48,7 +48,13 @@
 //! condition_clocks    key PK, onset, last_true
 //! confirmations       id, incident_id → incidents ON DELETE CASCADE, object, level, by, at
 //! maintenance_windows id, object, starts (incl.), ends (excl.), reason; CHECK ends > starts
+//! ledger_meta         key PK, value (ledger_id: random, prefixes every alert delivery id)
+//! monitor_events      id PK AUTOINCREMENT, type monitor.isolated|recovered, at, payload
+//! outbox, outbox_cursor, outbox_delivery: the alert outbox, see crate::alert
 //! ```
+//!
+//! Version 2 made the one-open-incident index per (object, drill); version 3 added the alert
+//! outbox and monitor events.
 //!
 //! Grades are stored as roman numerals (`I` … `IV`), times as Unix milliseconds (INTEGER),
 //! documents as JSON text. Migrations are an append-only list; opening runs the missing ones,
@@ -89,7 +95,11 @@ pub use model::{
     IncidentState, ListFilter, MaintenanceWindow, NextEscalation, StateFilter, TimelineEntry,
     Timestamp,
 };
-pub use store::{IncidentStore, Pruned, StoreError, StoreResult, SCHEMA_VERSION};
+pub use store::{
+    AlertEvent, Attempt, DueDelivery, GivenUpDelivery, IncidentStore, MonitorEvent, MonitorKind,
+    MonitorObservation, OutboxItem, Pruned, SinkSummary, StoreError, StoreResult, MONITOR_STREAM,
+    SCHEMA_VERSION,
+};
 
 /// The default `clear_after` (MATRIX.md): a condition, and an incident, clear only after 300 s
 /// without it.

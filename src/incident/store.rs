@@ -154,6 +154,54 @@ CREATE INDEX maintenance_windows_object ON maintenance_windows (object, ends);
 DROP INDEX incidents_one_open;
 CREATE UNIQUE INDEX incidents_one_open ON incidents (object, drill) WHERE state = 'open';
 "#,
+    // 3: the alert outbox (see crate::alert): monitor events, one outbox row per deliverable
+    // event, per-sink read cursors and delivery state, and the ledger's random id that makes
+    // delivery ids unique across re-created databases.
+    r#"
+CREATE TABLE ledger_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO ledger_meta (key, value) VALUES ('ledger_id', lower(hex(randomblob(8))));
+
+CREATE TABLE monitor_events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    type    TEXT    NOT NULL CHECK (type IN ('monitor.isolated', 'monitor.recovered')),
+    at      INTEGER NOT NULL,
+    payload TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX monitor_events_at ON monitor_events (at);
+
+CREATE TABLE outbox (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_event_id INTEGER UNIQUE REFERENCES incident_events (id) ON DELETE CASCADE,
+    monitor_event_id  INTEGER UNIQUE REFERENCES monitor_events (id) ON DELETE CASCADE,
+    stream            TEXT    NOT NULL,
+    type              TEXT    NOT NULL,
+    at                INTEGER NOT NULL,
+    CHECK ((incident_event_id IS NULL) <> (monitor_event_id IS NULL))
+);
+
+CREATE TABLE outbox_cursor (
+    sink    TEXT    PRIMARY KEY,
+    last_id INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE outbox_delivery (
+    outbox_id       INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    sink            TEXT    NOT NULL,
+    stream          TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'given_up')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    enqueued_at     INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    last_status     INTEGER,
+    last_error      TEXT,
+    done_at         INTEGER,
+    PRIMARY KEY (outbox_id, sink)
+) WITHOUT ROWID;
+CREATE INDEX outbox_delivery_pending ON outbox_delivery (sink, state, stream, outbox_id);
+"#,
 ];
 
 /// The schema version this build writes (`PRAGMA user_version`).
@@ -711,9 +759,10 @@ impl IncidentStore {
             .collect()
     }
 
-    /// Deletes resolved incidents (with their events and confirmations) resolved more than
-    /// `retain` before `now` (default policy: 365 days), and maintenance windows that ended
-    /// before then. Open incidents are never deleted, however old.
+    /// Deletes resolved incidents (with their events, confirmations and alert outbox rows)
+    /// resolved more than `retain` before `now` (default policy: 365 days), maintenance
+    /// windows that ended before then, and older monitor events but the newest. Open
+    /// incidents are never deleted, however old.
     pub fn prune(&self, retain: Duration, now: UnixMillis) -> StoreResult<Pruned> {
         let cutoff = now.saturating_sub(millis(retain));
         self.write(|tx| {
@@ -723,6 +772,13 @@ impl IncidentStore {
             )?;
             let maintenance_windows = tx.execute(
                 "DELETE FROM maintenance_windows WHERE ends < ?1",
+                params![cutoff],
+            )?;
+            // Monitor events age out too (their outbox rows and deliveries go with them), but
+            // the newest one stays: it is the persisted isolation state.
+            tx.execute(
+                "DELETE FROM monitor_events WHERE at < ?1
+                     AND id <> (SELECT MAX(id) FROM monitor_events)",
                 params![cutoff],
             )?;
             Ok(Pruned {
@@ -1084,8 +1140,21 @@ fn write_events(
             serde_json::to_string(payload)?,
             snapshot,
         ])?;
+        let event_id = conn.last_insert_rowid();
+        if let Some(kind_name) = kind.webhook_type() {
+            // Same transaction as the event: the outbox can never miss a delivered kind.
+            conn.prepare_cached(
+                "INSERT INTO outbox (incident_event_id, stream, type, at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                event_id,
+                outbox::incident_stream(incident_id),
+                kind_name,
+                at
+            ])?;
+        }
         out.push(IncidentEvent {
-            id: conn.last_insert_rowid(),
+            id: event_id,
             incident_id,
             seq,
             kind: *kind,
@@ -1224,6 +1293,12 @@ fn decode(r: RawIncident) -> StoreResult<Incident> {
         updated_at: Timestamp(r.updated_at),
     })
 }
+
+mod outbox;
+pub use outbox::{
+    AlertEvent, Attempt, DueDelivery, GivenUpDelivery, MonitorEvent, MonitorKind,
+    MonitorObservation, OutboxItem, SinkSummary, MONITOR_STREAM,
+};
 
 #[cfg(test)]
 mod tests;

@@ -264,3 +264,163 @@ pub async fn http_post(
     };
     (status, body)
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `X-Dnsgrade-Delivery`.
+    pub delivery: String,
+    /// `X-Dnsgrade-Event`.
+    pub event: String,
+    /// Whether `X-Dnsgrade-Signature` was present and matched the HMAC of the body.
+    pub signature_ok: bool,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The body as JSON.
+    pub json: serde_json::Value,
+    /// The status the receiver answered.
+    pub answered: u16,
+}
+
+/// What a [`Receiver`] collects; shared across restarts on the same port.
+#[derive(Debug, Default)]
+pub struct ReceiverState {
+    /// Every request, in arrival order (duplicates included).
+    pub got: std::sync::Mutex<Vec<Received>>,
+    /// Answer 503 to the first arrival of events whose `event.seq` is this (after recording
+    /// it), so the sender must retry: duplicates with the same delivery id.
+    pub flaky_seq: Option<i64>,
+}
+
+impl ReceiverState {
+    /// Everything received so far.
+    pub fn all(&self) -> Vec<Received> {
+        self.got.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Distinct delivery ids answered with a 2xx.
+    pub fn delivered_ids(&self) -> std::collections::BTreeSet<String> {
+        self.all()
+            .into_iter()
+            .filter(|r| r.answered < 300)
+            .map(|r| r.delivery)
+            .collect()
+    }
+}
+
+/// A webhook receiver on loopback that verifies dnsgrade's HMAC signature like a real one
+/// would (hmac + constant-time compare).
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub state: std::sync::Arc<ReceiverState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Starts on `addr` ("127.0.0.1:0" for a fresh port) with the HMAC `secret`.
+    pub async fn start(
+        addr: SocketAddr,
+        secret: &str,
+        state: std::sync::Arc<ReceiverState>,
+    ) -> Receiver {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("receiver binds on loopback");
+        let addr = listener.local_addr().expect("addr");
+        let secret = secret.as_bytes().to_vec();
+        let st = state.clone();
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let st = st.clone();
+            let secret = secret.clone();
+            async move {
+                use hmac::Mac;
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let sig = h("x-dnsgrade-signature");
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).expect("key");
+                mac.update(&body);
+                let signature_ok = sig
+                    .strip_prefix("sha256=")
+                    .and_then(|x| hex::decode(x).ok())
+                    .is_some_and(|tag| mac.verify_slice(&tag).is_ok());
+                let json: serde_json::Value =
+                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                let delivery = h("x-dnsgrade-delivery");
+                let mut got = st.got.lock().unwrap_or_else(|e| e.into_inner());
+                let first = !got.iter().any(|r| r.delivery == delivery);
+                let answered = if !signature_ok {
+                    401
+                } else if first
+                    && st.flaky_seq.is_some()
+                    && json["event"]["seq"].as_i64() == st.flaky_seq
+                {
+                    503
+                } else {
+                    200
+                };
+                got.push(Received {
+                    delivery,
+                    event: h("x-dnsgrade-event"),
+                    signature_ok,
+                    body: body.to_vec(),
+                    json,
+                    answered,
+                });
+                (
+                    StatusCode::from_u16(answered).expect("status"),
+                    [("connection", "close")],
+                    "",
+                )
+            }
+        };
+        let app = axum::Router::new().route("/hook", axum::routing::post(handler));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Receiver {
+            addr,
+            state,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// The hook URL.
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Stops listening (the port refuses connections afterwards).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+/// Waits (up to `secs` seconds of real time, polling) until `pred` holds; panics with `what`.
+pub async fn eventually(secs: u64, what: &str, mut pred: impl FnMut() -> bool) {
+    for _ in 0..secs * 20 {
+        if pred() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out: {what}");
+}

@@ -613,6 +613,11 @@ fn transaction_dropped_before_commit_leaves_db_unchanged() {
         before_list
     );
     assert_eq!(count(&st, "incident_events"), before_events);
+    assert_eq!(
+        count(&st, "outbox"),
+        1,
+        "the outbox rolled back with the tick"
+    );
     assert_eq!(st.load_clocks().expect("clocks"), clocks);
     // And the next tick recomputes the same transitions.
     let e = tick(&st, asmt(OBJ, Some(I), Some(T0)), T0 + 10 * S);
@@ -1209,4 +1214,111 @@ fn drills_run_beside_real_incidents_without_touching_clocks() {
         1,
         "the real incident is untouched"
     );
+}
+
+#[test]
+fn outbox_rows_exist_for_delivered_kinds_only_and_keep_per_incident_order() {
+    use Level::*;
+    let st = mem();
+    let cursor = st.outbox_cursor("hook").expect("cursor");
+    assert_eq!(cursor, 0);
+    // Opened, then clearing (timeline only), then resolved; another incident in between.
+    tick(&st, asmt(OBJ, Some(IV), Some(T0)), T0);
+    tick(&st, asmt("tld/cn", Some(II), Some(T0)), T0 + S);
+    tick(&st, asmt(OBJ, None, None), T0 + 2 * S);
+    let ack = st.acknowledge(1, "duty", None, T0 + 3 * S).expect("ack");
+    tick(&st, asmt(OBJ, None, None), T0 + 2 * S + 300 * S);
+    let items = st.outbox_after(0, 100).expect("outbox");
+    let types: Vec<(&str, &str)> = items
+        .iter()
+        .map(|i| (i.stream.as_str(), i.event.type_name()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("incident/1", "incident.opened"),
+            ("incident/2", "incident.opened"),
+            ("incident/1", "incident.acknowledged"),
+            ("incident/1", "incident.resolved"),
+        ],
+        "no outbox row for incident.clearing"
+    );
+    let ledger = st.ledger_id().expect("ledger id");
+    assert_eq!(ledger.len(), 16);
+    assert_eq!(items[2].key, format!("{ledger}-ie-{}", ack.id));
+    // Enqueued for a sink: only the head of each incident's stream is due.
+    let all: Vec<&OutboxItem> = items.iter().collect();
+    st.outbox_enqueue("hook", &all, items[3].id, T0)
+        .expect("enqueue");
+    let due = |now| -> Vec<i64> {
+        st.outbox_due("hook", now, 10)
+            .expect("due")
+            .iter()
+            .map(|d| d.item.id)
+            .collect()
+    };
+    assert_eq!(due(T0), [items[0].id, items[1].id]);
+    st.outbox_record(
+        "hook",
+        items[0].id,
+        &Attempt::Retry {
+            status: Some(503),
+            error: "HTTP 503".into(),
+            next_at: T0 + 5 * S,
+        },
+        T0,
+    )
+    .expect("record");
+    assert_eq!(due(T0 + S), [items[1].id], "incident 1 waits for its retry");
+    st.outbox_record(
+        "hook",
+        items[0].id,
+        &Attempt::Delivered { status: 200 },
+        T0 + 5 * S,
+    )
+    .expect("record");
+    assert_eq!(due(T0 + 5 * S), [items[1].id, items[2].id]);
+    let sum = st.outbox_summary("hook").expect("summary");
+    assert_eq!((sum.pending, sum.delivered, sum.given_up), (3, 1, 0));
+    assert_eq!(sum.oldest_pending_at, Some(Timestamp(T0 + S)));
+    // Recording twice is refused: a delivery never leaves its final state.
+    assert!(st
+        .outbox_record("hook", items[0].id, &Attempt::Delivered { status: 200 }, T0)
+        .is_err());
+    // A second sink starts at the end of the outbox.
+    assert_eq!(st.outbox_cursor("late").expect("cursor"), items[3].id);
+    // Pruning the resolved incident takes its outbox rows and deliveries with it.
+    st.prune(Duration::from_secs(86_400), T0 + 400 * S + 86_400 * S)
+        .expect("prune");
+    assert_eq!(count(&st, "outbox"), 1);
+    assert_eq!(count(&st, "outbox_delivery"), 1);
+}
+
+#[test]
+fn a_version_2_ledger_is_migrated_to_the_outbox_schema_keeping_its_incidents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("incidents.sqlite3");
+    {
+        let mut c = Connection::open(&path).expect("raw");
+        let tx = c.transaction().expect("tx");
+        tx.execute_batch(MIGRATIONS[0]).expect("v1");
+        tx.execute_batch(MIGRATIONS[1]).expect("v2");
+        tx.pragma_update(None, "user_version", 2).expect("version");
+        tx.execute(
+            "INSERT INTO incidents (object, state, grade, max_grade, onset, detected_at, updated_at)
+             VALUES ('tld/cn', 'open', 'II', 'II', 1, 1, 1)",
+            [],
+        )
+        .expect("incident");
+        tx.commit().expect("commit");
+    }
+    let st = IncidentStore::open(&path).expect("open migrates");
+    assert_eq!(st.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(count(&st, "incidents"), 1);
+    assert_eq!(count(&st, "outbox"), 0);
+    assert!(st.last_monitor_event().expect("monitor").is_none());
+    let a = st.ledger_id().expect("id");
+    drop(st);
+    let st = IncidentStore::open(&path).expect("reopen");
+    assert_eq!(st.ledger_id().expect("id"), a, "the ledger id is made once");
 }
