@@ -60,7 +60,18 @@ async fn a_wrong_node_is_caught_and_a_stale_one_is_not_blamed() {
         |o| level(o).as_deref() == Some("II"),
     )
     .await;
-    assert_eq!(o["assessment"]["rule"], "tld.key_domain_error", "{o:#}");
+    // The wrong key-domain answers also raise n0's data error ratio above 0.1%, another II
+    // cell; which of the two is named first depends on when enough samples arrived, so look
+    // for the key-domain finding among the reasons.
+    let reasons = o["assessment"]["reasons_en"].to_string();
+    assert!(reasons.contains("data errors on key domains"), "{o:#}");
+    assert!(
+        matches!(
+            o["assessment"]["rule"].as_str(),
+            Some("tld.key_domain_error" | "tld.data_error_ii")
+        ),
+        "{o:#}"
+    );
 
     // Give every node enough probes, then read each node's data verdicts.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
