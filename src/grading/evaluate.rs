@@ -234,11 +234,13 @@ pub fn evaluate(
         .flat_map(|s| s.addresses.iter())
         .any(|a| a.recent.attempts >= m.stop_min_probes || a.window.samples >= m.min_samples);
     if has_data {
-        for rule in ALL_RULES {
-            if !findings.iter().any(|f| f.rule == *rule) {
-                clocks.observe(&format!("{key}:{rule}"), false, now, now, clear_after);
-            }
-        }
+        let prefix = format!("{key}:");
+        clocks.observe_others_false(
+            &prefix,
+            |rule| findings.iter().any(|f| f.rule == rule),
+            now,
+            clear_after,
+        );
     }
 
     // Duration cells: promote once the clock has run long enough.
@@ -297,30 +299,6 @@ pub fn evaluate(
         next_escalation: next,
     }
 }
-
-/// Every rule name, so clocks of rules that stopped holding are observed as false.
-const ALL_RULES: &[&str] = &[
-    "tld.system_stopped",
-    "tld.bad_nodes_half",
-    "tld.data_error_ii",
-    "tld.key_domain_error",
-    "tld.bad_nodes_some",
-    "tld.data_error_iii",
-    "tld.registration_unavailable",
-    "tld.registration_degraded",
-    "tld.query_unavailable",
-    "institution.tier1_stopped",
-    "institution.tier1_success_ii",
-    "institution.tier1_latency",
-    "institution.tier1_data_error_ii",
-    "institution.tier1_success_iii",
-    "institution.tier1_data_error_iii",
-    "institution.tier2_degraded",
-    "institution.registration_unavailable",
-    "website.tier1_stopped",
-    "website.failing",
-    "recursive.stopped",
-];
 
 fn stop_onset_hint(input: &ObjectInput<'_>, rules: &Rules, now: UnixMillis) -> UnixMillis {
     let last = input
