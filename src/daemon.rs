@@ -672,24 +672,16 @@ impl Daemon {
                 }
             }
         }
-        // Reference zones, loaded once.
-        let mut references: HashMap<String, crate::probe::schedule::ReferenceSet> = HashMap::new();
-        for o in config.objects.iter() {
-            let (Some(r), Some(apex)) = (&o.reference, &o.zone) else {
-                continue;
-            };
-            let fail = |reason: String| DaemonError::Reference {
-                object: o.name.clone(),
-                file: r.zone_file.clone(),
-                reason,
-            };
-            let text = std::fs::read_to_string(&r.zone_file).map_err(|e| fail(e.to_string()))?;
-            let zone = crate::lab::Zone::parse(&apex.to_ascii(), &text)
-                .map_err(|e| fail(e.to_string()))?;
-            let list = crate::sweep::delegations(&zone);
-            tracing::info!(object = %o.name, delegations = list.len(), rate = r.sample_rate.get(), "reference zone loaded; sampling every node");
-            references.insert(o.name.clone(), Arc::new(list));
-        }
+        // References: zone files streamed once; AXFR references kept fresh by their own task.
+        let (references, reference_tasks) =
+            crate::reference::start(&config.objects, &metrics, &cancel)
+                .await
+                .map_err(|(object, file, e)| DaemonError::Reference {
+                    object,
+                    file,
+                    reason: e.to_string(),
+                })?;
+        tasks.extend(reference_tasks);
         let references = Arc::new(references);
         let evaluator =
             Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {

@@ -43,6 +43,7 @@
 //! - [`evaluator`]: the tick that turns statistics into grades and incidents.
 //! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
 //! - [`status_page`]: the HTML status page at `/`.
+//! - [`reference`]: reference delegations, streamed from a zone file or transferred by AXFR.
 //! - [`sweep`]: `dnsgrade sweep`, every delegation of a zone against one node.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
@@ -58,6 +59,7 @@ pub mod incident;
 pub mod lab;
 pub mod metrics;
 pub mod probe;
+pub mod reference;
 pub mod stats;
 pub mod status_page;
 pub mod sweep;

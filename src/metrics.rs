@@ -57,6 +57,14 @@ pub const SOA_SERIAL_LAG: &str = "dnsgrade_soa_serial_lag";
 pub const SOA_BEHIND: &str = "dnsgrade_soa_serial_behind_seconds";
 /// Time for a new serial to reach every node.
 pub const SOA_PUBLICATION: &str = "dnsgrade_soa_publication_seconds";
+/// Reference transfers and SOA polls by result (ok, failed, poll_failed).
+pub const REFERENCE_TRANSFERS: &str = "dnsgrade_reference_transfers_total";
+/// SOA serial of the reference in force.
+pub const REFERENCE_SERIAL: &str = "dnsgrade_reference_serial";
+/// Delegations in the reference in force.
+pub const REFERENCE_DELEGATIONS: &str = "dnsgrade_reference_delegations";
+/// Seconds until the earliest RRSIG expiration seen from a server.
+pub const DNSSEC_SIGNATURE_EXPIRY: &str = "dnsgrade_dnssec_signature_expiry_seconds";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
 
@@ -86,6 +94,10 @@ pub const ALL_NAMES: &[&str] = &[
     SOA_SERIAL_LAG,
     SOA_BEHIND,
     SOA_PUBLICATION,
+    REFERENCE_TRANSFERS,
+    REFERENCE_SERIAL,
+    REFERENCE_DELEGATIONS,
+    DNSSEC_SIGNATURE_EXPIRY,
     BUILD_INFO,
 ];
 
@@ -151,6 +163,14 @@ pub struct Metrics {
     pub soa_behind: GaugeVec,
     /// dnsgrade_soa_publication_seconds{class,object}.
     pub soa_publication: HistogramVec,
+    /// dnsgrade_reference_transfers_total{object,result}.
+    pub reference_transfers: IntCounterVec,
+    /// dnsgrade_reference_serial{object}.
+    pub reference_serial: IntGaugeVec,
+    /// dnsgrade_reference_delegations{object}.
+    pub reference_delegations: IntGaugeVec,
+    /// dnsgrade_dnssec_signature_expiry_seconds{class,object,server}.
+    pub dnssec_expiry: GaugeVec,
 }
 
 impl Metrics {
@@ -288,6 +308,32 @@ impl Metrics {
             &["class", "object"],
         )
         .expect("valid metric");
+        let reference_transfers = IntCounterVec::new(
+            Opts::new(REFERENCE_TRANSFERS, "Reference zone transfers (AXFR) and SOA polls of the primary, by result: ok, failed (the last good reference stays), poll_failed."),
+            &["object", "result"],
+        )
+        .expect("valid metric");
+        let reference_serial = IntGaugeVec::new(
+            Opts::new(
+                REFERENCE_SERIAL,
+                "SOA serial of the reference in force for a TLD.",
+            ),
+            &["object"],
+        )
+        .expect("valid metric");
+        let reference_delegations = IntGaugeVec::new(
+            Opts::new(
+                REFERENCE_DELEGATIONS,
+                "Delegations in the reference in force for a TLD.",
+            ),
+            &["object"],
+        )
+        .expect("valid metric");
+        let dnssec_expiry = GaugeVec::new(
+            Opts::new(DNSSEC_SIGNATURE_EXPIRY, "Seconds until the earliest RRSIG expiration seen in the server's replies over the window (negative: already expired), for objects with dnssec = true."),
+            &["class", "object", "server"],
+        )
+        .expect("valid metric");
         let build = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information; always 1."),
             &["version"],
@@ -319,6 +365,10 @@ impl Metrics {
             Box::new(soa_serial_lag.clone()),
             Box::new(soa_behind.clone()),
             Box::new(soa_publication.clone()),
+            Box::new(reference_transfers.clone()),
+            Box::new(reference_serial.clone()),
+            Box::new(reference_delegations.clone()),
+            Box::new(dnssec_expiry.clone()),
             Box::new(build),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -349,6 +399,10 @@ impl Metrics {
             soa_serial_lag,
             soa_behind,
             soa_publication,
+            reference_transfers,
+            reference_serial,
+            reference_delegations,
+            dnssec_expiry,
         }
     }
 

@@ -166,8 +166,12 @@ pub(crate) struct RawTld {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawReference {
-    /// A zone file (RFC 1035 master format) of the TLD.
-    pub zone_file: Spanned<String>,
+    /// A zone file (RFC 1035 master format) of the TLD; or `axfr`.
+    pub zone_file: Option<Spanned<String>>,
+    /// A primary to transfer the zone from, "host:port" (AXFR over TCP); or `zone_file`.
+    pub axfr: Option<Spanned<String>>,
+    /// How often the primary's SOA serial is polled, with `axfr` (default "300s").
+    pub refresh: Option<Spanned<String>>,
     /// Delegations checked per second on each node address (default 200).
     pub sample_rate: Option<Spanned<u32>>,
 }

@@ -284,12 +284,75 @@ pub fn spawn_address_loop(
     })
 }
 
-/// The delegations of a reference zone: (name, its NS set normalised and sorted).
-pub type ReferenceSet = Arc<Vec<(hickory_proto::rr::Name, Vec<String>)>>;
+/// The reference of a TLD, shared by the samplers of all its node addresses.
+pub type ReferenceSet = Arc<crate::reference::LiveReference>;
+
+/// A fresh pseudo-random order of `0..n` in O(1) memory: a full-period linear congruential
+/// sequence modulo the next power of two (Hull–Dobell: odd increment, multiplier ≡ 1 mod 4),
+/// scrambled by a random bijection of that range (xor-shifts and odd multipliers), skipping
+/// values ≥ n. Each index comes exactly once per pass; a sampler per node address costs a few
+/// words instead of a shuffled vector of the whole zone.
+#[derive(Debug, Clone)]
+pub struct PassOrder {
+    n: u64,
+    mask: u64,
+    a: u64,
+    c: u64,
+    x: u64,
+    left: u64,
+    shift: u32,
+    k1: u64,
+    k2: u64,
+}
+
+impl PassOrder {
+    /// A new random order of `0..n`.
+    pub fn new(n: usize, rng: &mut impl Rng) -> Self {
+        let m = (n as u64).max(1).next_power_of_two();
+        let mask = m - 1;
+        Self {
+            n: n as u64,
+            mask,
+            a: ((rng.random::<u64>() << 2) | 1) & mask | 1,
+            c: (rng.random::<u64>() | 1) & mask,
+            x: rng.random::<u64>() & mask,
+            left: m,
+            shift: (m.trailing_zeros() / 2).max(1),
+            k1: rng.random::<u64>() | 1,
+            k2: rng.random::<u64>() | 1,
+        }
+    }
+
+    /// A bijection of `0..=mask`.
+    fn scramble(&self, mut v: u64) -> u64 {
+        v ^= v >> self.shift;
+        v = v.wrapping_mul(self.k1) & self.mask;
+        v ^= v >> self.shift;
+        v = v.wrapping_mul(self.k2) & self.mask;
+        v ^ (v >> self.shift)
+    }
+}
+
+impl Iterator for PassOrder {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.left > 0 {
+            self.left -= 1;
+            let v = self.scramble(self.x);
+            self.x = self.a.wrapping_mul(self.x).wrapping_add(self.c) & self.mask;
+            if v < self.n {
+                return Some(v as usize);
+            }
+        }
+        None
+    }
+}
 
 /// Starts continuous sampling of `target` against a reference zone: `rate` delegations per
 /// second, evenly paced (governor, bursts of 1 %), in a fresh random order each pass so every
-/// delegation is checked once per pass. Sampling has its own rate and does not count against
+/// delegation is checked once per pass; when the reference is replaced (a re-transfer) a new
+/// pass over the new one starts. Sampling has its own rate and does not count against
 /// `global_rate`; the prober's in-flight cap still applies.
 pub fn spawn_sampler(
     ctx: Arc<ProbeContext>,
@@ -299,28 +362,34 @@ pub fn spawn_sampler(
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if reference.is_empty() {
-            return;
-        }
         let burst = NonZeroU32::new((rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
-        let mut order: Vec<u32> = (0..reference.len().min(u32::MAX as usize) as u32).collect();
         loop {
-            {
-                use rand::seq::SliceRandom;
-                order.shuffle(&mut rand::rng());
+            let generation = reference.generation();
+            let list = reference.get();
+            if list.is_empty() {
+                // No reference yet (a first transfer that failed): look again shortly.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+                continue;
             }
-            for &i in &order {
+            let order = PassOrder::new(list.len(), &mut rand::rng());
+            for i in order {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = limiter.until_ready() => {}
                 }
-                let (name, values) = &reference[i as usize];
+                if reference.generation() != generation {
+                    break;
+                }
+                let (name, values) = list.get(i);
                 let check = Check {
-                    qname: name.clone(),
+                    qname: name,
                     qtype: hickory_proto::rr::RecordType::NS,
                     expect: crate::config::Expect::Referral,
-                    values: values.clone(),
+                    values,
                     transport: Transport::Udp,
                     role: CheckRole::Sampled,
                     recursion_desired: false,
@@ -338,4 +407,26 @@ pub fn spawn_sampler(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PassOrder;
+
+    #[test]
+    fn pass_order_visits_every_index_once() {
+        for n in [0usize, 1, 2, 3, 5, 64, 1000, 4097] {
+            let mut seen = vec![false; n];
+            let mut count = 0;
+            for i in PassOrder::new(n, &mut rand::rng()) {
+                assert!(!seen[i], "{i} twice of {n}");
+                seen[i] = true;
+                count += 1;
+            }
+            assert_eq!(count, n);
+        }
+        let a: Vec<usize> = PassOrder::new(1000, &mut rand::rng()).take(20).collect();
+        let b: Vec<usize> = PassOrder::new(1000, &mut rand::rng()).take(20).collect();
+        assert_ne!(a, b, "a fresh order each pass");
+    }
 }
