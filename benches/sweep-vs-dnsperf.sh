@@ -24,7 +24,10 @@ fi
 cargo build --release --quiet
 work=$(mktemp -d)
 nsd_pid=""
-cleanup() { [ -n "$nsd_pid" ] && kill "$nsd_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  if [ -n "$nsd_pid" ]; then kill "$nsd_pid" 2>/dev/null || true; wait "$nsd_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 echo "generating cn. with $N delegations in $work"
@@ -61,8 +64,10 @@ CONF
 nsd_bin=$(command -v nsd || echo /usr/sbin/nsd)
 "$nsd_bin" -d -c "$work/nsd.conf" &
 nsd_pid=$!
+# Ready when one SOA query is answered (-n 1: the input once; dnsperf cannot reread a pipe).
+echo "cn SOA" > "$work/ready"
 for _ in $(seq 1 600); do
-  if dnsperf -s $ADDR -p $PORT -l 1 -Q 10 -d <(echo "cn SOA") 2>/dev/null | grep -q "Queries completed: *[1-9]"; then break; fi
+  if dnsperf -s $ADDR -p $PORT -n 1 -t 1 -d "$work/ready" 2>/dev/null | grep -q "Queries completed: *[1-9]"; then break; fi
   sleep 1
 done
 echo "NSD (pid $nsd_pid) serves cn. on $ADDR:$PORT"

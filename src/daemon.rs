@@ -81,6 +81,11 @@ pub struct ServerEntry {
     pub soa: Option<(u32, UnixMillis)>,
     /// False once the address is no longer probed (its host name stopped resolving to it).
     pub active: bool,
+    /// Signed zones: the earliest RRSIG expiration in the last reply to each check (by check
+    /// index; sampled delegations share one entry), Unix milliseconds.
+    pub dnssec_expiry: BTreeMap<usize, UnixMillis>,
+    /// True while the expiry warning for this address has been logged.
+    pub dnssec_warned: bool,
 }
 
 /// The last answer of each address to one consensus check, with the serial it served then.
@@ -121,6 +126,8 @@ impl StatsStore {
                 last_nsid: None,
                 soa: None,
                 active,
+                dnssec_expiry: BTreeMap::new(),
+                dnssec_warned: false,
             })
             .active = active;
     }
@@ -187,7 +194,12 @@ impl StatsStore {
                 last_nsid: None,
                 soa: None,
                 active: true,
+                dnssec_expiry: BTreeMap::new(),
+                dnssec_warned: false,
             });
+        if let Some(at) = r.dnssec_expires_at {
+            e.dnssec_expiry.insert(r.check, at);
+        }
         e.stats.record(r.sent_at, r.outcome, r.rtt, verdict);
         if r.role != CheckRole::Plain {
             e.by_role
@@ -285,6 +297,12 @@ pub struct ServerStatus {
     pub soa_behind_s: Option<f64>,
     /// Behind for longer than an hour: a node stuck on an old zone.
     pub soa_stuck: bool,
+    /// Signed zones: seconds until the earliest RRSIG expiration in the latest replies
+    /// (negative: expired).
+    pub dnssec_expiry_s: Option<f64>,
+    /// Signed zones: a signature expires within the object's `dnssec_warn_before` (72 h by
+    /// default), or has expired.
+    pub dnssec_expiring: bool,
 }
 
 /// Resolution state of a configured server's host name.
@@ -335,6 +353,11 @@ impl Shared {
             .iter()
             .map(|(t, e)| {
                 let recent = e.stats.recent(now, self.stop_window);
+                let expiry_s = e
+                    .dnssec_expiry
+                    .values()
+                    .min()
+                    .map(|&at| (at as i64 - now as i64) as f64 / 1000.0);
                 let newest = store.newest_serial.get(&(t.class, t.object.clone()));
                 let (lag, behind) = match (e.soa, newest) {
                     (Some((serial, _)), Some(n)) if e.active => {
@@ -366,6 +389,11 @@ impl Shared {
                     soa_serial_lag: lag,
                     soa_behind_s: behind.map(|ms| ms as f64 / 1000.0),
                     soa_stuck: behind.is_some_and(|ms| ms > SOA_STUCK_AFTER_MS),
+                    dnssec_expiry_s: expiry_s,
+                    dnssec_expiring: match (expiry_s, self.dnssec_horizon(t)) {
+                        (Some(s), Some(h)) => s < h.as_secs_f64(),
+                        _ => false,
+                    },
                 }
             })
             .collect();
@@ -374,6 +402,56 @@ impl Shared {
                 .cmp(&(b.class, &b.object, &b.server, &b.address))
         });
         out
+    }
+
+    /// The DNSSEC warning horizon of a target's object, if it is signed.
+    fn dnssec_horizon(&self, t: &Target) -> Option<Duration> {
+        self.config
+            .objects
+            .iter()
+            .find(|o| o.class == t.class && o.name == t.object)
+            .and_then(|o| o.dnssec)
+            .map(|d| d.warn_before)
+    }
+
+    /// Exports the earliest signature expiry per server and logs (once per episode) servers
+    /// whose signatures expire within the horizon.
+    fn dnssec_watch(&self, statuses: &[ServerStatus]) {
+        let mut per_server: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
+        for s in statuses.iter().filter(|s| s.active) {
+            if let Some(x) = s.dnssec_expiry_s {
+                let v = per_server
+                    .entry((s.class, s.object.as_str(), s.server.as_str()))
+                    .or_insert(x);
+                *v = v.min(x);
+            }
+        }
+        for ((c, o, sv), v) in &per_server {
+            self.metrics
+                .dnssec_expiry
+                .with_label_values(&[c, o, sv])
+                .set(*v);
+        }
+        let mut store = lock(&self.store);
+        for s in statuses {
+            let Some(e) = store
+                .servers
+                .iter_mut()
+                .find(|(t, _)| {
+                    t.class.as_str() == s.class
+                        && t.object == s.object
+                        && t.server == s.server
+                        && t.address.to_string() == s.address
+                })
+                .map(|(_, e)| e)
+            else {
+                continue;
+            };
+            if s.dnssec_expiring && !e.dnssec_warned {
+                tracing::warn!(class = s.class, object = %s.object, server = %s.server, address = %s.address, expires_in_s = s.dnssec_expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
+            }
+            e.dnssec_warned = s.dnssec_expiring;
+        }
     }
 
     /// When every active address of an object serves its newest serial, the time that took
@@ -457,7 +535,9 @@ impl Shared {
     /// Sets the window gauges from the statistics.
     pub fn update_gauges(&self, now: UnixMillis) {
         let m = &self.metrics;
-        for s in self.status(now) {
+        let statuses = self.status(now);
+        self.dnssec_watch(&statuses);
+        for s in statuses {
             let l = [
                 s.class,
                 s.object.as_str(),
@@ -616,6 +696,11 @@ impl Daemon {
             results: tx,
             interval: d.interval,
             jitter: d.jitter,
+            dnssec: config
+                .objects
+                .iter()
+                .filter_map(|o| o.dnssec.map(|p| ((o.class, o.name.clone()), p)))
+                .collect(),
         });
         let shared = Shared {
             metrics: metrics.clone(),

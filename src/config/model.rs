@@ -196,6 +196,17 @@ pub struct Object {
     pub registry: Option<Registry>,
     /// For a TLD: the reference zone its nodes are sampled against.
     pub reference: Option<Reference>,
+    /// For signed zones (TLDs, institutions): DNSSEC checks.
+    pub dnssec: Option<Dnssec>,
+}
+
+/// DNSSEC checks of a signed zone: probes set DO; every RRSIG in a reply must be within its
+/// validity window (inception ≤ now ≤ expiration, by the injected clock), and an
+/// authoritative answer must be signed. Signatures are not verified cryptographically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dnssec {
+    /// Signatures expiring within this are warned about (default 72 h).
+    pub warn_before: std::time::Duration,
 }
 
 /// A reference zone and the sampling rate.

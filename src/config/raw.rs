@@ -158,6 +158,10 @@ pub(crate) struct RawTld {
     pub check: Vec<Spanned<RawCheck>>,
     /// Registry services.
     pub registry: Option<RawRegistry>,
+    /// The zone is signed: probes set DO and RRSIG validity is checked (default false).
+    pub dnssec: Option<bool>,
+    /// Warn when a signature expires within this (default "72h"); needs `dnssec = true`.
+    pub dnssec_warn_before: Option<Spanned<String>>,
     /// The reference zone that nodes are sampled against.
     pub reference: Option<Spanned<RawReference>>,
 }
@@ -192,6 +196,10 @@ pub(crate) struct RawInstitution {
     pub check: Vec<Spanned<RawCheck>>,
     /// Registration system endpoints.
     pub registration: Option<RawRegistry>,
+    /// The zones served are signed: probes set DO and RRSIG validity is checked.
+    pub dnssec: Option<bool>,
+    /// Warn when a signature expires within this (default "72h"); needs `dnssec = true`.
+    pub dnssec_warn_before: Option<Spanned<String>>,
 }
 
 /// `[[website]]`.

@@ -701,6 +701,20 @@ impl<'a> Validator<'a> {
             }
         }
         let registry = raw.registry.as_ref().map(|r| self.registry(r));
+        let dnssec = self.dnssec(raw.dnssec, &raw.dnssec_warn_before);
+        if let (Some(_), Some(a)) = (&dnssec, &apex) {
+            // The zone's keys are checked like its SOA (an answer, signed).
+            checks.push(Check {
+                qname: a.clone(),
+                qtype: RecordType::DNSKEY,
+                expect: Expect::Answer,
+                values: Vec::new(),
+                transport: Transport::Udp,
+                role: CheckRole::Plain,
+                recursion_desired: false,
+                authoritative: true,
+            });
+        }
         let reference = raw.reference.as_ref().and_then(|whole| {
             let r = whole.get_ref();
             let source = match (&r.zone_file, &r.axfr) {
@@ -794,7 +808,30 @@ impl<'a> Validator<'a> {
             checks,
             registry,
             reference,
+            dnssec,
         })
+    }
+
+    fn dnssec(&mut self, on: Option<bool>, warn: &Option<Spanned<String>>) -> Option<Dnssec> {
+        let default = Duration::from_secs(72 * 3600);
+        let warn_before = match warn {
+            None => default,
+            Some(w) => match super::duration::parse_duration(w.get_ref()) {
+                Ok(d) => d,
+                Err(m) => {
+                    self.err(w, m);
+                    default
+                }
+            },
+        };
+        match (on.unwrap_or(false), warn) {
+            (true, _) => Some(Dnssec { warn_before }),
+            (false, Some(w)) => {
+                self.err(w, "dnssec_warn_before needs dnssec = true");
+                None
+            }
+            (false, None) => None,
+        }
     }
 
     fn institution(&mut self, i: &Spanned<RawInstitution>) -> Option<Object> {
@@ -811,6 +848,7 @@ impl<'a> Validator<'a> {
             .filter_map(|c| self.check(c, Expect::Answer, false, true))
             .collect();
         let registry = raw.registration.as_ref().map(|r| self.registry(r));
+        let dnssec = self.dnssec(raw.dnssec, &raw.dnssec_warn_before);
         Some(Object {
             class: ObjectClass::Institution,
             display_name: name.clone()?,
@@ -824,6 +862,7 @@ impl<'a> Validator<'a> {
             checks,
             registry,
             reference: None,
+            dnssec,
         })
     }
 
@@ -883,6 +922,7 @@ impl<'a> Validator<'a> {
             checks,
             registry: None,
             reference: None,
+            dnssec: None,
         })
     }
 
@@ -987,6 +1027,7 @@ impl<'a> Validator<'a> {
             checks,
             registry: None,
             reference: None,
+            dnssec: None,
         })
     }
 
@@ -1024,6 +1065,7 @@ impl<'a> Validator<'a> {
             checks,
             registry: None,
             reference: None,
+            dnssec: None,
         })
     }
 }

@@ -75,6 +75,8 @@ pub struct ProbeResult {
     /// For checks judged by node consensus (TLD checks without expected values): the answer,
     /// normalised and sorted (the NS targets of a referral, or the RRset of an answer).
     pub consensus_answer: Option<Vec<String>>,
+    /// For signed zones: the earliest RRSIG expiration in the reply (Unix milliseconds).
+    pub dnssec_expires_at: Option<UnixMillis>,
 }
 
 /// Global and per-address rate limits.
@@ -134,6 +136,27 @@ pub struct ProbeContext {
     pub interval: Duration,
     /// Share of the interval by which each time is moved at random.
     pub jitter: f64,
+    /// DNSSEC checks of signed objects, by (class, object name).
+    pub dnssec: std::collections::HashMap<(ObjectClass, String), crate::config::Dnssec>,
+}
+
+impl ProbeContext {
+    /// Sends one check to `target` with the DNSSEC checks of its object, if it is signed.
+    pub async fn probe(&self, target: &Arc<Target>, idx: usize, check: &Check) -> ProbeResult {
+        let dnssec = self
+            .dnssec
+            .get(&(target.class, target.object.clone()))
+            .copied();
+        probe_checked(
+            &self.prober,
+            self.clock.as_ref(),
+            target,
+            idx,
+            check,
+            dnssec,
+        )
+        .await
+    }
 }
 
 /// The question a check asks now: cache-busting checks get a fresh random label.
@@ -176,14 +199,38 @@ pub async fn probe_once(
     idx: usize,
     check: &Check,
 ) -> ProbeResult {
-    let q = question_for(check);
+    probe_checked(prober, clock, target, idx, check, None).await
+}
+
+/// [`probe_once`], and for a signed zone (`dnssec`) with DO set and the reply's signatures
+/// checked ([`super::dnssec`]): expired, not yet valid or missing signatures make a
+/// successful reply *wrong* data.
+pub async fn probe_checked(
+    prober: &Prober,
+    clock: &dyn Clock,
+    target: &Arc<Target>,
+    idx: usize,
+    check: &Check,
+    dnssec: Option<crate::config::Dnssec>,
+) -> ProbeResult {
+    let mut q = question_for(check);
+    q.dnssec_ok = dnssec.is_some();
     let sent_at = clock.now_ms();
     let reply = prober.probe(target.address, &q, check.transport).await;
-    let (outcome, verdict) = match (&reply.failure, &reply.message) {
+    let (outcome, mut verdict) = match (&reply.failure, &reply.message) {
         (Some(kind), _) => (*kind, Verdict::Unchecked),
         (None, Some(msg)) => classify(check, &q.qname, msg),
         (None, None) => (Outcome::NetworkError, Verdict::Unchecked),
     };
+    let mut dnssec_expires_at = None;
+    if let (Some(_), Some(msg), true) = (dnssec, &reply.message, outcome.is_success()) {
+        let sc = super::dnssec::check_signatures(msg, &q.qname, check.qtype, clock.now_ms());
+        dnssec_expires_at = sc.earliest_expiration;
+        if let Some(p) = sc.problem {
+            tracing::debug!(server = %target.address, qname = %q.qname, problem = ?p, "DNSSEC signatures wrong");
+            verdict = Verdict::Wrong;
+        }
+    }
     ProbeResult {
         target: target.clone(),
         check: idx,
@@ -220,6 +267,7 @@ pub async fn probe_once(
             }
             _ => None,
         },
+        dnssec_expires_at,
     }
 }
 
@@ -274,7 +322,7 @@ pub fn spawn_address_loop(
                     _ = cancel.cancelled() => {}
                     r = async {
                         ctx.limits.acquire(&target.address).await;
-                        probe_once(&ctx.prober, ctx.clock.as_ref(), &target, i, &checks[i]).await
+                        ctx.probe(&target, i, &checks[i]).await
                     } => {
                         let _ = ctx.results.send(r).await;
                     }
@@ -399,7 +447,7 @@ pub fn spawn_sampler(
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = cancel.cancelled() => {}
-                        r = probe_once(&ctx.prober, ctx.clock.as_ref(), &target, usize::MAX, &check) => {
+                        r = ctx.probe(&target, usize::MAX, &check) => {
                             let _ = ctx.results.send(r).await;
                         }
                     }

@@ -41,6 +41,7 @@ pub fn parse_zone_reader<R: BufRead>(
         current: origin.map(NameText::of),
         builder: None,
         last_owner: None,
+        spare: None,
         soa_line: None,
         fallback_origin: file
             .file_stem()
@@ -68,6 +69,9 @@ pub fn parse_zone_reader<R: BufRead>(
         }
         tokenize(&line, &mut entry, &mut depth).map_err(|reason| p.syntax(no, reason))?;
         if depth == 0 && !entry.is_empty() {
+            entry
+                .seal()
+                .map_err(|reason| p.syntax(entry.line, reason))?;
             p.entry(&entry)?;
         }
     }
@@ -92,11 +96,13 @@ pub fn parse_zone_reader<R: BufRead>(
     Ok(builder.finish())
 }
 
-/// A name as a `Name` and as the text references compare in.
+/// A name as the text references compare in, and as a `Name` when it needed the general
+/// parser (escapes, non-ASCII): plain names never build one, which keeps reading a million
+/// delegations cheap.
 #[derive(Debug, Clone)]
 struct NameText {
-    name: Name,
     text: String,
+    name: Option<Name>,
 }
 
 impl NameText {
@@ -105,7 +111,40 @@ impl NameText {
         name.set_fqdn(true);
         NameText {
             text: name.to_ascii(),
-            name,
+            name: Some(name),
+        }
+    }
+
+    fn plain(&self) -> bool {
+        !self.text.contains('\\')
+    }
+
+    fn to_name(&self) -> Name {
+        self.name
+            .clone()
+            .or_else(|| Name::from_str(&self.text).ok())
+            .unwrap_or_else(Name::root)
+    }
+
+    /// Whether `other` is at or below this name.
+    fn zone_of(&self, other: &NameText) -> bool {
+        if self.plain() && other.plain() {
+            let (a, n) = (self.text.as_str(), other.text.as_str());
+            a == "."
+                || a == n
+                || (n.len() > a.len()
+                    && n.ends_with(a)
+                    && n.as_bytes()[n.len() - a.len() - 1] == b'.')
+        } else {
+            self.to_name().zone_of(&other.to_name())
+        }
+    }
+
+    fn same(&self, other: &NameText) -> bool {
+        if self.plain() && other.plain() {
+            self.text == other.text
+        } else {
+            self.to_name() == other.to_name()
         }
     }
 }
@@ -116,6 +155,8 @@ struct Entry {
     line: usize,
     owner_omitted: bool,
     bytes: Vec<u8>,
+    /// `bytes` as text, once the record is complete.
+    text: String,
     /// (start, end, quoted) in `bytes`.
     tokens: Vec<(usize, usize, bool)>,
 }
@@ -134,10 +175,19 @@ impl Entry {
 
     fn token(&self, i: usize) -> Option<(&str, bool)> {
         let &(s, e, q) = self.tokens.get(i)?;
-        Some((
-            std::str::from_utf8(&self.bytes[s..e]).unwrap_or("\u{fffd}"),
-            q,
-        ))
+        Some((self.text.get(s..e).unwrap_or("\u{fffd}"), q))
+    }
+
+    /// Checks that the record is UTF-8 text (once per record, not per token).
+    fn seal(&mut self) -> Result<(), String> {
+        self.text.clear();
+        match std::str::from_utf8(&self.bytes) {
+            Ok(t) => {
+                self.text.push_str(t);
+                Ok(())
+            }
+            Err(e) => Err(format!("not UTF-8 text: {e}")),
+        }
     }
 }
 
@@ -212,6 +262,8 @@ struct Parser {
     current: Option<NameText>,
     builder: Option<DelegationsBuilder>,
     last_owner: Option<NameText>,
+    /// A name buffer kept between records (NS targets), so reading allocates nothing per record.
+    spare: Option<NameText>,
     soa_line: Option<usize>,
     fallback_origin: String,
 }
@@ -225,8 +277,8 @@ impl Parser {
         }
     }
 
-    /// The apex, decided now if it was not yet (from the file name).
-    fn apex(&mut self, line: usize) -> Result<NameText, ReferenceError> {
+    /// Decides the apex now if it was not yet (from the file name).
+    fn ensure_apex(&mut self, line: usize) -> Result<(), ReferenceError> {
         if self.apex.is_none() {
             let n = Name::from_utf8(&self.fallback_origin).map_err(|e| {
                 self.syntax(
@@ -236,30 +288,42 @@ impl Parser {
             })?;
             self.apex = Some(NameText::of(&n));
         }
-        let apex = self
-            .apex
-            .clone()
-            .unwrap_or_else(|| NameText::of(&Name::root()));
-        if self.current.is_none() {
-            self.current = Some(apex.clone());
+        if let Some(apex) = &self.apex {
+            if self.current.is_none() {
+                self.current = Some(apex.clone());
+            }
+            if self.builder.is_none() {
+                self.builder = Some(DelegationsBuilder::new(apex.to_name()));
+            }
         }
-        if self.builder.is_none() {
-            self.builder = Some(DelegationsBuilder::new(apex.name.clone()));
-        }
-        Ok(apex)
+        Ok(())
     }
 
     fn name(&self, line: usize, text: &str) -> Result<NameText, ReferenceError> {
+        self.name_into(line, text, None)
+    }
+
+    /// Like `name`, writing into the buffer of `reuse` when given (no allocation per record).
+    fn name_into(
+        &self,
+        line: usize,
+        text: &str,
+        reuse: Option<NameText>,
+    ) -> Result<NameText, ReferenceError> {
+        let mut out = reuse.unwrap_or(NameText {
+            text: String::new(),
+            name: None,
+        });
+        if let Some(fast) = fast_name(text, self.current.as_ref(), &mut out.text) {
+            fast.map_err(|e| self.syntax(line, e))?;
+            out.name = None;
+            return Ok(out);
+        }
         let origin = self
             .current
             .as_ref()
-            .map(|c| c.name.clone())
+            .map(NameText::to_name)
             .unwrap_or_else(Name::root);
-        if let Some(fast) = fast_name(text, self.current.as_ref()) {
-            let fast = fast.map_err(|e| self.syntax(line, e))?;
-            let name = Name::from_str(&fast).map_err(|e| self.syntax(line, e.to_string()))?;
-            return Ok(NameText { name, text: fast });
-        }
         let n = parse_name_text(text, &origin).map_err(|e| self.syntax(line, e))?;
         Ok(NameText::of(&n))
     }
@@ -295,7 +359,12 @@ impl Parser {
             }
             return Ok(());
         }
-        let apex = self.apex(line)?;
+        self.ensure_apex(line)?;
+        // Taken out for the record and put back at the end (an error ends the parse anyway).
+        let apex = self
+            .apex
+            .take()
+            .unwrap_or_else(|| NameText::of(&Name::root()));
         let mut k = 0;
         let owner = if e.owner_omitted {
             self.last_owner
@@ -303,7 +372,8 @@ impl Parser {
                 .ok_or_else(|| self.syntax(line, "no owner name and no previous record".into()))?
         } else {
             k = 1;
-            self.name(line, first)?
+            let reuse = self.last_owner.take();
+            self.name_into(line, first, reuse)?
         };
         // Optional TTL and class, in either order.
         let (mut ttl_seen, mut class_seen) = (false, false);
@@ -332,7 +402,7 @@ impl Parser {
         let rdata: Vec<&str> = (k + 1..e.tokens.len())
             .filter_map(|i| e.token(i).map(|t| t.0))
             .collect();
-        if !apex.name.zone_of(&owner.name) {
+        if !apex.zone_of(&owner) {
             return Err(self.syntax(
                 line,
                 format!("owner {} is outside the zone {}", owner.text, apex.text),
@@ -346,15 +416,17 @@ impl Parser {
                         format!("NS: expected one name, found {} fields", rdata.len()),
                     ));
                 };
-                let target = self.name(line, target)?;
-                if owner.name != apex.name {
+                let reuse = self.spare.take();
+                let target = self.name_into(line, target, reuse)?;
+                if !owner.same(&apex) {
                     if let Some(b) = self.builder.as_mut() {
                         b.add_ns(&owner.text, &target.text);
                     }
                 }
+                self.spare = Some(target);
             }
             RecordType::SOA => {
-                if owner.name != apex.name {
+                if !owner.same(&apex) {
                     return Err(self.syntax(
                         line,
                         format!("SOA owner {} is not the apex {}", owner.text, apex.text),
@@ -393,6 +465,7 @@ impl Parser {
             }
         }
         self.last_owner = Some(owner);
+        self.apex = Some(apex);
         Ok(())
     }
 }
@@ -400,14 +473,20 @@ impl Parser {
 /// A plain name (letters, digits, `-`, `_`, `*`, dots) as reference text, without building
 /// a `Name` through the general parser; `None` when the name needs that parser (escapes,
 /// non-ASCII, `@`).
-fn fast_name(text: &str, origin: Option<&NameText>) -> Option<Result<String, String>> {
+fn fast_name(
+    text: &str,
+    origin: Option<&NameText>,
+    out: &mut String,
+) -> Option<Result<(), String>> {
     let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*' | b'.');
     if text == "@" || !text.bytes().all(ok) {
         return None;
     }
     let bad = |why: &str| Err(format!("bad name {text:?}: {why}"));
+    out.clear();
     if text == "." {
-        return Some(Ok(".".into()));
+        out.push('.');
+        return Some(Ok(()));
     }
     let absolute = text.ends_with('.');
     let body = text.strip_suffix('.').unwrap_or(text);
@@ -421,7 +500,8 @@ fn fast_name(text: &str, origin: Option<&NameText>) -> Option<Result<String, Str
         }
         wire += label.len() + 1;
     }
-    let mut out = body.to_ascii_lowercase();
+    out.push_str(body);
+    out.make_ascii_lowercase();
     out.push('.');
     if !absolute {
         let origin = origin.map(|o| o.text.as_str()).unwrap_or(".");
@@ -433,7 +513,7 @@ fn fast_name(text: &str, origin: Option<&NameText>) -> Option<Result<String, Str
     if wire > 255 {
         return Some(bad("longer than 255 bytes"));
     }
-    Some(Ok(out))
+    Some(Ok(()))
 }
 
 fn is_class(word: &str) -> bool {
