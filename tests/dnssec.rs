@@ -152,16 +152,20 @@ async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
     let daemon = DaemonProc::start(&cfg, Some(&clock.path), None);
 
     // T0: valid signatures that expire within 72 h: correct data, and a warning.
-    let node = |status: &serde_json::Value| {
+    // The server may not be registered at the first status read: wait for it, too.
+    let find = |status: &serde_json::Value| {
         status["servers"]
             .as_array()
             .and_then(|a| a.iter().find(|s| s["server"] == "ns1"))
             .cloned()
-            .expect("server")
     };
+    let node = |status: &serde_json::Value| find(status).expect("server");
     let mut last = serde_json::Value::Null;
     for _ in 0..150 {
-        let s = node(&support::get_json(daemon.http, "/api/v1/status").await);
+        let Some(s) = find(&support::get_json(daemon.http, "/api/v1/status").await) else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
         if s["dnssec_expiring"] == true && s["window"]["checked"].as_u64().unwrap_or(0) >= 5 {
             last = s;
             break;
