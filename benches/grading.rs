@@ -65,6 +65,7 @@ fn objects() -> Vec<Object> {
                 }],
                 registry: None,
                 reference: None,
+                dnssec: None,
             }
         })
         .collect()
@@ -132,6 +133,8 @@ fn bench(c: &mut Criterion) {
                     soa: None,
                     last_nsid: None,
                     active: true,
+                    dnssec_expiry: Default::default(),
+                    dnssec_warned: false,
                 },
             );
         }

@@ -93,6 +93,11 @@ pub struct ServerEntry {
     pub soa: Option<(u32, UnixMillis)>,
     /// False once the address is no longer probed (its host name stopped resolving to it).
     pub active: bool,
+    /// Signed zones: the earliest RRSIG expiration in the last reply to each check (by check
+    /// index; sampled delegations share one entry), Unix milliseconds.
+    pub dnssec_expiry: BTreeMap<usize, UnixMillis>,
+    /// True while the expiry warning for this address has been logged.
+    pub dnssec_warned: bool,
 }
 
 /// The last answer of each address to one consensus check, with the serial it served then.
@@ -137,6 +142,8 @@ impl StatsStore {
                 last_nsid: None,
                 soa: None,
                 active,
+                dnssec_expiry: BTreeMap::new(),
+                dnssec_warned: false,
             })
             .active = active;
     }
@@ -203,7 +210,12 @@ impl StatsStore {
                 last_nsid: None,
                 soa: None,
                 active: true,
+                dnssec_expiry: BTreeMap::new(),
+                dnssec_warned: false,
             });
+        if let Some(at) = r.dnssec_expires_at {
+            e.dnssec_expiry.insert(r.check, at);
+        }
         e.stats.record(r.sent_at, r.outcome, r.rtt, verdict);
         if r.role != CheckRole::Plain {
             e.by_role
@@ -301,6 +313,12 @@ pub struct ServerStatus {
     pub soa_behind_s: Option<f64>,
     /// Behind for longer than an hour: a node stuck on an old zone.
     pub soa_stuck: bool,
+    /// Signed zones: seconds until the earliest RRSIG expiration in the latest replies
+    /// (negative: expired).
+    pub dnssec_expiry_s: Option<f64>,
+    /// Signed zones: a signature expires within the object's `dnssec_warn_before` (72 h by
+    /// default), or has expired.
+    pub dnssec_expiring: bool,
 }
 
 /// Resolution state of a configured server's host name.
@@ -351,6 +369,11 @@ impl Shared {
             .iter()
             .map(|(t, e)| {
                 let recent = e.stats.recent(now, self.stop_window);
+                let expiry_s = e
+                    .dnssec_expiry
+                    .values()
+                    .min()
+                    .map(|&at| (at as i64 - now as i64) as f64 / 1000.0);
                 let newest = store.newest_serial.get(&(t.class, t.object.clone()));
                 let (lag, behind) = match (e.soa, newest) {
                     (Some((serial, _)), Some(n)) if e.active => {
@@ -382,6 +405,11 @@ impl Shared {
                     soa_serial_lag: lag,
                     soa_behind_s: behind.map(|ms| ms as f64 / 1000.0),
                     soa_stuck: behind.is_some_and(|ms| ms > SOA_STUCK_AFTER_MS),
+                    dnssec_expiry_s: expiry_s,
+                    dnssec_expiring: match (expiry_s, self.dnssec_horizon(t)) {
+                        (Some(s), Some(h)) => s < h.as_secs_f64(),
+                        _ => false,
+                    },
                 }
             })
             .collect();
@@ -390,6 +418,56 @@ impl Shared {
                 .cmp(&(b.class, &b.object, &b.server, &b.address))
         });
         out
+    }
+
+    /// The DNSSEC warning horizon of a target's object, if it is signed.
+    fn dnssec_horizon(&self, t: &Target) -> Option<Duration> {
+        self.config
+            .objects
+            .iter()
+            .find(|o| o.class == t.class && o.name == t.object)
+            .and_then(|o| o.dnssec)
+            .map(|d| d.warn_before)
+    }
+
+    /// Exports the earliest signature expiry per server and logs (once per episode) servers
+    /// whose signatures expire within the horizon.
+    fn dnssec_watch(&self, statuses: &[ServerStatus]) {
+        let mut per_server: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
+        for s in statuses.iter().filter(|s| s.active) {
+            if let Some(x) = s.dnssec_expiry_s {
+                let v = per_server
+                    .entry((s.class, s.object.as_str(), s.server.as_str()))
+                    .or_insert(x);
+                *v = v.min(x);
+            }
+        }
+        for ((c, o, sv), v) in &per_server {
+            self.metrics
+                .dnssec_expiry
+                .with_label_values(&[c, o, sv])
+                .set(*v);
+        }
+        let mut store = lock(&self.store);
+        for s in statuses {
+            let Some(e) = store
+                .servers
+                .iter_mut()
+                .find(|(t, _)| {
+                    t.class.as_str() == s.class
+                        && t.object == s.object
+                        && t.server == s.server
+                        && t.address.to_string() == s.address
+                })
+                .map(|(_, e)| e)
+            else {
+                continue;
+            };
+            if s.dnssec_expiring && !e.dnssec_warned {
+                tracing::warn!(class = s.class, object = %s.object, server = %s.server, address = %s.address, expires_in_s = s.dnssec_expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
+            }
+            e.dnssec_warned = s.dnssec_expiring;
+        }
     }
 
     /// When every active address of an object serves its newest serial, the time that took
@@ -479,7 +557,9 @@ impl Shared {
     /// Sets the window gauges from the statistics.
     pub fn update_gauges(&self, now: UnixMillis) {
         let m = &self.metrics;
-        for s in self.status(now) {
+        let statuses = self.status(now);
+        self.dnssec_watch(&statuses);
+        for s in statuses {
             let l = [
                 s.class,
                 s.object.as_str(),
@@ -639,6 +719,11 @@ impl Daemon {
             results: tx,
             interval: d.interval,
             jitter: d.jitter,
+            dnssec: config
+                .objects
+                .iter()
+                .filter_map(|o| o.dnssec.map(|p| ((o.class, o.name.clone()), p)))
+                .collect(),
         });
         let shared = Shared {
             metrics: metrics.clone(),
@@ -709,24 +794,16 @@ impl Daemon {
                 }
             }
         }
-        // Reference zones, loaded once.
-        let mut references: HashMap<String, crate::probe::schedule::ReferenceSet> = HashMap::new();
-        for o in config.objects.iter() {
-            let (Some(r), Some(apex)) = (&o.reference, &o.zone) else {
-                continue;
-            };
-            let fail = |reason: String| DaemonError::Reference {
-                object: o.name.clone(),
-                file: r.zone_file.clone(),
-                reason,
-            };
-            let text = std::fs::read_to_string(&r.zone_file).map_err(|e| fail(e.to_string()))?;
-            let zone = crate::lab::Zone::parse(&apex.to_ascii(), &text)
-                .map_err(|e| fail(e.to_string()))?;
-            let list = crate::sweep::delegations(&zone);
-            tracing::info!(object = %o.name, delegations = list.len(), rate = r.sample_rate.get(), "reference zone loaded; sampling every node");
-            references.insert(o.name.clone(), Arc::new(list));
-        }
+        // References: zone files streamed once; AXFR references kept fresh by their own task.
+        let (references, reference_tasks) =
+            crate::reference::start(&config.objects, &metrics, &cancel)
+                .await
+                .map_err(|(object, file, e)| DaemonError::Reference {
+                    object,
+                    file,
+                    reason: e.to_string(),
+                })?;
+        tasks.extend(reference_tasks);
         let references = Arc::new(references);
         let evaluator =
             Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {

@@ -46,6 +46,7 @@
 //! - [`alert`]: the durable outbox and its sinks (webhooks, Alertmanager).
 //! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
 //! - [`status_page`]: the HTML status page at `/`.
+//! - [`reference`]: reference delegations, streamed from a zone file or transferred by AXFR.
 //! - [`sweep`]: `dnsgrade sweep`, every delegation of a zone against one node.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 
@@ -62,6 +63,7 @@ pub mod incident;
 pub mod lab;
 pub mod metrics;
 pub mod probe;
+pub mod reference;
 pub mod stats;
 pub mod status_page;
 pub mod sweep;

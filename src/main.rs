@@ -427,32 +427,21 @@ async fn run_sweep(
     let Some(rate) = std::num::NonZeroU32::new(rate) else {
         return fail("rate must be at least 1".into());
     };
-    let text = match std::fs::read_to_string(&zone) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("cannot read {}: {e}", zone.display())),
+    let origin = match origin.as_deref().map(hickory_proto::rr::Name::from_utf8) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => return fail(format!("bad --origin: {e}")),
     };
-    let origin = origin.unwrap_or_else(|| {
-        text.lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("$ORIGIN")
-                    .map(|o| o.trim().to_string())
-            })
-            .unwrap_or_else(|| {
-                zone.file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })
-    });
-    let z = match dnsgrade::lab::Zone::parse(&origin, &text) {
-        Ok(z) => z,
-        Err(e) => return fail(format!("{}: {e}", zone.display())),
+    // Streamed: only the delegations are kept, never the zone text or a full zone.
+    let list_of = match dnsgrade::reference::load_zone_file(&zone, origin.as_ref()) {
+        Ok(d) => std::sync::Arc::new(d),
+        Err(e) => return fail(e.to_string()),
     };
-    let list_of = dnsgrade::sweep::delegations(&z);
     if list_of.is_empty() {
         return fail(format!(
-            "{} has no delegations below {origin}",
-            zone.display()
+            "{} has no delegations below {}",
+            zone.display(),
+            list_of.origin()
         ));
     }
     let opts = dnsgrade::sweep::SweepOptions {

@@ -63,6 +63,14 @@ pub const REGISTRY_PROBES_TOTAL: &str = "dnsgrade_registry_probes_total";
 pub const REGISTRY_PROBE_DURATION: &str = "dnsgrade_registry_probe_duration_seconds";
 /// The judged state of each registry service (one series per state, 1 for the current one).
 pub const REGISTRY_SERVICE_STATE: &str = "dnsgrade_registry_service_state";
+/// Reference transfers and SOA polls by result (ok, failed, poll_failed).
+pub const REFERENCE_TRANSFERS: &str = "dnsgrade_reference_transfers_total";
+/// SOA serial of the reference in force.
+pub const REFERENCE_SERIAL: &str = "dnsgrade_reference_serial";
+/// Delegations in the reference in force.
+pub const REFERENCE_DELEGATIONS: &str = "dnsgrade_reference_delegations";
+/// Seconds until the earliest RRSIG expiration seen from a server.
+pub const DNSSEC_SIGNATURE_EXPIRY: &str = "dnsgrade_dnssec_signature_expiry_seconds";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
 /// Alert deliveries waiting, per sink.
@@ -116,6 +124,10 @@ pub const ALL_NAMES: &[&str] = &[
     REGISTRY_PROBES_TOTAL,
     REGISTRY_PROBE_DURATION,
     REGISTRY_SERVICE_STATE,
+    REFERENCE_TRANSFERS,
+    REFERENCE_SERIAL,
+    REFERENCE_DELEGATIONS,
+    DNSSEC_SIGNATURE_EXPIRY,
     BUILD_INFO,
     OUTBOX_DEPTH,
     OUTBOX_OLDEST_AGE,
@@ -211,6 +223,14 @@ pub struct Metrics {
     pub outbox_delivered: IntCounterVec,
     /// dnsgrade_outbox_given_up_total{sink}.
     pub outbox_given_up: IntCounterVec,
+    /// dnsgrade_reference_transfers_total{object,result}.
+    pub reference_transfers: IntCounterVec,
+    /// dnsgrade_reference_serial{object}.
+    pub reference_serial: IntGaugeVec,
+    /// dnsgrade_reference_delegations{object}.
+    pub reference_delegations: IntGaugeVec,
+    /// dnsgrade_dnssec_signature_expiry_seconds{class,object,server}.
+    pub dnssec_expiry: GaugeVec,
 }
 
 impl Metrics {
@@ -364,6 +384,32 @@ impl Metrics {
             &["class", "object", "service", "state"],
         )
         .expect("valid metric");
+        let reference_transfers = IntCounterVec::new(
+            Opts::new(REFERENCE_TRANSFERS, "Reference zone transfers (AXFR) and SOA polls of the primary, by result: ok, failed (the last good reference stays), poll_failed."),
+            &["object", "result"],
+        )
+        .expect("valid metric");
+        let reference_serial = IntGaugeVec::new(
+            Opts::new(
+                REFERENCE_SERIAL,
+                "SOA serial of the reference in force for a TLD.",
+            ),
+            &["object"],
+        )
+        .expect("valid metric");
+        let reference_delegations = IntGaugeVec::new(
+            Opts::new(
+                REFERENCE_DELEGATIONS,
+                "Delegations in the reference in force for a TLD.",
+            ),
+            &["object"],
+        )
+        .expect("valid metric");
+        let dnssec_expiry = GaugeVec::new(
+            Opts::new(DNSSEC_SIGNATURE_EXPIRY, "Seconds until the earliest RRSIG expiration seen in the server's replies over the window (negative: already expired), for objects with dnssec = true."),
+            &["class", "object", "server"],
+        )
+        .expect("valid metric");
         let build = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information; always 1."),
             &["version"],
@@ -435,6 +481,10 @@ impl Metrics {
             Box::new(registry_probes.clone()),
             Box::new(registry_probe_duration.clone()),
             Box::new(registry_service_state.clone()),
+            Box::new(reference_transfers.clone()),
+            Box::new(reference_serial.clone()),
+            Box::new(reference_delegations.clone()),
+            Box::new(dnssec_expiry.clone()),
             Box::new(build),
             Box::new(outbox_depth.clone()),
             Box::new(outbox_oldest_age.clone()),
@@ -480,6 +530,10 @@ impl Metrics {
             outbox_failures,
             outbox_delivered,
             outbox_given_up,
+            reference_transfers,
+            reference_serial,
+            reference_delegations,
+            dnssec_expiry,
         }
     }
 

@@ -90,6 +90,89 @@ async fn a_node_with_0_2_percent_wrong_delegations_is_level_ii() {
     bad.stop().await;
 }
 
+/// 0.02% wrong answers on one node is 较大 (III): data errors above 0.01% on the 95% Wilson
+/// lower bound, far from the 0.1% of level II. The wrong names are fixed (every 5,000th
+/// delegation, exactly 0.02% of the zone), and every pass samples each name once, so the
+/// node's error ratio converges on exactly 0.0002; the test waits for enough samples that the
+/// lower bound is above 0.0001 (about 50,000) and for the grade to be III then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_0_02_percent_wrong_answers_is_level_iii() {
+    const N: usize = 50_000;
+    let text = zone_text(N);
+    let zone = Zone::parse("cn.", &text).expect("zone");
+    let good = LabServer::start("127.0.0.1:0".parse().expect("addr"), vec![zone.clone()])
+        .await
+        .expect("lab");
+    let bad = LabServer::start("127.0.0.1:0".parse().expect("addr"), vec![zone])
+        .await
+        .expect("lab");
+    let wrong: Vec<hickory_proto::rr::Name> = (0..N)
+        .step_by(5_000)
+        .map(|i| hickory_proto::rr::Name::from_ascii(format!("d{i}.cn.")).expect("name"))
+        .collect();
+    assert_eq!(wrong.len() as f64 / N as f64, 0.0002);
+    bad.set_faults(Faults {
+        wrong_names: wrong,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("cn.zone"), &text).expect("zone file");
+    let cfg = dir.path().join("probes.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"1s\"\ntick = \"1s\"\n\n[[tld]]\nname = \"cn\"\n\
+             \x20 [tld.reference]\n  zone_file = \"cn.zone\"\n  sample_rate = 6000\n\
+             \x20 [[tld.node]]\n  name = \"good\"\n  addresses = [\"{}\"]\n  [[tld.node]]\n  name = \"bad\"\n  addresses = [\"{}\"]\n",
+            dir.path().join("state").display(),
+            good.local_addr(),
+            bad.local_addr()
+        ),
+    )
+    .expect("write");
+    // The simulated clock stands still, so every sample stays in the window.
+    let clock = SimClock::new(dir.path(), T0);
+    let d = DaemonProc::start(&cfg, Some(&clock.path), None);
+    let bad_sampled = |o: &serde_json::Value| {
+        o["assessment"]["evidence"]
+            .as_array()
+            .and_then(|e| {
+                e.iter()
+                    .find(|s| s["server"].as_str().is_some_and(|l| l.starts_with("bad ")))
+            })
+            .and_then(|s| s["samples"].as_u64())
+            .unwrap_or(0)
+    };
+    let o = wait_object(d.http, "tld/cn", T0, "level III with 60,000 samples", |o| {
+        level(o).as_deref() == Some("III") && bad_sampled(o) >= 60_000
+    })
+    .await;
+    assert_eq!(o["assessment"]["rule"], "tld.data_error_iii", "{o:#}");
+    let status = support::get_json(d.http, "/api/v1/status").await;
+    let node = |n: &str| {
+        status["servers"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["server"] == n))
+            .cloned()
+            .expect("server")
+    };
+    let w = &node("bad")["window"]["data_error"];
+    let (point, lower) = (
+        w["point"].as_f64().unwrap_or(0.0),
+        w["lower"].as_f64().unwrap_or(0.0),
+    );
+    assert!(lower > 0.0001 && lower < 0.001, "{w}");
+    assert!((0.0001..0.0004).contains(&point), "about 0.02% wrong: {w}");
+    assert_eq!(
+        node("good")["roles"]["sampled"]["wrong"].as_u64(),
+        Some(0),
+        "the healthy node is not blamed"
+    );
+    drop(d);
+    good.stop().await;
+    bad.stop().await;
+}
+
 #[test]
 fn a_missing_reference_file_is_a_config_error_with_its_location() {
     let dir = tempfile::tempdir().expect("tmp");

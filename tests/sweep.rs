@@ -89,3 +89,48 @@ async fn sweep_reports_exactly_the_planted_wrong_delegations() {
     assert_eq!(out.status.code(), Some(0), "3/500 = 0.6% is within 1%");
     node.stop().await;
 }
+
+/// The UDP engine keeps the prober's semantics: TC=1 is retried over TCP within the deadline,
+/// a node that never answers gives timeouts, and mismatched IDs end as `mismatch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_falls_back_to_tcp_and_counts_failures_by_kind() {
+    use dnsgrade::probe::Outcome;
+    use dnsgrade::reference::Delegations;
+    use dnsgrade::sweep::{sweep, SweepOptions};
+    let zone = Zone::parse("cn.", &zone_text(50)).expect("zone");
+    let list = std::sync::Arc::new(Delegations::from_zone(&zone));
+    let node = LabServer::start("127.0.0.1:0".parse().expect("addr"), vec![zone])
+        .await
+        .expect("lab");
+    let opts = SweepOptions {
+        server: node.local_addr(),
+        rate: std::num::NonZeroU32::new(5000).expect("rate"),
+        concurrency: 16,
+        transport: dnsgrade::config::Transport::Udp,
+        timeout: std::time::Duration::from_millis(300),
+        every: 1,
+        examples: 5,
+    };
+    node.set_faults(Faults {
+        truncate_udp: true,
+        ..Faults::default()
+    });
+    let r = sweep(list.clone(), &opts).await.expect("sweep");
+    assert_eq!((r.checked, r.correct), (50, 50), "{r:?}");
+    assert!(node.counters().tcp_connections >= 50);
+
+    node.set_faults(Faults {
+        stopped: true,
+        ..Faults::default()
+    });
+    let r = sweep(list.clone(), &opts).await.expect("sweep");
+    assert_eq!(r.failures, vec![(Outcome::Timeout, 50)], "{r:?}");
+
+    node.set_faults(Faults {
+        mismatch_id_ratio: 1.0,
+        ..Faults::default()
+    });
+    let r = sweep(list, &opts).await.expect("sweep");
+    assert_eq!(r.failures, vec![(Outcome::Mismatch, 50)], "{r:?}");
+    node.stop().await;
+}

@@ -321,16 +321,51 @@ pub struct Object {
     pub registry: Option<Registry>,
     /// For a TLD: the reference zone its nodes are sampled against.
     pub reference: Option<Reference>,
+    /// For signed zones (TLDs, institutions): DNSSEC checks.
+    pub dnssec: Option<Dnssec>,
+}
+
+/// DNSSEC checks of a signed zone: probes set DO; every RRSIG in a reply must be within its
+/// validity window (inception ≤ now ≤ expiration, by the injected clock), and an
+/// authoritative answer must be signed. Signatures are not verified cryptographically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dnssec {
+    /// Signatures expiring within this are warned about (default 72 h).
+    pub warn_before: std::time::Duration,
 }
 
 /// A reference zone and the sampling rate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    /// The zone file, as written in the config (relative paths are relative to the config
-    /// file's directory).
-    pub zone_file: PathBuf,
+    /// Where the reference comes from.
+    pub source: ReferenceSource,
     /// Delegations checked per second on each node address.
     pub sample_rate: NonZeroU32,
+}
+
+/// Where a TLD's reference delegations come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceSource {
+    /// A zone file, read once at start (relative paths are relative to the config file's
+    /// directory).
+    ZoneFile(PathBuf),
+    /// A zone transfer (AXFR over TCP) from a primary, re-transferred when its SOA serial
+    /// changes.
+    Axfr {
+        /// The primary, "host:port".
+        primary: String,
+        /// How often the primary's SOA serial is polled.
+        refresh: std::time::Duration,
+    },
+}
+
+impl std::fmt::Display for ReferenceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReferenceSource::ZoneFile(p) => write!(f, "zone file {}", p.display()),
+            ReferenceSource::Axfr { primary, .. } => write!(f, "AXFR from {primary}"),
+        }
+    }
 }
 
 /// One server of an object, before its host name (if any) is resolved.

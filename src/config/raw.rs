@@ -235,6 +235,10 @@ pub(crate) struct RawTld {
     pub check: Vec<Spanned<RawCheck>>,
     /// Registry services.
     pub registry: Option<RawRegistry>,
+    /// The zone is signed: probes set DO and RRSIG validity is checked (default false).
+    pub dnssec: Option<bool>,
+    /// Warn when a signature expires within this (default "72h"); needs `dnssec = true`.
+    pub dnssec_warn_before: Option<Spanned<String>>,
     /// The reference zone that nodes are sampled against.
     pub reference: Option<Spanned<RawReference>>,
 }
@@ -243,8 +247,12 @@ pub(crate) struct RawTld {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawReference {
-    /// A zone file (RFC 1035 master format) of the TLD.
-    pub zone_file: Spanned<String>,
+    /// A zone file (RFC 1035 master format) of the TLD; or `axfr`.
+    pub zone_file: Option<Spanned<String>>,
+    /// A primary to transfer the zone from, "host:port" (AXFR over TCP); or `zone_file`.
+    pub axfr: Option<Spanned<String>>,
+    /// How often the primary's SOA serial is polled, with `axfr` (default "300s").
+    pub refresh: Option<Spanned<String>>,
     /// Delegations checked per second on each node address (default 200).
     pub sample_rate: Option<Spanned<u32>>,
 }
@@ -265,6 +273,10 @@ pub(crate) struct RawInstitution {
     pub check: Vec<Spanned<RawCheck>>,
     /// Registration system endpoints.
     pub registration: Option<RawRegistry>,
+    /// The zones served are signed: probes set DO and RRSIG validity is checked.
+    pub dnssec: Option<bool>,
+    /// Warn when a signature expires within this (default "72h"); needs `dnssec = true`.
+    pub dnssec_warn_before: Option<Spanned<String>>,
 }
 
 /// `[[website]]`.

@@ -942,20 +942,80 @@ impl<'a> Validator<'a> {
             }
         }
         let registry = raw.registry.as_ref().map(|r| self.registry(r));
-        let reference = raw.reference.as_ref().and_then(|r| {
-            let r = r.get_ref();
-            let file = r.zone_file.get_ref().trim();
-            if file.is_empty() {
-                self.err(&r.zone_file, "zone_file is empty");
-                return None;
-            }
-            let path = self.base_dir.join(file);
-            if !path.is_file() {
-                self.err(
-                    &r.zone_file,
-                    format!("zone_file \"{}\" is not a readable file", path.display()),
-                );
-            }
+        let dnssec = self.dnssec(raw.dnssec, &raw.dnssec_warn_before);
+        if let (Some(_), Some(a)) = (&dnssec, &apex) {
+            // The zone's keys are checked like its SOA (an answer, signed).
+            checks.push(Check {
+                qname: a.clone(),
+                qtype: RecordType::DNSKEY,
+                expect: Expect::Answer,
+                values: Vec::new(),
+                transport: Transport::Udp,
+                role: CheckRole::Plain,
+                recursion_desired: false,
+                authoritative: true,
+            });
+        }
+        let reference = raw.reference.as_ref().and_then(|whole| {
+            let r = whole.get_ref();
+            let source = match (&r.zone_file, &r.axfr) {
+                (Some(_), Some(a)) => {
+                    self.err(a, "give either zone_file or axfr, not both");
+                    return None;
+                }
+                (None, None) => {
+                    self.err(whole, "[tld.reference] needs zone_file or axfr");
+                    return None;
+                }
+                (Some(zf), None) => {
+                    if let Some(rf) = &r.refresh {
+                        self.err(rf, "refresh applies to axfr only");
+                    }
+                    let file = zf.get_ref().trim();
+                    if file.is_empty() {
+                        self.err(zf, "zone_file is empty");
+                        return None;
+                    }
+                    let path = self.base_dir.join(file);
+                    if !path.is_file() {
+                        self.err(
+                            zf,
+                            format!("zone_file \"{}\" is not a readable file", path.display()),
+                        );
+                    }
+                    ReferenceSource::ZoneFile(path)
+                }
+                (None, Some(a)) => {
+                    let t = a.get_ref().trim();
+                    let ok = t.rsplit_once(':').is_some_and(|(h, p)| {
+                        !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0)
+                    });
+                    if !ok {
+                        self.err(
+                            a,
+                            format!("axfr must be \"host:port\" of the primary, not \"{t}\""),
+                        );
+                    }
+                    let refresh = match &r.refresh {
+                        None => std::time::Duration::from_secs(300),
+                        Some(rf) => match super::duration::parse_duration(rf.get_ref()) {
+                            Ok(d) if d >= std::time::Duration::from_secs(1) => d,
+                            Ok(_) => {
+                                self.err(rf, "refresh must be at least 1s");
+                                std::time::Duration::from_secs(1)
+                            }
+                            Err(m) => {
+                                self.err(rf, m);
+                                std::time::Duration::from_secs(300)
+                            }
+                        },
+                    };
+                    ReferenceSource::Axfr {
+                        primary: t.to_string(),
+                        refresh,
+                    }
+                }
+            };
             let rate = match &r.sample_rate {
                 None => NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN),
                 Some(v) => match NonZeroU32::new(*v.get_ref()) {
@@ -970,7 +1030,7 @@ impl<'a> Validator<'a> {
                 },
             };
             Some(Reference {
-                zone_file: path,
+                source,
                 sample_rate: rate,
             })
         });
@@ -989,7 +1049,30 @@ impl<'a> Validator<'a> {
             checks,
             registry,
             reference,
+            dnssec,
         })
+    }
+
+    fn dnssec(&mut self, on: Option<bool>, warn: &Option<Spanned<String>>) -> Option<Dnssec> {
+        let default = Duration::from_secs(72 * 3600);
+        let warn_before = match warn {
+            None => default,
+            Some(w) => match super::duration::parse_duration(w.get_ref()) {
+                Ok(d) => d,
+                Err(m) => {
+                    self.err(w, m);
+                    default
+                }
+            },
+        };
+        match (on.unwrap_or(false), warn) {
+            (true, _) => Some(Dnssec { warn_before }),
+            (false, Some(w)) => {
+                self.err(w, "dnssec_warn_before needs dnssec = true");
+                None
+            }
+            (false, None) => None,
+        }
     }
 
     fn institution(&mut self, i: &Spanned<RawInstitution>) -> Option<Object> {
@@ -1006,6 +1089,7 @@ impl<'a> Validator<'a> {
             .filter_map(|c| self.check(c, Expect::Answer, false, true))
             .collect();
         let registry = raw.registration.as_ref().map(|r| self.registry(r));
+        let dnssec = self.dnssec(raw.dnssec, &raw.dnssec_warn_before);
         Some(Object {
             class: ObjectClass::Institution,
             display_name: name.clone()?,
@@ -1019,6 +1103,7 @@ impl<'a> Validator<'a> {
             checks,
             registry,
             reference: None,
+            dnssec,
         })
     }
 
@@ -1078,6 +1163,7 @@ impl<'a> Validator<'a> {
             checks,
             registry: None,
             reference: None,
+            dnssec: None,
         })
     }
 
@@ -1182,6 +1268,7 @@ impl<'a> Validator<'a> {
             checks,
             registry: None,
             reference: None,
+            dnssec: None,
         })
     }
 
@@ -1219,6 +1306,7 @@ impl<'a> Validator<'a> {
             checks,
             registry: None,
             reference: None,
+            dnssec: None,
         })
     }
 }

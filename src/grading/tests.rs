@@ -154,6 +154,7 @@ fn object(
         }],
         registry: None,
         reference: None,
+        dnssec: None,
     }
 }
 

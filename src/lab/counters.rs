@@ -69,6 +69,8 @@ counters! {
     delayed,
     /// TCP connections accepted.
     tcp_connections,
+    /// Zone transfers (AXFR over TCP) served whole.
+    transfers,
 }
 
 /// Adds one to a counter.

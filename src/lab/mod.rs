@@ -41,9 +41,12 @@
 //!
 //! Layout: [`zone`](Zone) holds the data and the answer logic, `parse` reads master files,
 //! [`faults`](Faults) says what goes wrong, `respond` turns one query into one reply (or none)
-//! with the faults applied, and `server` owns the sockets and tasks. [`walkthrough`] is
-//! `dnsgrade lab`: a scripted tour of the matrix on an in-process topology.
+//! with the faults applied, `axfr` serves zone transfers over TCP (the zone as it is when
+//! the transfer starts; [`LabServer::set_zones`] replaces it), and `server` owns the sockets
+//! and tasks. [`walkthrough`] is `dnsgrade lab`: a scripted tour of the matrix on an
+//! in-process topology.
 
+mod axfr;
 mod counters;
 mod error;
 mod faults;
@@ -56,6 +59,7 @@ mod zone;
 pub use counters::LabCounters;
 pub use error::LabError;
 pub use faults::{name_share, Faults};
+pub(crate) use parse::parse_name as parse_name_text;
 pub use server::LabServer;
 pub use zone::{AnswerKind, Zone, ZoneAnswer};
 

@@ -110,6 +110,23 @@ impl Shared {
         }
     }
 
+    /// The messages of a zone transfer when `query` is an AXFR for the apex of a zone served
+    /// (and the server is not stopped); `None` for anything else, answered as usual (AXFR over
+    /// UDP, or for a name that is no apex, is REFUSED).
+    fn transfer(&self, query: &[u8]) -> Option<Vec<Vec<u8>>> {
+        if self.stopped() {
+            return None;
+        }
+        let zones = self
+            .zones
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let messages = super::axfr::transfer(&zones, query)?;
+        bump(&self.counters.queries);
+        Some(messages)
+    }
+
     fn stopped(&self) -> bool {
         lock(&self.control).faults.stopped
     }
@@ -329,6 +346,24 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             Ok(Ok(_))
         ) {
             return;
+        }
+        if let Some(messages) = shared.transfer(&body) {
+            for m in messages {
+                let Ok(len) = u16::try_from(m.len()) else {
+                    return;
+                };
+                let mut framed = Vec::with_capacity(m.len() + 2);
+                framed.extend_from_slice(&len.to_be_bytes());
+                framed.extend_from_slice(&m);
+                if !matches!(
+                    tokio::time::timeout(TCP_IDLE, stream.write_all(&framed)).await,
+                    Ok(Ok(()))
+                ) {
+                    return;
+                }
+            }
+            bump(&shared.counters.transfers);
+            continue;
         }
         let handled = shared.handle(&body, Transport::Tcp);
         if handled.stopped {

@@ -2,12 +2,14 @@
 //! measurement (MATRIX.md, "probe").
 //!
 //! - [`classify`]: query building and reply classification (pure).
+//! - [`dnssec`]: RRSIG validity windows of replies from signed zones (pure).
 //! - [`Prober`]: sends queries over a shared pool of UDP sockets (random source ports, random
 //!   IDs, replies matched on source, ID and question) or over TCP, falling back to TCP on TC=1.
 //! - [`schedule`]: spreads probes over the interval with jitter, under governor rate limits and
 //!   a cap on probes in flight.
 
 pub mod classify;
+pub mod dnssec;
 mod outcome;
 mod prober;
 pub mod registry;

@@ -75,6 +75,8 @@ pub struct ProbeResult {
     /// For checks judged by node consensus (TLD checks without expected values): the answer,
     /// normalised and sorted (the NS targets of a referral, or the RRset of an answer).
     pub consensus_answer: Option<Vec<String>>,
+    /// For signed zones: the earliest RRSIG expiration in the reply (Unix milliseconds).
+    pub dnssec_expires_at: Option<UnixMillis>,
 }
 
 /// Global and per-address rate limits.
@@ -134,6 +136,27 @@ pub struct ProbeContext {
     pub interval: Duration,
     /// Share of the interval by which each time is moved at random.
     pub jitter: f64,
+    /// DNSSEC checks of signed objects, by (class, object name).
+    pub dnssec: std::collections::HashMap<(ObjectClass, String), crate::config::Dnssec>,
+}
+
+impl ProbeContext {
+    /// Sends one check to `target` with the DNSSEC checks of its object, if it is signed.
+    pub async fn probe(&self, target: &Arc<Target>, idx: usize, check: &Check) -> ProbeResult {
+        let dnssec = self
+            .dnssec
+            .get(&(target.class, target.object.clone()))
+            .copied();
+        probe_checked(
+            &self.prober,
+            self.clock.as_ref(),
+            target,
+            idx,
+            check,
+            dnssec,
+        )
+        .await
+    }
 }
 
 /// The question a check asks now: cache-busting checks get a fresh random label.
@@ -176,14 +199,38 @@ pub async fn probe_once(
     idx: usize,
     check: &Check,
 ) -> ProbeResult {
-    let q = question_for(check);
+    probe_checked(prober, clock, target, idx, check, None).await
+}
+
+/// [`probe_once`], and for a signed zone (`dnssec`) with DO set and the reply's signatures
+/// checked ([`super::dnssec`]): expired, not yet valid or missing signatures make a
+/// successful reply *wrong* data.
+pub async fn probe_checked(
+    prober: &Prober,
+    clock: &dyn Clock,
+    target: &Arc<Target>,
+    idx: usize,
+    check: &Check,
+    dnssec: Option<crate::config::Dnssec>,
+) -> ProbeResult {
+    let mut q = question_for(check);
+    q.dnssec_ok = dnssec.is_some();
     let sent_at = clock.now_ms();
     let reply = prober.probe(target.address, &q, check.transport).await;
-    let (outcome, verdict) = match (&reply.failure, &reply.message) {
+    let (outcome, mut verdict) = match (&reply.failure, &reply.message) {
         (Some(kind), _) => (*kind, Verdict::Unchecked),
         (None, Some(msg)) => classify(check, &q.qname, msg),
         (None, None) => (Outcome::NetworkError, Verdict::Unchecked),
     };
+    let mut dnssec_expires_at = None;
+    if let (Some(_), Some(msg), true) = (dnssec, &reply.message, outcome.is_success()) {
+        let sc = super::dnssec::check_signatures(msg, &q.qname, check.qtype, clock.now_ms());
+        dnssec_expires_at = sc.earliest_expiration;
+        if let Some(p) = sc.problem {
+            tracing::debug!(server = %target.address, qname = %q.qname, problem = ?p, "DNSSEC signatures wrong");
+            verdict = Verdict::Wrong;
+        }
+    }
     ProbeResult {
         target: target.clone(),
         check: idx,
@@ -220,6 +267,7 @@ pub async fn probe_once(
             }
             _ => None,
         },
+        dnssec_expires_at,
     }
 }
 
@@ -274,7 +322,7 @@ pub fn spawn_address_loop(
                     _ = cancel.cancelled() => {}
                     r = async {
                         ctx.limits.acquire(&target.address).await;
-                        probe_once(&ctx.prober, ctx.clock.as_ref(), &target, i, &checks[i]).await
+                        ctx.probe(&target, i, &checks[i]).await
                     } => {
                         let _ = ctx.results.send(r).await;
                     }
@@ -284,12 +332,75 @@ pub fn spawn_address_loop(
     })
 }
 
-/// The delegations of a reference zone: (name, its NS set normalised and sorted).
-pub type ReferenceSet = Arc<Vec<(hickory_proto::rr::Name, Vec<String>)>>;
+/// The reference of a TLD, shared by the samplers of all its node addresses.
+pub type ReferenceSet = Arc<crate::reference::LiveReference>;
+
+/// A fresh pseudo-random order of `0..n` in O(1) memory: a full-period linear congruential
+/// sequence modulo the next power of two (Hull–Dobell: odd increment, multiplier ≡ 1 mod 4),
+/// scrambled by a random bijection of that range (xor-shifts and odd multipliers), skipping
+/// values ≥ n. Each index comes exactly once per pass; a sampler per node address costs a few
+/// words instead of a shuffled vector of the whole zone.
+#[derive(Debug, Clone)]
+pub struct PassOrder {
+    n: u64,
+    mask: u64,
+    a: u64,
+    c: u64,
+    x: u64,
+    left: u64,
+    shift: u32,
+    k1: u64,
+    k2: u64,
+}
+
+impl PassOrder {
+    /// A new random order of `0..n`.
+    pub fn new(n: usize, rng: &mut impl Rng) -> Self {
+        let m = (n as u64).max(1).next_power_of_two();
+        let mask = m - 1;
+        Self {
+            n: n as u64,
+            mask,
+            a: ((rng.random::<u64>() << 2) | 1) & mask | 1,
+            c: (rng.random::<u64>() | 1) & mask,
+            x: rng.random::<u64>() & mask,
+            left: m,
+            shift: (m.trailing_zeros() / 2).max(1),
+            k1: rng.random::<u64>() | 1,
+            k2: rng.random::<u64>() | 1,
+        }
+    }
+
+    /// A bijection of `0..=mask`.
+    fn scramble(&self, mut v: u64) -> u64 {
+        v ^= v >> self.shift;
+        v = v.wrapping_mul(self.k1) & self.mask;
+        v ^= v >> self.shift;
+        v = v.wrapping_mul(self.k2) & self.mask;
+        v ^ (v >> self.shift)
+    }
+}
+
+impl Iterator for PassOrder {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.left > 0 {
+            self.left -= 1;
+            let v = self.scramble(self.x);
+            self.x = self.a.wrapping_mul(self.x).wrapping_add(self.c) & self.mask;
+            if v < self.n {
+                return Some(v as usize);
+            }
+        }
+        None
+    }
+}
 
 /// Starts continuous sampling of `target` against a reference zone: `rate` delegations per
 /// second, evenly paced (governor, bursts of 1 %), in a fresh random order each pass so every
-/// delegation is checked once per pass. Sampling has its own rate and does not count against
+/// delegation is checked once per pass; when the reference is replaced (a re-transfer) a new
+/// pass over the new one starts. Sampling has its own rate and does not count against
 /// `global_rate`; the prober's in-flight cap still applies.
 pub fn spawn_sampler(
     ctx: Arc<ProbeContext>,
@@ -299,28 +410,34 @@ pub fn spawn_sampler(
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if reference.is_empty() {
-            return;
-        }
         let burst = NonZeroU32::new((rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
-        let mut order: Vec<u32> = (0..reference.len().min(u32::MAX as usize) as u32).collect();
         loop {
-            {
-                use rand::seq::SliceRandom;
-                order.shuffle(&mut rand::rng());
+            let generation = reference.generation();
+            let list = reference.get();
+            if list.is_empty() {
+                // No reference yet (a first transfer that failed): look again shortly.
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+                continue;
             }
-            for &i in &order {
+            let order = PassOrder::new(list.len(), &mut rand::rng());
+            for i in order {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = limiter.until_ready() => {}
                 }
-                let (name, values) = &reference[i as usize];
+                if reference.generation() != generation {
+                    break;
+                }
+                let (name, values) = list.get(i);
                 let check = Check {
-                    qname: name.clone(),
+                    qname: name,
                     qtype: hickory_proto::rr::RecordType::NS,
                     expect: crate::config::Expect::Referral,
-                    values: values.clone(),
+                    values,
                     transport: Transport::Udp,
                     role: CheckRole::Sampled,
                     recursion_desired: false,
@@ -330,7 +447,7 @@ pub fn spawn_sampler(
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = cancel.cancelled() => {}
-                        r = probe_once(&ctx.prober, ctx.clock.as_ref(), &target, usize::MAX, &check) => {
+                        r = ctx.probe(&target, usize::MAX, &check) => {
                             let _ = ctx.results.send(r).await;
                         }
                     }
@@ -338,4 +455,26 @@ pub fn spawn_sampler(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PassOrder;
+
+    #[test]
+    fn pass_order_visits_every_index_once() {
+        for n in [0usize, 1, 2, 3, 5, 64, 1000, 4097] {
+            let mut seen = vec![false; n];
+            let mut count = 0;
+            for i in PassOrder::new(n, &mut rand::rng()) {
+                assert!(!seen[i], "{i} twice of {n}");
+                seen[i] = true;
+                count += 1;
+            }
+            assert_eq!(count, n);
+        }
+        let a: Vec<usize> = PassOrder::new(1000, &mut rand::rng()).take(20).collect();
+        let b: Vec<usize> = PassOrder::new(1000, &mut rand::rng()).take(20).collect();
+        assert_ne!(a, b, "a fresh order each pass");
+    }
 }

@@ -6,11 +6,20 @@
 //! same classification as the daemon's probes applies ([`crate::probe::classify`]): NXDOMAIN
 //! or an empty referral is *missing*, a different NS set is *wrong*. Operators run it by hand
 //! after a zone push; the exit code says whether the error share is acceptable.
+//!
+//! Over UDP the sweep runs on its own engine (`udp`: one thread, batched `sendmmsg`/`recvmmsg`,
+//! no allocation or task per query, a byte-level check of correct referrals in `wire` that
+//! hands everything else to `classify`), because a million-name sweep is bounded by the
+//! client's CPU. Over TCP it uses the daemon's [`Prober`].
+
+mod udp;
+mod wire;
 
 use crate::config::{normalize_value, Check, CheckRole, Expect, Transport};
 use crate::lab::Zone;
 use crate::probe::classify::{classify, referral_targets, relevant_answers, Question};
 use crate::probe::{Outcome, Prober, ProberConfig, Verdict};
+use crate::reference::Delegations;
 use governor::{Quota, RateLimiter};
 use hickory_proto::rr::rdata::NS;
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -173,10 +182,157 @@ pub fn delegations(zone: &Zone) -> Vec<(Name, Vec<String>)> {
         .collect()
 }
 
-/// Sweeps `list` on `opts.server`.
-pub async fn sweep(
-    list: Vec<(Name, Vec<String>)>,
+/// Accumulates the results of a sweep into a report.
+pub(crate) struct Tally {
+    report: SweepReport,
+    hist: hdrhistogram::Histogram<u64>,
+    failures: [u64; Outcome::COUNT],
+    examples: usize,
+    /// Replies that matched no query in flight.
+    pub(crate) strays: u64,
+    /// Send or receive errors of the sockets.
+    pub(crate) socket_errors: u64,
+}
+
+impl Tally {
+    fn new(examples: usize) -> std::io::Result<Tally> {
+        Ok(Tally {
+            report: SweepReport::default(),
+            hist: hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+                .map_err(std::io::Error::other)?,
+            failures: [0; Outcome::COUNT],
+            examples,
+            strays: 0,
+            socket_errors: 0,
+        })
+    }
+
+    fn latency(&mut self, rtt: Duration) {
+        let _ = self
+            .hist
+            .record((rtt.as_micros() as u64).clamp(1, 60_000_000));
+    }
+
+    /// A correct delegation (the common case, with nothing to remember but its latency).
+    pub(crate) fn correct(&mut self, rtt: Duration) {
+        self.report.checked += 1;
+        self.report.answered += 1;
+        self.report.correct += 1;
+        self.latency(rtt);
+    }
+
+    /// A query that got no usable reply.
+    pub(crate) fn failure(&mut self, kind: Outcome) {
+        self.report.checked += 1;
+        self.failures[kind.index()] += 1;
+    }
+
+    pub(crate) fn stray(&mut self) {
+        self.strays += 1;
+    }
+
+    pub(crate) fn socket_error(&mut self) {
+        self.socket_errors += 1;
+    }
+
+    /// Any classified reply for delegation `idx`.
+    pub(crate) fn record(
+        &mut self,
+        list: &Delegations,
+        idx: usize,
+        outcome: Outcome,
+        verdict: Verdict,
+        rtt: Option<Duration>,
+        got: Vec<String>,
+    ) {
+        if !outcome.is_success() {
+            self.failure(outcome);
+            return;
+        }
+        self.report.checked += 1;
+        self.report.answered += 1;
+        if let Some(d) = rtt {
+            self.latency(d);
+        }
+        let m = || {
+            let (name, expected) = list.get(idx);
+            Mismatch {
+                name: name.to_ascii(),
+                expected,
+                got: got.clone(),
+            }
+        };
+        let r = &mut self.report;
+        match verdict {
+            Verdict::Missing => {
+                r.missing += 1;
+                r.bad_names.push(list.name_text(idx).to_string());
+                if r.missing_examples.len() < self.examples {
+                    r.missing_examples.push(m());
+                }
+            }
+            Verdict::Wrong => {
+                r.wrong += 1;
+                r.bad_names.push(list.name_text(idx).to_string());
+                if r.wrong_examples.len() < self.examples {
+                    r.wrong_examples.push(m());
+                }
+            }
+            _ => r.correct += 1,
+        }
+    }
+
+    fn finish(mut self, elapsed: Duration) -> SweepReport {
+        let mut r = std::mem::take(&mut self.report);
+        r.elapsed = elapsed;
+        r.failures = Outcome::ALL
+            .iter()
+            .zip(self.failures)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+            .collect();
+        let h = &self.hist;
+        let q = |p: f64| {
+            Duration::from_micros(if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            })
+        };
+        r.latency = [q(0.5), q(0.9), q(0.99), Duration::from_micros(h.max())];
+        r.bad_names.sort();
+        r
+    }
+}
+
+/// Sweeps every `opts.every`-th delegation of `list` on `opts.server`.
+pub async fn sweep(list: Arc<Delegations>, opts: &SweepOptions) -> std::io::Result<SweepReport> {
+    let mut tally = Tally::new(opts.examples)?;
+    let start = Instant::now();
+    if opts.transport == Transport::Udp {
+        let o = opts.clone();
+        let tally =
+            tokio::task::spawn_blocking(move || udp::run(&list, &o, &mut tally).map(|()| tally))
+                .await
+                .map_err(std::io::Error::other)??;
+        if tally.strays > 0 || tally.socket_errors > 0 {
+            tracing::warn!(
+                stray_replies = tally.strays,
+                socket_errors = tally.socket_errors,
+                "sweep saw stray replies or socket errors"
+            );
+        }
+        return Ok(tally.finish(start.elapsed()));
+    }
+    sweep_with_prober(list, opts, tally, start).await
+}
+
+/// The sweep over the daemon's prober (TCP): one task per query.
+async fn sweep_with_prober(
+    list: Arc<Delegations>,
     opts: &SweepOptions,
+    mut tally: Tally,
+    start: Instant,
 ) -> std::io::Result<SweepReport> {
     let prober = Prober::new(ProberConfig {
         udp_sockets: 4,
@@ -192,26 +348,27 @@ pub async fn sweep(
         Quota::per_second(opts.rate).allow_burst(burst),
     ));
     let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
-    let start = Instant::now();
     let every = opts.every.max(1);
     let server = opts.server;
     let transport = opts.transport;
     let producer = tokio::spawn({
         let prober = prober.clone();
+        let list = list.clone();
         async move {
             let sem = Arc::new(tokio::sync::Semaphore::new(prober_cap(&prober)));
-            for (name, expected) in list.into_iter().step_by(every) {
+            for idx in (0..list.len()).step_by(every) {
                 limiter.until_ready().await;
                 let Ok(permit) = sem.clone().acquire_owned().await else {
                     break;
                 };
                 let (prober, tx) = (prober.clone(), tx.clone());
+                let (name, expected) = list.get(idx);
                 tokio::spawn(async move {
                     let check = Check {
                         qname: name.clone(),
                         qtype: RecordType::NS,
                         expect: Expect::Referral,
-                        values: expected.clone(),
+                        values: expected,
                         transport,
                         role: CheckRole::Plain,
                         recursion_desired: false,
@@ -239,64 +396,16 @@ pub async fn sweep(
                             (Outcome::NetworkError, Verdict::Unchecked, None, Vec::new())
                         }
                     };
-                    let _ = tx.send((name.to_ascii(), expected, r)).await;
+                    let _ = tx.send((idx, r)).await;
                 });
             }
         }
     });
-    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
-        .map_err(std::io::Error::other)?;
-    let mut report = SweepReport::default();
-    let mut failures = std::collections::BTreeMap::new();
-    while let Some((name, expected, (outcome, verdict, rtt, got))) = rx.recv().await {
-        report.checked += 1;
-        if !outcome.is_success() {
-            *failures.entry(outcome.index()).or_insert(0u64) += 1;
-            continue;
-        }
-        report.answered += 1;
-        if let Some(d) = rtt {
-            let _ = hist.record((d.as_micros() as u64).clamp(1, 60_000_000));
-        }
-        let m = || Mismatch {
-            name: name.clone(),
-            expected: expected.clone(),
-            got: got.clone(),
-        };
-        match verdict {
-            Verdict::Missing => {
-                report.missing += 1;
-                report.bad_names.push(name.clone());
-                if report.missing_examples.len() < opts.examples {
-                    report.missing_examples.push(m());
-                }
-            }
-            Verdict::Wrong => {
-                report.wrong += 1;
-                report.bad_names.push(name.clone());
-                if report.wrong_examples.len() < opts.examples {
-                    report.wrong_examples.push(m());
-                }
-            }
-            _ => report.correct += 1,
-        }
+    while let Some((idx, (outcome, verdict, rtt, got))) = rx.recv().await {
+        tally.record(&list, idx, outcome, verdict, rtt, got);
     }
     let _ = producer.await;
-    report.elapsed = start.elapsed();
-    report.failures = failures
-        .into_iter()
-        .map(|(i, n)| (Outcome::ALL[i], n))
-        .collect();
-    let q = |p: f64| {
-        Duration::from_micros(if hist.is_empty() {
-            0
-        } else {
-            hist.value_at_quantile(p)
-        })
-    };
-    report.latency = [q(0.5), q(0.9), q(0.99), Duration::from_micros(hist.max())];
-    report.bad_names.sort();
-    Ok(report)
+    Ok(tally.finish(start.elapsed()))
 }
 
 fn prober_cap(p: &Prober) -> usize {

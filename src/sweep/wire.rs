@@ -1,0 +1,390 @@
+//! The sweep's wire work without a general DNS library: writing an NS query into a buffer,
+//! and confirming that a reply is a correct referral without building a `Message`.
+//!
+//! [`confirm_correct`] is only ever a shortcut for the common case. It says `true` when the
+//! reply is a well-formed NOERROR answer to exactly this question, not truncated, whose NS set
+//! (chosen the way [`crate::probe::classify::classify`] chooses it for a referral check)
+//! equals the reference. In every other case — an error RCODE, TC=1, an odd name, a different
+//! NS set, anything it does not fully understand — it says `false`, and the caller classifies
+//! the same bytes with hickory-proto and `classify`, the daemon's own rules. So the shortcut can
+//! make a sweep fast but cannot change a verdict other than "correct".
+
+use hickory_proto::rr::Name;
+use std::str::FromStr;
+
+/// DNS header length.
+const HEADER: usize = 12;
+/// Type codes used here.
+const TYPE_NS: u16 = 2;
+const TYPE_OPT: u16 = 41;
+const CLASS_IN: u16 = 1;
+
+/// Appends the wire form of `name` (reference text: lowercase, fully qualified). Returns
+/// false if it is not a valid name.
+pub fn write_name(out: &mut Vec<u8>, name: &str) -> bool {
+    if name.contains('\\') {
+        // Escaped names are rare; the general parser knows every escape.
+        let Ok(n) = Name::from_str(name) else {
+            return false;
+        };
+        for label in n.iter() {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label);
+        }
+        out.push(0);
+        return true;
+    }
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        if label.len() > 63 {
+            return false;
+        }
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    true
+}
+
+/// Writes a query for `name` NS with RD=0, EDNS(0) advertising `payload` bytes, NSID asked,
+/// into `out` (cleared first). Returns false if the name is not valid.
+pub fn write_query(out: &mut Vec<u8>, id: u16, name: &str, payload: u16) -> bool {
+    out.clear();
+    out.extend_from_slice(&id.to_be_bytes());
+    // Flags 0 (a query, RD=0), QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1.
+    out.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    if !write_name(out, name) {
+        return false;
+    }
+    out.extend_from_slice(&TYPE_NS.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    // OPT: root owner, type 41, class = payload, TTL = extended RCODE 0, version 0, flags 0;
+    // RDATA: the NSID option (code 3) with no data.
+    out.push(0);
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&payload.max(512).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 4, 0, 3, 0, 0]);
+    true
+}
+
+/// Scratch space reused across replies, so checking a reply does not allocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    text: String,
+    answers: Vec<(u32, u32)>,
+    referral: Vec<(u32, u32)>,
+}
+
+/// Reads the name at `pos` (following compression pointers, which must point backwards)
+/// into `text` (appended) as lowercase presentation text. Returns the position after the name
+/// in the message and whether every label was plain (letters, digits, `-`, `_`, `*`), or None
+/// if the name is malformed.
+fn read_name(msg: &[u8], mut pos: usize, text: &mut String) -> Option<(usize, bool)> {
+    let mut end = None;
+    let mut plain = true;
+    let mut wire_len = 1;
+    let mut hops = 0;
+    let mut limit = pos;
+    let start_len = text.len();
+    loop {
+        let len = *msg.get(pos)? as usize;
+        match len & 0xc0 {
+            0x00 => {
+                if len == 0 {
+                    if text.len() == start_len {
+                        text.push('.');
+                    }
+                    return Some((end.unwrap_or(pos + 1), plain));
+                }
+                let label = msg.get(pos + 1..pos + 1 + len)?;
+                wire_len += len + 1;
+                if wire_len > 255 {
+                    return None;
+                }
+                for &b in label {
+                    let b = b.to_ascii_lowercase();
+                    if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*')) {
+                        plain = false;
+                    }
+                    text.push(if b.is_ascii() { b as char } else { '?' });
+                }
+                text.push('.');
+                pos += 1 + len;
+            }
+            0xc0 => {
+                let ptr =
+                    (usize::from(*msg.get(pos)? & 0x3f) << 8) | usize::from(*msg.get(pos + 1)?);
+                if end.is_none() {
+                    end = Some(pos + 2);
+                }
+                hops += 1;
+                if ptr >= limit || hops > 64 {
+                    return None;
+                }
+                limit = ptr;
+                pos = ptr;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn u16_at(msg: &[u8], pos: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]))
+}
+
+/// `owner` is `name` or one of its ancestors (both lowercase, fully qualified text).
+fn is_at_or_above(owner: &str, name: &str) -> bool {
+    owner == "."
+        || name == owner
+        || (name.len() > owner.len()
+            && name.ends_with(owner)
+            && name.as_bytes()[name.len() - owner.len() - 1] == b'.')
+}
+
+/// True when `msg` is a well-formed, untruncated NOERROR reply to `qname` NS whose NS set
+/// equals `expected` (targets joined by `\n`, sorted); false means "classify it the slow way".
+pub fn confirm_correct(msg: &[u8], qname: &str, expected: &str, s: &mut Scratch) -> bool {
+    confirm(msg, qname, expected, s).unwrap_or(false)
+}
+
+fn confirm(msg: &[u8], qname: &str, expected: &str, s: &mut Scratch) -> Option<bool> {
+    if msg.len() < HEADER {
+        return None;
+    }
+    let (f1, f2) = (msg[2], msg[3]);
+    let response = f1 & 0x80 != 0;
+    let opcode = (f1 >> 3) & 0x0f;
+    let aa = f1 & 0x04 != 0;
+    let tc = f1 & 0x02 != 0;
+    let rcode = f2 & 0x0f;
+    if !response || opcode != 0 || tc || rcode != 0 || u16_at(msg, 4)? != 1 {
+        return None;
+    }
+    let counts = [u16_at(msg, 6)?, u16_at(msg, 8)?, u16_at(msg, 10)?];
+    s.text.clear();
+    s.answers.clear();
+    s.referral.clear();
+    let (mut pos, plain) = read_name(msg, HEADER, &mut s.text)?;
+    if !plain
+        || s.text != qname
+        || u16_at(msg, pos)? != TYPE_NS
+        || u16_at(msg, pos + 2)? != CLASS_IN
+    {
+        return None;
+    }
+    pos += 4;
+    let mut opt_seen = false;
+    for (section, &count) in counts.iter().enumerate() {
+        for _ in 0..count {
+            let owner_start = s.text.len();
+            let (p, owner_plain) = read_name(msg, pos, &mut s.text)?;
+            let rtype = u16_at(msg, p)?;
+            let class = u16_at(msg, p + 2)?;
+            let rdlen = usize::from(u16_at(msg, p + 8)?);
+            let rdata = p + 10;
+            let next = rdata + rdlen;
+            if next > msg.len() {
+                return None;
+            }
+            if rtype == TYPE_OPT {
+                // One OPT, in the additional section, owned by the root, with no extended RCODE.
+                if section != 2 || opt_seen || &s.text[owner_start..] != "." || msg[p + 4] != 0 {
+                    return None;
+                }
+                opt_seen = true;
+            } else if rtype == TYPE_NS && section < 2 {
+                if class != CLASS_IN || !owner_plain {
+                    return None;
+                }
+                let owner_end = s.text.len();
+                let owner = &s.text[owner_start..owner_end];
+                let wanted = if section == 0 {
+                    owner == qname
+                } else {
+                    is_at_or_above(owner, qname)
+                };
+                let t_start = s.text.len();
+                let (t_end_pos, target_plain) = read_name(msg, rdata, &mut s.text)?;
+                if t_end_pos != next || !target_plain {
+                    return None;
+                }
+                let range = (t_start as u32, s.text.len() as u32);
+                if wanted {
+                    if section == 0 {
+                        s.answers.push(range);
+                    } else {
+                        s.referral.push(range);
+                    }
+                }
+            }
+            pos = next;
+        }
+    }
+    if pos != msg.len() {
+        return None;
+    }
+    // The NS set `classify` compares for a referral check of type NS.
+    let got = if aa {
+        if s.answers.is_empty() {
+            &mut s.referral
+        } else {
+            &mut s.answers
+        }
+    } else if s.referral.is_empty() {
+        &mut s.answers
+    } else {
+        &mut s.referral
+    };
+    if got.is_empty() {
+        return None;
+    }
+    let text = &s.text;
+    let slice = |r: &(u32, u32)| &text[r.0 as usize..r.1 as usize];
+    got.sort_unstable_by(|a, b| slice(a).cmp(slice(b)));
+    got.dedup_by(|a, b| slice(a) == slice(b));
+    let mut want = expected.split('\n');
+    for r in got.iter() {
+        if want.next() != Some(slice(r)) {
+            return Some(false);
+        }
+    }
+    Some(want.next().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Check, CheckRole, Expect, Transport};
+    use crate::probe::classify::classify;
+    use crate::probe::{Outcome, Verdict};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::rdata::{A, NS};
+    use hickory_proto::rr::{RData, Record, RecordType};
+
+    fn n(s: &str) -> Name {
+        Name::from_str(s).unwrap()
+    }
+
+    fn reply(
+        aa: bool,
+        rcode: ResponseCode,
+        auth: &[(&str, &str)],
+        ans: &[(&str, &str)],
+    ) -> Vec<u8> {
+        let mut m = Message::new(9, MessageType::Response, OpCode::Query);
+        m.metadata.authoritative = aa;
+        m.metadata.response_code = rcode;
+        m.add_query(Query::query(n("D1.cn."), RecordType::NS));
+        for (o, t) in ans {
+            m.add_answer(Record::from_rdata(n(o), 60, RData::NS(NS(n(t)))));
+        }
+        for (o, t) in auth {
+            m.add_authority(Record::from_rdata(n(o), 60, RData::NS(NS(n(t)))));
+        }
+        m.add_additional(Record::from_rdata(
+            n("ns1.d1.cn."),
+            60,
+            RData::A(A([127, 0, 0, 1].into())),
+        ));
+        m.to_vec().unwrap()
+    }
+
+    fn slow(bytes: &[u8], expected: &[&str]) -> (Outcome, Verdict) {
+        let check = Check {
+            qname: n("d1.cn."),
+            qtype: RecordType::NS,
+            expect: Expect::Referral,
+            values: expected.iter().map(|s| s.to_string()).collect(),
+            transport: Transport::Udp,
+            role: CheckRole::Plain,
+            recursion_desired: false,
+            authoritative: true,
+        };
+        classify(&check, &n("d1.cn."), &Message::from_vec(bytes).unwrap())
+    }
+
+    #[test]
+    fn query_parses_as_the_prober_builds_it() {
+        let mut b = Vec::new();
+        assert!(write_query(&mut b, 77, "d1.cn.", 1232));
+        let m = Message::from_vec(&b).unwrap();
+        assert_eq!(m.metadata.id, 77);
+        assert!(!m.metadata.recursion_desired);
+        assert_eq!(m.queries[0].name, n("d1.cn."));
+        assert_eq!(m.queries[0].query_type, RecordType::NS);
+        let e = m.edns.as_ref().unwrap();
+        assert_eq!(e.max_payload(), 1232);
+        assert!(e
+            .option(hickory_proto::rr::rdata::opt::EdnsCode::NSID)
+            .is_some());
+        assert!(!write_query(
+            &mut b,
+            1,
+            &format!("{}.cn.", "a".repeat(64)),
+            1232
+        ));
+    }
+
+    #[test]
+    fn agrees_with_classify_on_every_shape() {
+        let want = ["ns1.d1.cn.", "ns2.x.net."];
+        let joined = "ns1.d1.cn.\nns2.x.net.";
+        let good = [
+            ("d1.cn.", "NS1.d1.cn."),
+            ("d1.cn.", "ns2.x.net."),
+            ("d1.cn.", "ns2.x.net."),
+        ];
+        let cases = [
+            reply(false, ResponseCode::NoError, &good, &[]),
+            reply(true, ResponseCode::NoError, &[], &good),
+            reply(true, ResponseCode::NoError, &good, &[]),
+            reply(
+                false,
+                ResponseCode::NoError,
+                &[("cn.", "ns1.d1.cn."), ("cn.", "ns2.x.net.")],
+                &[],
+            ),
+            reply(false, ResponseCode::NoError, &good[..1], &[]),
+            reply(
+                false,
+                ResponseCode::NoError,
+                &[("d1.cn.", "wrong.ns1.d1.cn."), ("d1.cn.", "ns2.x.net.")],
+                &[],
+            ),
+            reply(
+                false,
+                ResponseCode::NoError,
+                &[("other.cn.", "ns1.d1.cn."), ("other.cn.", "ns2.x.net.")],
+                &[],
+            ),
+            reply(false, ResponseCode::NXDomain, &[], &[]),
+            reply(false, ResponseCode::ServFail, &good, &[]),
+            reply(false, ResponseCode::NoError, &[], &[]),
+        ];
+        let mut s = Scratch::default();
+        for (i, bytes) in cases.iter().enumerate() {
+            let fast = confirm_correct(bytes, "d1.cn.", joined, &mut s);
+            let slow = slow(bytes, &want);
+            assert_eq!(
+                fast,
+                slow == (Outcome::Ok, Verdict::Correct),
+                "case {i}: {slow:?}"
+            );
+        }
+        // Truncated, cut short, or trailing bytes: never confirmed.
+        let mut tc = cases[0].clone();
+        tc[2] |= 0x02;
+        assert!(!confirm_correct(&tc, "d1.cn.", joined, &mut s));
+        for cut in 0..cases[0].len() {
+            assert!(
+                !confirm_correct(&cases[0][..cut], "d1.cn.", joined, &mut s),
+                "{cut}"
+            );
+        }
+        let mut long = cases[0].clone();
+        long.push(0);
+        assert!(!confirm_correct(&long, "d1.cn.", joined, &mut s));
+        // Another question.
+        assert!(!confirm_correct(&cases[0], "d2.cn.", joined, &mut s));
+    }
+}
