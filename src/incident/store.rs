@@ -896,8 +896,20 @@ fn apply_in(
             ins.execute(params![key, st.onset, st.last_true])?;
         }
     }
+    // Most objects are healthy with nothing open: one query finds the objects that have an
+    // open incident, and only those and the graded ones are looked at one by one.
+    let open: std::collections::HashSet<String> = {
+        let mut st = conn.prepare_cached(
+            "SELECT object FROM incidents WHERE state = 'open' AND drill = ?1",
+        )?;
+        let rows = st.query_map(params![drill], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
     let mut events = Vec::new();
     for a in assessments {
+        if a.grade.is_none() && !open.contains(&a.object) {
+            continue;
+        }
         events.extend(apply_one(conn, drill, a, now, clear_after)?);
     }
     Ok(events)
@@ -911,13 +923,10 @@ fn apply_one(
     clear_after: Duration,
 ) -> StoreResult<Vec<IncidentEvent>> {
     let current = match conn
-        .query_row(
-            &format!(
-                "SELECT {INCIDENT_COLS} FROM incidents WHERE object = ?1 AND state = 'open' AND drill = ?2"
-            ),
-            params![a.object, drill],
-            read_raw,
-        )
+        .prepare_cached(&format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE object = ?1 AND state = 'open' AND drill = ?2"
+        ))?
+        .query_row(params![a.object, drill], read_raw)
         .optional()?
     {
         Some(raw) => Some(decode(raw)?),
