@@ -724,6 +724,7 @@ impl Daemon {
                 .iter()
                 .filter_map(|o| o.dnssec.map(|p| ((o.class, o.name.clone()), p)))
                 .collect(),
+            dnssec_keys: Default::default(),
         });
         let shared = Shared {
             metrics: metrics.clone(),

@@ -52,10 +52,10 @@ fn free_port() -> u16 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path();
+/// Signs example.cn (valid from T0 − 10 days until T0 + 48 h), with `tamper` one signature
+/// altered, serves it from a real NSD on 127.0.0.1 and waits until it answers.
+async fn signed_nsd(dir: &Path, tamper: bool) -> (Nsd, std::net::SocketAddr) {
+    let d = dir;
     std::fs::write(
         d.join("example.cn.zone"),
         "$ORIGIN example.cn.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n\
@@ -82,6 +82,36 @@ async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
             &key,
         ],
     );
+    if tamper {
+        // Change one byte of the signature over www's A record: still well-formed, no
+        // longer valid.
+        let signed = std::fs::read_to_string(d.join("signed.zone")).expect("signed zone");
+        let mut out = String::new();
+        let mut changed = false;
+        for line in signed.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if !changed
+                && f.len() > 5
+                && f[0] == "www.example.cn."
+                && f[3] == "RRSIG"
+                && f[4] == "A"
+            {
+                let sig = f[f.len() - 1];
+                let mid = sig.len() / 2;
+                let c = sig.as_bytes()[mid];
+                let flipped = if c == b'A' { 'B' } else { 'A' };
+                let mut t = sig.to_string();
+                t.replace_range(mid..mid + 1, &flipped.to_string());
+                out.push_str(&line.replace(sig, &t));
+                changed = true;
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        assert!(changed, "no RRSIG for www A in\n{signed}");
+        std::fs::write(d.join("signed.zone"), out).expect("write");
+    }
     let port = free_port();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nsd-lab.sh");
     let nsd_dir = d.join("nsd");
@@ -134,6 +164,11 @@ async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
         std::fs::read_to_string(nsd_dir.join("nsd.out")).unwrap_or_default()
     );
 
+    (_nsd, server)
+}
+
+/// A config with a signed tier-1 institution on `server`.
+fn config(d: &Path, server: std::net::SocketAddr) -> std::path::PathBuf {
     let cfg = d.join("probes.toml");
     std::fs::write(
         &cfg,
@@ -148,6 +183,15 @@ async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
         ),
     )
     .expect("write");
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let (_nsd, server) = signed_nsd(d, false).await;
+    let cfg = config(d, server);
     let clock = SimClock::new(d, T0);
     let daemon = DaemonProc::start(&cfg, Some(&clock.path), None);
 
@@ -184,12 +228,21 @@ async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
         Some(0),
         "valid signatures are correct: {last:#}"
     );
-    let (_, metrics) = support::http_get(daemon.http, "/metrics").await;
+    // The gauge is exported at the next evaluation tick.
     let series = "dnsgrade_dnssec_signature_expiry_seconds{class=\"institution\",object=\"signed\",server=\"ns1\"}";
-    let value: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"));
+    let mut value = None;
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = support::http_get(daemon.http, "/metrics").await.1;
+        value = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok());
+        if value.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let value = value.unwrap_or_else(|| panic!("no {series} in\n{metrics}"));
     assert!((47.0 * 3600.0..=48.0 * 3600.0).contains(&value), "{value}");
 
     // T0 + 49 h: the same signatures have expired: wrong data, level II for a tier-1
@@ -213,6 +266,52 @@ async fn expiring_signatures_warn_and_expired_ones_are_wrong_data() {
     assert!(
         s["dnssec_expiry_s"].as_f64().unwrap_or(0.0) < 0.0,
         "expired: {s:#}"
+    );
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_that_does_not_verify_is_wrong_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let (_nsd, server) = signed_nsd(d, true).await;
+    let cfg = config(d, server);
+    let clock = SimClock::new(d, T0);
+    let daemon = DaemonProc::start(&cfg, Some(&clock.path), None);
+    // Within their validity windows, the SOA and DNSKEY signatures verify with the zone's
+    // keys; the altered one over www's A record does not: those answers are wrong data, and
+    // with a third of the checked replies wrong the tier-1 institution is at level II.
+    let o = wait_object(
+        daemon.http,
+        "institution/signed",
+        T0,
+        "level II from an invalid signature",
+        |o| level(o).as_deref() == Some("II"),
+    )
+    .await;
+    assert_eq!(
+        o["assessment"]["rule"], "institution.tier1_data_error_ii",
+        "{o:#}"
+    );
+    let status = support::get_json(daemon.http, "/api/v1/status").await;
+    let s = status["servers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["server"] == "ns1"))
+        .cloned()
+        .expect("server");
+    let wrong = s["window"]["wrong"].as_u64().unwrap_or(0);
+    let samples = s["window"]["samples"].as_u64().unwrap_or(0);
+    assert!(wrong > 0, "{s:#}");
+    // A third of the probes ask for www's A record; the SOA and DNSKEY answers verify, and a
+    // wrong one would be counted too.
+    assert!(
+        wrong * 2 < samples,
+        "only the www A answers are wrong, not the SOA and DNSKEY ones: {s:#}"
+    );
+    // Not an expiry problem: the signatures are still far from expiring.
+    assert!(
+        s["dnssec_expiry_s"].as_f64().unwrap_or(0.0) > 47.0 * 3600.0,
+        "{s:#}"
     );
     drop(daemon);
 }

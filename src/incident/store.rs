@@ -899,9 +899,8 @@ fn apply_in(
     // Most objects are healthy with nothing open: one query finds the objects that have an
     // open incident, and only those and the graded ones are looked at one by one.
     let open: std::collections::HashSet<String> = {
-        let mut st = conn.prepare_cached(
-            "SELECT object FROM incidents WHERE state = 'open' AND drill = ?1",
-        )?;
+        let mut st = conn
+            .prepare_cached("SELECT object FROM incidents WHERE state = 'open' AND drill = ?1")?;
         let rows = st.query_map(params![drill], |r| r.get::<_, String>(0))?;
         rows.collect::<Result<_, _>>()?
     };

@@ -2,15 +2,88 @@
 //!
 //! Every RRSIG in the answer and authority sections must be within its validity window
 //! (inception ≤ now ≤ expiration, RFC 4034 §3.1.5 serial arithmetic on 32-bit seconds), and
-//! an authoritative answer with data must carry an RRSIG covering the type asked. A reply
-//! that fails either is *wrong* data (MATRIX.md: expired or invalid signatures count as
-//! wrong). Signatures are **not** verified cryptographically: only their validity windows and
-//! presence are checked. The earliest expiration seen is reported so that signatures about to
-//! expire can be warned about before they do.
+//! an authoritative answer with data must carry an RRSIG covering the type asked. With the
+//! zone's DNSKEY set known ([`ZoneKeys`], learned from the zone's own DNSKEY answers after
+//! their self-signature verifies), every RRSIG made by one of those keys is verified
+//! cryptographically over its RRset (hickory-proto's `Verifier`, ring): a signature that does
+//! not verify is *invalid*. A reply with an expired, not yet valid, missing or invalid
+//! signature is *wrong* data (MATRIX.md: expired or invalid signatures count as wrong). The
+//! earliest expiration seen is reported so that signatures about to expire can be warned
+//! about before they do.
+//!
+//! What is not checked: the chain of trust to the parent (DS) and to a trust anchor — the
+//! monitor asks whether the zone's own signatures are intact and current, not whether a
+//! validating resolver would reach them; RRSIGs by a key tag outside the known DNSKEY set
+//! (for example during a rollover, before the next DNSKEY probe) are checked for their window
+//! only.
 
 use crate::clock::UnixMillis;
+use crate::config::ObjectClass;
+use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
+use hickory_proto::dnssec::{PublicKey, Verifier};
 use hickory_proto::op::Message;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A zone's DNSKEY set, shared.
+pub type KeySet = Arc<Vec<DNSKEY>>;
+
+/// The DNSKEY set of each signed object's zone, as last seen in a DNSKEY answer whose own
+/// signature verified with one of its keys. Shared by every probe of the object.
+#[derive(Debug, Default)]
+pub struct ZoneKeys {
+    keys: Mutex<HashMap<(ObjectClass, String), KeySet>>,
+}
+
+impl ZoneKeys {
+    /// The known keys of an object's zone.
+    pub fn get(&self, class: ObjectClass, object: &str) -> Option<KeySet> {
+        self.keys
+            .lock()
+            .ok()?
+            .get(&(class, object.to_string()))
+            .cloned()
+    }
+
+    /// Replaces the known keys of an object's zone.
+    pub fn set(&self, class: ObjectClass, object: &str, keys: Vec<DNSKEY>) {
+        if let Ok(mut m) = self.keys.lock() {
+            m.insert((class, object.to_string()), Arc::new(keys));
+        }
+    }
+}
+
+/// The DNSKEY records of `reply`'s answer owned by `qname`.
+pub fn dnskeys_in(reply: &Message, qname: &Name) -> Vec<DNSKEY> {
+    reply
+        .answers
+        .iter()
+        .filter(|r| r.name == *qname)
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `sig`, made by one of `keys` (matched by key tag and algorithm), verifies over
+/// its RRset among `records`. None when no key of the set made it.
+fn verify(sig: &RRSIG, owner: &Name, records: &[Record], keys: &[DNSKEY]) -> Option<bool> {
+    let input = sig.input();
+    let mut candidates = keys.iter().filter(|k| {
+        k.public_key().algorithm() == input.algorithm
+            && k.calculate_key_tag().ok() == Some(input.key_tag)
+    });
+    let first = candidates.next()?;
+    let class = records
+        .iter()
+        .find(|r| r.name == *owner && r.record_type() == input.type_covered)
+        .map(|r| r.dns_class)
+        .unwrap_or(hickory_proto::rr::DNSClass::IN);
+    let ok = |k: &DNSKEY| k.verify_rrsig(owner, class, sig, records.iter()).is_ok();
+    Some(ok(first) || candidates.any(ok))
+}
 
 /// What the signatures of one reply say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +107,20 @@ pub enum SignatureProblem {
     Unsigned,
     /// An RRSIG's RDATA is too short to read.
     Malformed,
+    /// An RRSIG made by one of the zone's keys does not verify over its RRset.
+    Invalid,
 }
 
 /// The validity window of one RRSIG: (type covered, inception, expiration) in 32-bit seconds.
 fn window(data: &RData) -> Option<Option<(RecordType, u32, u32)>> {
+    if let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = data {
+        let i = sig.input();
+        return Some(Some((
+            i.type_covered,
+            i.sig_inception.get(),
+            i.sig_expiration.get(),
+        )));
+    }
     let RData::Unknown { code, rdata } = data else {
         return None;
     };
@@ -54,12 +137,14 @@ fn window(data: &RData) -> Option<Option<(RecordType, u32, u32)>> {
     Some(Some((covered, inception, expiration)))
 }
 
-/// Checks the RRSIGs of `reply` to `qname`/`qtype` at `now`.
+/// Checks the RRSIGs of `reply` to `qname`/`qtype` at `now`; with `keys` (the zone's DNSKEY
+/// set), each signature made by one of them is also verified.
 pub fn check_signatures(
     reply: &Message,
     qname: &Name,
     qtype: RecordType,
     now: UnixMillis,
+    keys: &[DNSKEY],
 ) -> SignatureCheck {
     let now_s = (now / 1000) as u32;
     let mut out = SignatureCheck {
@@ -95,6 +180,16 @@ pub fn check_signatures(
         }
         if in_answer && covered == qtype && r.name.to_lowercase() == want {
             answer_signed = true;
+        }
+        if let (false, RData::DNSSEC(DNSSECRData::RRSIG(sig))) = (keys.is_empty(), &r.data) {
+            let section = if in_answer {
+                &reply.answers
+            } else {
+                &reply.authorities
+            };
+            if verify(sig, &r.name, section, keys) == Some(false) {
+                out.problem.get_or_insert(SignatureProblem::Invalid);
+            }
         }
     }
     let has_data = reply
@@ -157,7 +252,7 @@ mod tests {
     #[test]
     fn windows_and_presence() {
         let q = n("www.example.cn.");
-        let c = |m: &Message| check_signatures(m, &q, RecordType::A, NOW);
+        let c = |m: &Message| check_signatures(m, &q, RecordType::A, NOW, &[]);
         let ok = c(&reply(vec![rrsig(RecordType::A, S - 86_400, S + 3_600)]));
         assert_eq!(ok.problem, None);
         assert_eq!(ok.earliest_expiration, Some(NOW + 3_600_000));
@@ -184,6 +279,7 @@ mod tests {
             &q,
             RecordType::A,
             wrap_now,
+            &[],
         );
         assert_eq!(w.problem, None, "{w:?}");
     }

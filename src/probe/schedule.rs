@@ -138,6 +138,8 @@ pub struct ProbeContext {
     pub jitter: f64,
     /// DNSSEC checks of signed objects, by (class, object name).
     pub dnssec: std::collections::HashMap<(ObjectClass, String), crate::config::Dnssec>,
+    /// The DNSKEY sets of the signed objects' zones, learned from their DNSKEY answers.
+    pub dnssec_keys: super::dnssec::ZoneKeys,
 }
 
 impl ProbeContext {
@@ -153,7 +155,7 @@ impl ProbeContext {
             target,
             idx,
             check,
-            dnssec,
+            dnssec.map(|d| (d, &self.dnssec_keys)),
         )
         .await
     }
@@ -203,15 +205,16 @@ pub async fn probe_once(
 }
 
 /// [`probe_once`], and for a signed zone (`dnssec`) with DO set and the reply's signatures
-/// checked ([`super::dnssec`]): expired, not yet valid or missing signatures make a
-/// successful reply *wrong* data.
+/// checked ([`super::dnssec`]) against the zone's keys: expired, not yet valid, missing or
+/// invalid signatures make a successful reply *wrong* data. A DNSKEY answer whose signature
+/// verifies with its own keys becomes the zone's key set.
 pub async fn probe_checked(
     prober: &Prober,
     clock: &dyn Clock,
     target: &Arc<Target>,
     idx: usize,
     check: &Check,
-    dnssec: Option<crate::config::Dnssec>,
+    dnssec: Option<(crate::config::Dnssec, &super::dnssec::ZoneKeys)>,
 ) -> ProbeResult {
     let mut q = question_for(check);
     q.dnssec_ok = dnssec.is_some();
@@ -223,8 +226,23 @@ pub async fn probe_checked(
         (None, None) => (Outcome::NetworkError, Verdict::Unchecked),
     };
     let mut dnssec_expires_at = None;
-    if let (Some(_), Some(msg), true) = (dnssec, &reply.message, outcome.is_success()) {
-        let sc = super::dnssec::check_signatures(msg, &q.qname, check.qtype, clock.now_ms());
+    if let (Some((_, zone_keys)), Some(msg), true) = (dnssec, &reply.message, outcome.is_success())
+    {
+        let own = if check.qtype == hickory_proto::rr::RecordType::DNSKEY {
+            super::dnssec::dnskeys_in(msg, &q.qname)
+        } else {
+            Vec::new()
+        };
+        let known = zone_keys.get(target.class, &target.object);
+        let keys: &[_] = if own.is_empty() {
+            known.as_deref().map_or(&[], Vec::as_slice)
+        } else {
+            &own
+        };
+        let sc = super::dnssec::check_signatures(msg, &q.qname, check.qtype, clock.now_ms(), keys);
+        if !own.is_empty() && sc.problem.is_none() {
+            zone_keys.set(target.class, &target.object, own);
+        }
         dnssec_expires_at = sc.earliest_expiration;
         if let Some(p) = sc.problem {
             tracing::debug!(server = %target.address, qname = %q.qname, problem = ?p, "DNSSEC signatures wrong");
