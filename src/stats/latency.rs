@@ -81,39 +81,59 @@ pub(super) fn summarize<'a>(
     extra: &[f64],
 ) -> Option<LatencySummary> {
     // Keys are bucket indices, so the slices are first summed into a plain array (one add per
-    // entry); the histogram then takes one `record_n` per bucket hit, not one per slice entry.
+    // entry).
     let mut merged = vec![0_u64; KEY_COUNT];
+    let mut total = 0_u64;
     for bins in slices {
         for (key, n) in bins.iter() {
             if let Some(c) = merged.get_mut(usize::from(key)) {
                 *c += u64::from(n);
+                total = total.saturating_add(u64::from(n));
             }
         }
     }
-    let total: u64 = merged.iter().fold(0_u64, |a, &n| a.saturating_add(n));
     if total == 0 {
         return None;
     }
     // The keys are the indices of the scratch histogram's counts, so the merged array is that
     // histogram's content: read its quantiles directly, by hdrhistogram's own rule (the first
     // index whose cumulative count reaches ⌈q·n⌉, at least 1; that bucket's highest
-    // equivalent value, its lowest for q = 0), without building and filling a histogram for
-    // every snapshot. `quantiles_match_hdrhistogram` checks the equivalence.
-    let at = |q: f64| -> Duration {
-        let q = q.min(1.0);
-        let target = ((q * total as f64).ceil() as u64).max(1);
-        let mut cum = 0_u64;
-        let mut index = KEY_COUNT - 1;
-        for (i, &n) in merged.iter().enumerate() {
-            cum = cum.saturating_add(n);
-            if cum >= target {
-                index = i;
+    // equivalent value, its lowest for q = 0), all of them in one walk, without building and
+    // filling a histogram for every snapshot. `quantiles_match_hdrhistogram` checks the
+    // equivalence.
+    let asked: Vec<f64> = [0.5, 0.9, 0.99]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|q| q.min(1.0))
+        .collect();
+    let mut order: Vec<(u64, usize)> = asked
+        .iter()
+        .enumerate()
+        .map(|(slot, &q)| (((q * total as f64).ceil() as u64).max(1), slot))
+        .collect();
+    order.sort_unstable();
+    let mut index = vec![KEY_COUNT - 1; asked.len()];
+    let (mut cum, mut next) = (0_u64, 0_usize);
+    for (i, &n) in merged.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        cum = cum.saturating_add(n);
+        while let Some(&(target, slot)) = order.get(next) {
+            if cum < target {
                 break;
             }
+            index[slot] = i;
+            next += 1;
         }
-        let v = micros_for_key(u16::try_from(index).unwrap_or(u16::MAX));
+        if next == order.len() {
+            break;
+        }
+    }
+    let value = |slot: usize| -> Duration {
+        let v = micros_for_key(u16::try_from(index[slot]).unwrap_or(u16::MAX));
         let us = TEMPLATE.with(|h| match h {
-            Some(h) if q == 0.0 => h.lowest_equivalent(v),
+            Some(h) if asked[slot] == 0.0 => h.lowest_equivalent(v),
             Some(h) => h.highest_equivalent(v),
             None => v,
         });
@@ -121,13 +141,17 @@ pub(super) fn summarize<'a>(
     };
     Some(LatencySummary {
         count: total,
-        p50: at(0.5),
-        p90: at(0.9),
-        p99: at(0.99),
+        p50: value(0),
+        p90: value(1),
+        p99: value(2),
         max,
         quantiles: extra
             .iter()
-            .map(|&q| QuantileValue { q, value: at(q) })
+            .enumerate()
+            .map(|(i, &q)| QuantileValue {
+                q,
+                value: value(3 + i),
+            })
             .collect(),
     })
 }
