@@ -735,28 +735,7 @@ impl IncidentStore {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        raw.into_iter()
-            .map(
-                |(id, incident_id, seq, kind, at, grade, payload, snapshot)| {
-                    let incident: Incident = serde_json::from_str(&snapshot)?;
-                    Ok(IncidentEvent {
-                        id,
-                        incident_id,
-                        seq,
-                        kind: parse_kind(&kind)?,
-                        at: Timestamp(at),
-                        grade: grade
-                            .as_deref()
-                            .map(|g| parse_level(g, "incident_events.grade"))
-                            .transpose()?
-                            .map(GradeView),
-                        payload: serde_json::from_str(&payload)?,
-                        drill: incident.drill,
-                        incident,
-                    })
-                },
-            )
-            .collect()
+        raw.into_iter().map(event_from_row).collect()
     }
 
     /// Deletes resolved incidents (with their events, confirmations and alert outbox rows)
@@ -879,6 +858,31 @@ fn in_maintenance(conn: &Connection, object: &str, now: UnixMillis) -> StoreResu
 
 /// The body of [`IncidentStore::apply`], on an open transaction (separate so tests can drop
 /// the transaction before commit, as a crash would).
+/// The columns of an `incident_events` row: id, incident_id, seq, type, at, grade, payload,
+/// snapshot.
+pub(super) type EventRow = (i64, i64, i64, String, u64, Option<String>, String, String);
+
+/// Decodes one `incident_events` row.
+pub(super) fn event_from_row(row: EventRow) -> StoreResult<IncidentEvent> {
+    let (id, incident_id, seq, kind, at, grade, payload, snapshot) = row;
+    let incident: Incident = serde_json::from_str(&snapshot)?;
+    Ok(IncidentEvent {
+        id,
+        incident_id,
+        seq,
+        kind: parse_kind(&kind)?,
+        at: Timestamp(at),
+        grade: grade
+            .as_deref()
+            .map(|g| parse_level(g, "incident_events.grade"))
+            .transpose()?
+            .map(GradeView),
+        payload: serde_json::from_str(&payload)?,
+        drill: incident.drill,
+        incident,
+    })
+}
+
 fn apply_in(
     conn: &Connection,
     drill: bool,

@@ -2,11 +2,11 @@
 //! holds, the invariants, recovery after a crash, pruning — is in [`crate::alert`]; this file
 //! is only the SQL.
 
-use super::{apply_in, parse_kind, parse_level, IncidentStore, StoreError, StoreResult};
+use super::{apply_in, IncidentStore, StoreError, StoreResult};
 use crate::clock::UnixMillis;
 use crate::grading::Assessment;
 use crate::incident::clocks::ConditionClocks;
-use crate::incident::model::{GradeView, Incident, IncidentEvent, Timestamp};
+use crate::incident::model::{Incident, IncidentEvent, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -581,22 +581,16 @@ fn load_item(conn: &Connection, ledger: &str, id: i64) -> StoreResult<OutboxItem
                     ))
                 },
             )?;
-            let incident: Incident = serde_json::from_str(&snapshot)?;
-            AlertEvent::Incident(Box::new(IncidentEvent {
-                id: eid,
+            AlertEvent::Incident(Box::new(super::event_from_row((
+                eid,
                 incident_id,
                 seq,
-                kind: parse_kind(&kind)?,
-                at: Timestamp(at),
-                grade: grade
-                    .as_deref()
-                    .map(|g| parse_level(g, "incident_events.grade"))
-                    .transpose()?
-                    .map(GradeView),
-                payload: serde_json::from_str(&payload)?,
-                drill: incident.drill,
-                incident,
-            }))
+                kind,
+                at,
+                grade,
+                payload,
+                snapshot,
+            ))?))
         }
         (None, Some(mid)) => {
             let (kind, at, payload): (String, u64, String) = conn.query_row(
