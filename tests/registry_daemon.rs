@@ -2,13 +2,16 @@
 //! (TLS from a test CA made at test time), an EPP endpoint that refuses connections, the real
 //! binary in simulated time. The registration service is unavailable from the first probe: the
 //! TLD is level IV with the time it becomes III, and 4 h + 1 min later (simulated) it is III,
-//! counted from the onset, while the query service stays healthy.
+//! counted from the onset, while the query service stays healthy; when EPP answers again the
+//! grade goes and, after clear_after, the incident resolves.
 
 mod registry_support;
 mod support;
 
 use dnsgrade::lab::{LabServer, Zone};
-use registry_support::{closed_port, RdapMode, RdapServer, TestPki, WhoisMode, WhoisServer};
+use registry_support::{
+    closed_port, EppFault, EppServer, RdapMode, RdapServer, TestPki, WhoisMode, WhoisServer,
+};
 use support::{get_json, http_get, level, wait_object, DaemonProc, SimClock};
 
 const T0: u64 = 1_800_000_000_000;
@@ -135,6 +138,43 @@ async fn an_epp_outage_of_4h_1min_grades_the_tld_iii_from_its_onset() {
     let open = v["incidents"].as_array().expect("incidents");
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!(open[0]["grade"]["level"], "III");
+
+    // The registration service comes back on its port. Past the 15 min window of the service
+    // levels (the failures in it would still make the service "degraded", level IV), there is
+    // no grade, and after clear_after (300 s) of health the incident resolves.
+    let epp_srv = EppServer::start_on(
+        epp,
+        pki.ca.server_config(&["127.0.0.1"]),
+        EppFault::None,
+        None,
+    )
+    .await;
+    clock.advance(16 * MIN);
+    let o = wait_object(
+        d.http,
+        "tld/cn",
+        clock.now.get(),
+        "EPP available again",
+        |o| o["registry"]["health"]["registration_unavailable"] == false && level(o).is_none(),
+    )
+    .await;
+    assert_eq!(o["assessment"]["rule"], serde_json::Value::Null);
+    assert!(
+        !epp_srv.received.lock().expect("lock").is_empty(),
+        "hello sent"
+    );
+    clock.advance(5 * MIN + 1_000);
+    let mut resolved = false;
+    for _ in 0..100 {
+        let v = get_json(d.http, "/api/v1/incidents?state=resolved").await;
+        if v["incidents"].as_array().is_some_and(|a| a.len() == 1) {
+            assert_eq!(v["incidents"][0]["max_grade"]["level"], "III");
+            resolved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(resolved, "the incident resolves after clear_after");
     drop(d);
     node.stop().await;
 }

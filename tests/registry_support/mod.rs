@@ -197,9 +197,12 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<String> {
     String::from_utf8(b).ok()
 }
 
+/// One write per frame, as real servers do: a length header written on its own would wait
+/// for the client's delayed ACK (Nagle), adding 40 ms to every exchange.
 async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, s: &str) -> std::io::Result<()> {
-    w.write_all(&((s.len() + 4) as u32).to_be_bytes()).await?;
-    w.write_all(s.as_bytes()).await?;
+    let mut frame = ((s.len() + 4) as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(s.as_bytes());
+    w.write_all(&frame).await?;
     w.flush().await
 }
 
@@ -211,7 +214,17 @@ impl EppServer {
         fault: EppFault,
         credentials: Option<(String, String)>,
     ) -> Self {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0".parse().unwrap(), tls, fault, credentials).await
+    }
+
+    /// [`EppServer::start`] on a chosen address (a service coming back on its port).
+    pub async fn start_on(
+        bind: SocketAddr,
+        tls: Arc<ServerConfig>,
+        fault: EppFault,
+        credentials: Option<(String, String)>,
+    ) -> Self {
+        let l = TcpListener::bind(bind).await.unwrap();
         let addr = l.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let acceptor = TlsAcceptor::from(tls);
@@ -232,9 +245,7 @@ impl EppServer {
                         EppFault::None => {}
                         EppFault::Stall => return hold_forever(s).await,
                         EppFault::SlowGreeting(d) => {
-                            eprintln!("DBG server tls done {:?}", tokio::time::Instant::now());
                             tokio::time::sleep(d).await;
-                            eprintln!("DBG server slept {:?}", tokio::time::Instant::now());
                         }
                         EppFault::Garbage => {
                             let _ = write_frame(&mut s, "\u{1}\u{2}garbage\u{0}").await;
@@ -260,12 +271,7 @@ impl EppServer {
                             return;
                         }
                     }
-                    eprintln!(
-                        "DBG server writing greeting {:?}",
-                        tokio::time::Instant::now()
-                    );
                     if write_frame(&mut s, GREETING).await.is_err() {
-                        eprintln!("DBG write failed");
                         return;
                     }
                     while let Some(cmd) = read_frame(&mut s).await {

@@ -255,11 +255,9 @@ impl EppProbe {
         p.connect_time = Some(start.elapsed());
 
         p.stage = "waiting for the greeting";
-        eprintln!("DBG client tls done {:?}", Instant::now());
         let g = read_frame(&mut s)
             .await
             .map_err(|e| frame_failure(e, RegistryOutcome::BadGreeting, "greeting"))?;
-        eprintln!("DBG client got greeting {:?}", Instant::now());
         let greeting = parse_greeting(&g)
             .map_err(|d| (RegistryOutcome::BadGreeting, format!("greeting: {d}")))?;
 
