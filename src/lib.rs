@@ -46,7 +46,7 @@
 //! - [`alert`]: the durable outbox and its sinks (webhooks, Alertmanager).
 //! - [`drill`]: synthetic incidents that exercise the whole chain (应急演练).
 //! - [`status_page`]: the HTML status page at `/`.
-//! - [`reference`]: reference delegations, streamed from a zone file or transferred by AXFR.
+//! - [`reference`](mod@reference): reference delegations, streamed from a zone file or transferred by AXFR.
 //! - [`sweep`]: `dnsgrade sweep`, every delegation of a zone against one node.
 //! - [`daemon`]: wires the parts together for `dnsgrade run`.
 

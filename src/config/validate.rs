@@ -1324,7 +1324,7 @@ pub fn normalize_authority(s: &str) -> String {
     t.to_string()
 }
 
-/// "192.0.2.1", "2001:db8::1", "127.0.0.1:5353", "[::1]:5353" → a socket address.
+/// `"192.0.2.1"`, `"2001:db8::1"`, `"127.0.0.1:5353"`, `"[::1]:5353"` → a socket address.
 pub fn parse_address(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     let t = s.trim();
     if let Ok(ip) = t.parse::<IpAddr>() {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// The result kind of one probe. Every probe ends in exactly one of these.
 ///
-/// Only [`Outcome::Ok`] (and [`Outcome::NxDomain`] when the name was expected not to exist,
+/// Only [`Outcome::Ok`] (and [`Outcome::Nxdomain`] when the name was expected not to exist,
 /// which the prober reports as `Ok`) is a success; every other kind is a failure counted by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
