@@ -669,11 +669,7 @@ impl IncidentStore {
                 seq,
                 kind: parse_kind(&kind)?,
                 at: Timestamp(at),
-                grade: grade
-                    .as_deref()
-                    .map(|g| parse_level(g, "incident_events.grade"))
-                    .transpose()?
-                    .map(GradeView),
+                grade: event_grade(grade.as_deref())?,
                 payload: serde_json::from_str(&payload)?,
             });
         }
@@ -862,6 +858,14 @@ fn in_maintenance(conn: &Connection, object: &str, now: UnixMillis) -> StoreResu
 /// snapshot.
 pub(super) type EventRow = (i64, i64, i64, String, u64, Option<String>, String, String);
 
+/// The `grade` column of an `incident_events` row.
+fn event_grade(grade: Option<&str>) -> StoreResult<Option<GradeView>> {
+    Ok(grade
+        .map(|g| parse_level(g, "incident_events.grade"))
+        .transpose()?
+        .map(GradeView))
+}
+
 /// Decodes one `incident_events` row.
 pub(super) fn event_from_row(row: EventRow) -> StoreResult<IncidentEvent> {
     let (id, incident_id, seq, kind, at, grade, payload, snapshot) = row;
@@ -872,11 +876,7 @@ pub(super) fn event_from_row(row: EventRow) -> StoreResult<IncidentEvent> {
         seq,
         kind: parse_kind(&kind)?,
         at: Timestamp(at),
-        grade: grade
-            .as_deref()
-            .map(|g| parse_level(g, "incident_events.grade"))
-            .transpose()?
-            .map(GradeView),
+        grade: event_grade(grade.as_deref())?,
         payload: serde_json::from_str(&payload)?,
         drill: incident.drill,
         incident,
