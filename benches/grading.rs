@@ -170,9 +170,13 @@ fn bench(c: &mut Criterion) {
         alert: Default::default(),
     });
     let ledger = Arc::new(IncidentStore::open(&dir.path().join("bench.sqlite3")).expect("ledger"));
-    let mut ev = Evaluator::new(config, Arc::new(rules.clone()), ledger).expect("evaluator");
+    let rules_arc = Arc::new(rules.clone());
+    let mut ev = Evaluator::new(config, rules_arc.clone(), ledger).expect("evaluator");
     c.bench_function("evaluator tick: 10000 snapshots + grading + ledger", |b| {
-        b.iter(|| ev.tick(&store, NOW).expect("tick").0.objects.len())
+        b.iter(|| {
+            let obs = dnsgrade::evaluator::Observations::take(&store, &rules_arc, NOW);
+            ev.tick(&obs, NOW).expect("tick").0.objects.len()
+        })
     });
 }
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 /// What `check-config` prints: every object, its servers and checks, how often, and the
 /// resulting query rate.
-pub fn describe_config(c: &Config) -> String {
+pub fn describe_config(c: &Config, rules: &crate::grading::Rules) -> String {
     let d = &c.daemon;
     let mut out = String::new();
     let _ = writeln!(out, "{}: OK", c.source.display());
@@ -133,8 +133,21 @@ pub fn describe_config(c: &Config) -> String {
         },
         d.global_rate
     );
-    if total_rate > d.global_rate.get() as f64 {
-        let _ = writeln!(out, "warning: the planned rate exceeds global_rate; probes will be delayed and counted in {}", crate::metrics::PROBES_RATE_LIMITED);
+    let cap = crate::probe::capacity::assess(c, rules);
+    let _ = writeln!(
+        out,
+        "in flight with every address dark: {:.0} of max_in_flight {}",
+        cap.dark_in_flight, d.max_in_flight
+    );
+    if cap.sampled_addresses > 0 {
+        let _ = writeln!(
+            out,
+            "sampling: {} node address(es), at most {} samples in flight together (outside max_in_flight)",
+            cap.sampled_addresses, cap.max_samples_in_flight
+        );
+    }
+    for w in &cap.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     let a = &c.alert;
     if !a.sinks.is_empty() {

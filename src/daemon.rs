@@ -7,13 +7,13 @@
 
 use crate::clock::{Clock, UnixMillis};
 use crate::config::{CheckRole, Config, Object, Server};
-use crate::evaluator::{Board, Evaluator};
+use crate::evaluator::{Board, Evaluator, Observations};
 use crate::grading::{Level, Rules};
 use crate::incident::{IncidentStore, StoreError};
 use crate::metrics::Metrics;
 use crate::probe::registry::{RegistryHealthTracker, RegistryProbeSet, RegistryTargets};
 use crate::probe::schedule::{spawn_address_loop, Limits, ProbeContext, ProbeResult, Target};
-use crate::probe::{Prober, ProberConfig, Verdict};
+use crate::probe::{Outcome, Prober, ProberConfig, Verdict};
 use crate::stats::{ServerStats, WindowSnapshot, WindowSpec};
 use hickory_resolver::TokioResolver;
 use serde::Serialize;
@@ -216,7 +216,15 @@ impl StatsStore {
         if let Some(at) = r.dnssec_expires_at {
             e.dnssec_expiry.insert(r.check, at);
         }
-        e.stats.record(r.sent_at, r.outcome, r.rtt, verdict);
+        // Availability (outcomes, latency, "stopped") comes from the configured checks, which
+        // keep a fixed cadence; a sample feeds only the data error ratio of the server's
+        // window, since how many samples are sent depends on the sampling budget, not on the
+        // server (see docs/measurement.md, "Sampling").
+        if r.role == CheckRole::Sampled {
+            e.stats.record_verdict(r.sent_at, verdict);
+        } else {
+            e.stats.record(r.sent_at, r.outcome, r.rtt, verdict);
+        }
         if r.role != CheckRole::Plain {
             e.by_role
                 .entry(r.role)
@@ -637,9 +645,18 @@ impl Shared {
         let c = self.prober.counters();
         m.in_flight.set(self.prober.in_flight() as i64);
         // The prober counts with atomics; the exported counters catch up with them here.
+        m.probes_waiting
+            .set(c.waiting.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        m.samples_in_flight.set(
+            c.samples_in_flight
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        );
         for (counter, source) in [
             (&m.stray_replies, &c.stray_replies),
             (&m.socket_errors, &c.socket_errors),
+            (&m.probes_sent, &c.sent),
+            (&m.probes_late, &c.late),
+            (&m.samples_skipped, &c.samples_skipped),
         ] {
             let now = source.load(std::sync::atomic::Ordering::Relaxed);
             let have = counter.get();
@@ -768,11 +785,6 @@ impl Daemon {
         .map_err(DaemonError::Alerts)?;
         let consumer = tokio::spawn(consume(rx, store.clone(), metrics.clone()));
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(crate::http::serve(
-            listener,
-            shared.clone(),
-            cancel.clone(),
-        )));
         let resolver = match build_resolver(&config.daemon.resolvers) {
             Ok(r) => Some(Arc::new(r)),
             Err(e) => {
@@ -806,13 +818,25 @@ impl Daemon {
                 })?;
         tasks.extend(reference_tasks);
         let references = Arc::new(references);
-        let evaluator =
-            Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
-                DaemonError::Ledger {
-                    dir: config.daemon.state_dir.clone(),
-                    source,
-                }
+        let mut evaluator = Evaluator::new(config.clone(), rules.clone(), incidents.clone())
+            .map_err(|source| DaemonError::Ledger {
+                dir: config.daemon.state_dir.clone(),
+                source,
             })?;
+        // A first evaluation before anything is served: open incidents are held at their
+        // grades (the windows are empty), so /metrics never shows a restart as a drop to 0.
+        match evaluator.tick(&Observations::default(), now) {
+            Ok((board, outcome)) => shared.publish(board, &outcome),
+            Err(e) => tracing::error!(error = %e, "first evaluation failed; will retry next tick"),
+        }
+        for w in crate::probe::capacity::assess(&config, &rules).warnings {
+            tracing::warn!("{w}");
+        }
+        tasks.push(tokio::spawn(crate::http::serve(
+            listener,
+            shared.clone(),
+            cancel.clone(),
+        )));
         for (oi, obj) in config.objects.iter().enumerate() {
             for (si, _) in obj.servers.iter().enumerate() {
                 tasks.push(tokio::spawn(supervise_server(
@@ -919,56 +943,99 @@ impl Daemon {
     }
 }
 
+/// The metric handles of one (address, check role), resolved on first use and then reused:
+/// a label look-up hashes up to seven strings, far more than counting a probe costs.
+struct Handles {
+    /// Keeps the target alive, so its pointer (the cache key) cannot be reused by another.
+    target: Arc<Target>,
+    probes: [[Option<prometheus::IntCounter>; Outcome::COUNT]; 2],
+    duration: [Option<prometheus::Histogram>; 2],
+    data: [Option<prometheus::IntCounter>; 4],
+}
+
+impl Handles {
+    fn new(target: Arc<Target>) -> Self {
+        Self {
+            target,
+            probes: Default::default(),
+            duration: Default::default(),
+            data: Default::default(),
+        }
+    }
+
+    fn count(&mut self, m: &Metrics, r: &ProbeResult, verdict: Verdict) {
+        let t = &self.target;
+        let (class, object, server) = (t.class.as_str(), t.object.as_str(), t.server.as_str());
+        let address = || t.address.to_string();
+        let tr = usize::from(r.transport == crate::config::Transport::Tcp);
+        if let Some(slot) = self.probes[tr].get_mut(r.outcome.index()) {
+            slot.get_or_insert_with(|| {
+                m.probes.with_label_values(&[
+                    class,
+                    object,
+                    server,
+                    &address(),
+                    r.role.as_str(),
+                    r.transport.as_str(),
+                    r.outcome.as_str(),
+                ])
+            })
+            .inc();
+        }
+        if let Some(rtt) = r.rtt {
+            self.duration[tr]
+                .get_or_insert_with(|| {
+                    m.probe_duration.with_label_values(&[
+                        class,
+                        object,
+                        server,
+                        &address(),
+                        r.role.as_str(),
+                        r.transport.as_str(),
+                    ])
+                })
+                .observe(rtt.as_secs_f64());
+        }
+        if verdict.is_checked() {
+            let v = match verdict {
+                Verdict::Unchecked => 0,
+                Verdict::Correct => 1,
+                Verdict::Missing => 2,
+                Verdict::Wrong => 3,
+            };
+            self.data[v]
+                .get_or_insert_with(|| {
+                    m.data_checks.with_label_values(&[
+                        class,
+                        object,
+                        server,
+                        &address(),
+                        verdict.as_str(),
+                    ])
+                })
+                .inc();
+        }
+    }
+}
+
 async fn consume(
     mut rx: mpsc::Receiver<ProbeResult>,
     store: Arc<Mutex<StatsStore>>,
     metrics: Metrics,
 ) {
     let mut batch = Vec::with_capacity(1024);
+    let mut handles: HashMap<(usize, CheckRole), Handles> = HashMap::new();
     while rx.recv_many(&mut batch, 1024).await > 0 {
         let verdicts: Vec<Verdict> = {
             let mut s = lock(&store);
             batch.iter().map(|r| s.record(r)).collect()
         };
         for (r, verdict) in batch.drain(..).zip(verdicts) {
-            let [class, object, server, address] = r.target.labels();
-            let l = [
-                class.as_str(),
-                object.as_str(),
-                server.as_str(),
-                address.as_str(),
-            ];
-            metrics
-                .probes
-                .with_label_values(&[
-                    l[0],
-                    l[1],
-                    l[2],
-                    l[3],
-                    r.role.as_str(),
-                    r.transport.as_str(),
-                    r.outcome.as_str(),
-                ])
-                .inc();
-            if let Some(rtt) = r.rtt {
-                metrics
-                    .probe_duration
-                    .with_label_values(&[
-                        l[0],
-                        l[1],
-                        l[2],
-                        l[3],
-                        r.role.as_str(),
-                        r.transport.as_str(),
-                    ])
-                    .observe(rtt.as_secs_f64());
-            }
-            if verdict.is_checked() {
-                metrics
-                    .data_checks
-                    .with_label_values(&[l[0], l[1], l[2], l[3], verdict.as_str()])
-                    .inc();
-            }
+            let key = (Arc::as_ptr(&r.target) as usize, r.role);
+            handles
+                .entry(key)
+                .or_insert_with(|| Handles::new(r.target.clone()))
+                .count(&metrics, &r, verdict);
         }
     }
 }
@@ -996,9 +1063,14 @@ async fn tick(
         shared.update_gauges(now);
         let (sh, ev) = (shared.clone(), evaluator.clone());
         // SQLite writes happen here: off the async workers.
+        // The statistics lock is held only while the snapshot is taken; grading and the
+        // ledger's transaction run without it, so recording results never waits on an fsync.
         let done = tokio::task::spawn_blocking(move || {
-            let store = lock(&sh.store);
-            lock(&ev).tick(&store, now)
+            let obs = {
+                let store = lock(&sh.store);
+                Observations::take(&store, &sh.rules, now)
+            };
+            lock(&ev).tick(&obs, now)
         })
         .await;
         // Resolved incidents older than the retention leave the ledger, hourly.
@@ -1026,7 +1098,6 @@ async fn tick(
                 .delayed
                 .swap(0, std::sync::atomic::Ordering::Relaxed),
         );
-        ctx.limits.shrink();
     }
 }
 
@@ -1139,6 +1210,7 @@ async fn supervise_server(
                         target.clone(),
                         list.clone(),
                         r.sample_rate,
+                        r.max_in_flight,
                         token.clone(),
                     );
                 }

@@ -76,50 +76,27 @@ pub struct TickOutcome {
     pub isolation_ended: bool,
     /// The monitor event written by this tick (a change of the persisted isolation state).
     pub monitor_event: Option<MonitorEvent>,
+    /// Objects whose open incidents were held after a restart (not stepped this tick).
+    pub held: Vec<String>,
 }
 
-/// The synchronous core of the evaluation service.
-#[derive(Debug)]
-pub struct Evaluator {
-    config: Arc<Config>,
-    rules: Arc<Rules>,
-    store: Arc<IncidentStore>,
-    clocks: ConditionClocks,
-    isolated: bool,
+/// Everything grading reads from the statistics, taken in one pass under the statistics lock
+/// ([`Observations::take`]) so that grading and the ledger's transaction run without it: a
+/// slow fsync never holds up the recording of probe results.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    /// The active addresses of each (class, object, server), sorted by label.
+    by_server: HashMap<(ObjectClass, String, String), Vec<AddressInput>>,
+    /// Registry services by object key.
+    registries: HashMap<String, RegistryStatus>,
 }
 
-impl Evaluator {
-    /// Resumes the condition clocks saved in `store` (a restart keeps every onset).
-    pub fn new(
-        config: Arc<Config>,
-        rules: Arc<Rules>,
-        store: Arc<IncidentStore>,
-    ) -> Result<Self, StoreError> {
-        let clocks = store.load_clocks()?;
-        Ok(Self {
-            config,
-            rules,
-            store,
-            clocks,
-            isolated: false,
-        })
-    }
-
-    /// The rules in force.
-    pub fn rules(&self) -> &Rules {
-        &self.rules
-    }
-
-    /// Grades every object at `now` and records the incidents; returns the board and what
-    /// happened.
-    pub fn tick(
-        &mut self,
-        stats: &StatsStore,
-        now: UnixMillis,
-    ) -> Result<(Board, TickOutcome), StoreError> {
-        let m = &self.rules.measure;
-        // Group the active addresses of each (object, server).
-        let mut by_server: HashMap<(ObjectClass, &str, &str), Vec<AddressInput>> = HashMap::new();
+impl Observations {
+    /// Window snapshots of every active address and the registry judgements at `now`.
+    pub fn take(stats: &StatsStore, rules: &Rules, now: UnixMillis) -> Self {
+        let m = &rules.measure;
+        let mut by_server: HashMap<(ObjectClass, String, String), Vec<AddressInput>> =
+            HashMap::new();
         for (t, e) in &stats.servers {
             if !e.active {
                 continue;
@@ -133,7 +110,7 @@ impl Evaluator {
                 })
                 .unwrap_or(0);
             by_server
-                .entry((t.class, t.object.as_str(), t.server.as_str()))
+                .entry((t.class, t.object.clone(), t.server.clone()))
                 .or_default()
                 .push(AddressInput {
                     label: format!("{} {}", t.server, t.address),
@@ -145,24 +122,92 @@ impl Evaluator {
         for v in by_server.values_mut() {
             v.sort_by(|a, b| a.label.cmp(&b.label));
         }
-        let input_of = |o: &'_ crate::config::Object| -> Vec<ServerInput> {
-            o.servers
-                .iter()
-                .map(|s| ServerInput {
-                    name: s.name.clone(),
-                    addresses: by_server
-                        .get(&(o.class, o.name.as_str(), s.name.as_str()))
-                        .cloned()
-                        .unwrap_or_default(),
-                })
-                .collect()
-        };
+        let registries = stats
+            .registries
+            .iter()
+            .map(|(k, t)| {
+                (
+                    k.clone(),
+                    RegistryStatus {
+                        health: t.evaluate(now),
+                        services: t.services_health(now),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            by_server,
+            registries,
+        }
+    }
 
+    fn servers_of(&self, o: &crate::config::Object) -> Vec<ServerInput> {
+        o.servers
+            .iter()
+            .map(|s| ServerInput {
+                name: s.name.clone(),
+                addresses: self
+                    .by_server
+                    .get(&(o.class, o.name.clone(), s.name.clone()))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// The synchronous core of the evaluation service.
+#[derive(Debug)]
+pub struct Evaluator {
+    config: Arc<Config>,
+    rules: Arc<Rules>,
+    store: Arc<IncidentStore>,
+    clocks: ConditionClocks,
+    isolated: bool,
+    /// Ticks since this evaluator started: the windows hold only what was probed since.
+    ticks: u64,
+}
+
+impl Evaluator {
+    /// Resumes the condition clocks and the isolation state saved in `store` (a restart keeps
+    /// every onset).
+    pub fn new(
+        config: Arc<Config>,
+        rules: Arc<Rules>,
+        store: Arc<IncidentStore>,
+    ) -> Result<Self, StoreError> {
+        let clocks = store.load_clocks()?;
+        let isolated = store
+            .last_monitor_event()?
+            .is_some_and(|e| e.kind == crate::incident::MonitorKind::Isolated);
+        Ok(Self {
+            config,
+            rules,
+            store,
+            clocks,
+            isolated,
+            ticks: 0,
+        })
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Grades every object at `now` on observations taken from the statistics and records the
+    /// incidents; returns the board and what happened.
+    pub fn tick(
+        &mut self,
+        obs: &Observations,
+        now: UnixMillis,
+    ) -> Result<(Board, TickOutcome), StoreError> {
+        let m = &self.rules.measure;
         // Vantage health from the control targets.
         let mut control_addresses = 0;
         let mut control_failing = 0;
         for o in self.config.objects_of(ObjectClass::Control) {
-            for s in input_of(o) {
+            for s in obs.servers_of(o) {
                 for a in s.addresses {
                     if a.recent.attempts >= m.stop_min_probes {
                         control_addresses += 1;
@@ -173,27 +218,29 @@ impl Evaluator {
                 }
             }
         }
-        let isolated = control_addresses > 0 && control_failing * 2 > control_addresses;
+        // Without enough control probes to judge (right after a start), the persisted state
+        // stands: a vantage point isolated before a restart is not declared healthy unseen.
+        let isolated = if control_addresses > 0 {
+            control_failing * 2 > control_addresses
+        } else {
+            self.isolated
+        };
 
         // Grade on a copy of the clocks: when isolated the observations are not trusted and
         // the clocks must not advance.
         let confirmations = self.store.confirmations()?;
         let mut clocks = self.clocks.clone();
         let mut objects = Vec::new();
+        let mut ready = Vec::new();
         for o in self
             .config
             .objects
             .iter()
             .filter(|o| o.class != ObjectClass::Control)
         {
-            let servers = input_of(o);
-            let registry = stats
-                .registries
-                .get(&crate::grading::object_key(o))
-                .map(|t| RegistryStatus {
-                    health: t.evaluate(now),
-                    services: t.services_health(now),
-                });
+            let servers = obs.servers_of(o);
+            ready.push(self.decided(&servers));
+            let registry = obs.registries.get(&crate::grading::object_key(o)).cloned();
             let input = ObjectInput {
                 object: o,
                 servers: &servers,
@@ -214,10 +261,13 @@ impl Evaluator {
                 registry,
             });
         }
+        let held = self.hold_after_restart(&mut objects, &ready, &mut clocks)?;
+        self.ticks = self.ticks.saturating_add(1);
         let mut out = TickOutcome {
             isolated,
             isolation_began: isolated && !self.isolated,
             isolation_ended: !isolated && self.isolated,
+            held,
             ..TickOutcome::default()
         };
         // A change of isolation is a monitor event for the alert outbox, written in the tick's
@@ -238,8 +288,12 @@ impl Evaluator {
             )?;
             out.monitor_event = me;
         } else {
-            let assessments: Vec<Assessment> =
-                objects.iter().map(|o| o.assessment.clone()).collect();
+            // Held objects are left out: their incidents stay exactly as they are.
+            let assessments: Vec<Assessment> = objects
+                .iter()
+                .filter(|o| !out.held.contains(&o.assessment.object))
+                .map(|o| o.assessment.clone())
+                .collect();
             let (events, me) = self.store.apply_observed(
                 &assessments,
                 &clocks,
@@ -260,6 +314,97 @@ impl Evaluator {
             objects,
         };
         Ok((board, out))
+    }
+
+    /// Whether an object's windows, filled since the start, are enough to decide on: every
+    /// address of every server has `min_samples` probes in its window and `stop_min_probes`
+    /// attempts in the stop window.
+    fn decided(&self, servers: &[ServerInput]) -> bool {
+        let m = &self.rules.measure;
+        servers.iter().all(|s| {
+            !s.addresses.is_empty()
+                && s.addresses.iter().all(|a| {
+                    a.window.samples >= m.min_samples && a.recent.attempts >= m.stop_min_probes
+                })
+        })
+    }
+
+    /// Continuity across restarts (docs/measurement.md, "Restarts"). The windows live in
+    /// memory, so right after a start they are nearly empty and every object would read "no
+    /// grade" — its open incident would start clearing, the grade gauges would drop and the
+    /// alerts resolve and fire again. Until an object's windows can decide ([`Self::decided`]),
+    /// or for one window's worth of ticks at most (counted in ticks, not wall time, so a clock
+    /// that jumps cannot cut it short), an object with an open incident
+    /// keeps the incident's grade, candidate and rule unless the fresh assessment is at least
+    /// as severe: it is left out of the ledger's step (no event, no clearing), its condition
+    /// clocks are kept as saved, and the board shows the held grade with a reason saying so.
+    /// Returns the held objects.
+    fn hold_after_restart(
+        &self,
+        objects: &mut [ObjectStatus],
+        ready: &[bool],
+        clocks: &mut ConditionClocks,
+    ) -> Result<Vec<String>, StoreError> {
+        let m = &self.rules.measure;
+        let warm_up = (m.window.as_millis() / m.tick.as_millis().max(1)) as u64;
+        if self.ticks >= warm_up || ready.iter().all(|r| *r) {
+            return Ok(Vec::new());
+        }
+        let open: HashMap<String, crate::incident::Incident> = self
+            .store
+            .list(&crate::incident::ListFilter {
+                state: crate::incident::StateFilter::Open,
+                since: None,
+                include_false_positive: true,
+                include_drill: false,
+                limit: None,
+            })?
+            .into_iter()
+            .map(|i| (i.object.clone(), i))
+            .collect();
+        let mut held = Vec::new();
+        let objs = self
+            .config
+            .objects
+            .iter()
+            .filter(|o| o.class != ObjectClass::Control);
+        for ((st, o), is_ready) in objects.iter_mut().zip(objs).zip(ready) {
+            let key = st.assessment.object.clone();
+            let Some(inc) = open.get(&key) else { continue };
+            if *is_ready {
+                continue;
+            }
+            let fresh = &st.assessment;
+            if inc.clearing_since.is_none() && fresh.grade.is_some_and(|g| g >= inc.grade.0) {
+                continue;
+            }
+            clocks.restore_object(&self.clocks, &format!("{key}:"));
+            let mut a = fresh.clone();
+            if inc.clearing_since.is_none() {
+                let grade = inc.grade.0;
+                a.grade = Some(grade);
+                a.candidate = inc.candidate.map(|c| c.0);
+                a.rule.clone_from(&inc.rule);
+                a.authority = Some(crate::grading::authority(o, grade, &self.rules));
+                a.onset = Some(inc.onset.ms());
+                a.reasons_zh = std::iter::once(format!(
+                    "监测重启后保持事件 #{} 的级别，待窗口样本足以判定",
+                    inc.id
+                ))
+                .chain(inc.reasons_zh.iter().cloned())
+                .collect();
+                a.reasons_en = std::iter::once(format!(
+                    "held at incident #{}'s grade after a restart of the monitor until the windows have enough new samples to decide",
+                    inc.id
+                ))
+                .chain(inc.reasons_en.iter().cloned())
+                .collect();
+                a.next_escalation = None;
+            }
+            st.assessment = a;
+            held.push(key);
+        }
+        Ok(held)
     }
 }
 

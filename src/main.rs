@@ -207,15 +207,19 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, rules } => rt.block_on(run(config, rules)),
         Command::CheckConfig { config, rules } => {
-            if let Some(r) = &rules {
-                if let Err(e) = dnsgrade::grading::Rules::load(r) {
-                    eprintln!("{e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
-            }
+            let loaded = match &rules {
+                Some(r) => match dnsgrade::grading::Rules::load(r) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+                None => dnsgrade::grading::Rules::miit_2011(),
+            };
             match load(&config) {
                 Ok(c) => {
-                    print!("{}", cli::describe_config(&c));
+                    print!("{}", cli::describe_config(&c, &loaded));
                     if let Some(r) = &rules {
                         println!("rules: {} OK", r.display());
                     }

@@ -35,6 +35,16 @@ pub const PROBES_IN_FLIGHT: &str = "dnsgrade_probes_in_flight";
 pub const PROBES_RATE_LIMITED: &str = "dnsgrade_probes_rate_limited_total";
 /// Replies that matched no probe.
 pub const STRAY_REPLIES: &str = "dnsgrade_stray_replies_total";
+/// Probes sent, every kind.
+pub const PROBES_SENT: &str = "dnsgrade_probes_sent_total";
+/// Configured probes waiting for the in-flight cap.
+pub const PROBES_WAITING: &str = "dnsgrade_probes_waiting";
+/// Configured probes not sent because their slot passed while they waited.
+pub const PROBES_LATE: &str = "dnsgrade_probes_late_total";
+/// Samples in flight.
+pub const SAMPLES_IN_FLIGHT: &str = "dnsgrade_samples_in_flight";
+/// Samples skipped because a node's sampling budget was full.
+pub const SAMPLES_SKIPPED: &str = "dnsgrade_samples_skipped_total";
 /// Socket errors.
 pub const SOCKET_ERRORS: &str = "dnsgrade_socket_errors_total";
 /// Evaluation tick lag.
@@ -189,6 +199,16 @@ pub struct Metrics {
     pub rate_limited: IntCounter,
     /// dnsgrade_stray_replies_total.
     pub stray_replies: IntCounter,
+    /// dnsgrade_probes_sent_total.
+    pub probes_sent: IntCounter,
+    /// dnsgrade_probes_waiting.
+    pub probes_waiting: IntGauge,
+    /// dnsgrade_probes_late_total.
+    pub probes_late: IntCounter,
+    /// dnsgrade_samples_in_flight.
+    pub samples_in_flight: IntGauge,
+    /// dnsgrade_samples_skipped_total.
+    pub samples_skipped: IntCounter,
     /// dnsgrade_socket_errors_total.
     pub socket_errors: IntCounter,
     /// dnsgrade_evaluation_lag_seconds.
@@ -304,6 +324,31 @@ impl Metrics {
         let rate_limited = IntCounter::new(
             PROBES_RATE_LIMITED,
             "Probes delayed by the global or per-server rate limit.",
+        )
+        .expect("valid metric");
+        let probes_sent = IntCounter::new(
+            PROBES_SENT,
+            "Probes sent (configured checks and samples), since start.",
+        )
+        .expect("valid metric");
+        let probes_waiting = IntGauge::new(
+            PROBES_WAITING,
+            "Configured probes waiting now for a permit of the in-flight cap (max_in_flight).",
+        )
+        .expect("valid metric");
+        let probes_late = IntCounter::new(
+            PROBES_LATE,
+            "Configured probes not sent because their slot passed while they waited for the in-flight cap or a rate limit (never sent late, never recorded), since start.",
+        )
+        .expect("valid metric");
+        let samples_in_flight = IntGauge::new(
+            SAMPLES_IN_FLIGHT,
+            "Samples against a reference zone in flight now, outside the in-flight cap (each node address has its own sampling budget).",
+        )
+        .expect("valid metric");
+        let samples_skipped = IntCounter::new(
+            SAMPLES_SKIPPED,
+            "Samples not sent because the node's sampling budget was full (it halves on timeouts), since start.",
         )
         .expect("valid metric");
         let stray_replies = IntCounter::new(STRAY_REPLIES, "UDP datagrams that matched no probe in flight (wrong ID, late, or unknown source), since start.").expect("valid metric");
@@ -467,6 +512,11 @@ impl Metrics {
             Box::new(in_flight.clone()),
             Box::new(rate_limited.clone()),
             Box::new(stray_replies.clone()),
+            Box::new(probes_sent.clone()),
+            Box::new(probes_waiting.clone()),
+            Box::new(probes_late.clone()),
+            Box::new(samples_in_flight.clone()),
+            Box::new(samples_skipped.clone()),
             Box::new(socket_errors.clone()),
             Box::new(evaluation_lag.clone()),
             Box::new(object_grade.clone()),
@@ -513,6 +563,11 @@ impl Metrics {
             in_flight,
             rate_limited,
             stray_replies,
+            probes_sent,
+            probes_waiting,
+            probes_late,
+            samples_in_flight,
+            samples_skipped,
             socket_errors,
             evaluation_lag,
             object_grade,

@@ -140,7 +140,7 @@ async fn a_node_with_0_02_percent_wrong_answers_is_level_iii() {
                 e.iter()
                     .find(|s| s["server"].as_str().is_some_and(|l| l.starts_with("bad ")))
             })
-            .and_then(|s| s["samples"].as_u64())
+            .and_then(|s| s["checked"].as_u64())
             .unwrap_or(0)
     };
     let o = wait_object(d.http, "tld/cn", T0, "level III with 60,000 samples", |o| {

@@ -341,6 +341,9 @@ pub struct Reference {
     pub source: ReferenceSource,
     /// Delegations checked per second on each node address.
     pub sample_rate: NonZeroU32,
+    /// Samples in flight to one node address at most (the ceiling of its sampling budget,
+    /// which halves on timeouts: see `probe::schedule::SampleBudget`).
+    pub max_in_flight: usize,
 }
 
 /// Where a TLD's reference delegations come from.

@@ -255,6 +255,9 @@ pub(crate) struct RawReference {
     pub refresh: Option<Spanned<String>>,
     /// Delegations checked per second on each node address (default 200).
     pub sample_rate: Option<Spanned<u32>>,
+    /// Samples in flight to one node address at most: the ceiling of its sampling budget
+    /// (default 64).
+    pub max_in_flight: Option<Spanned<u32>>,
 }
 
 /// `[[institution]]`.

@@ -16,6 +16,12 @@ use toml::Spanned;
 /// 5 s" invisible (MATRIX.md, "probe timeout"), so validation refuses such a timeout.
 pub const LATENCY_THRESHOLD: Duration = Duration::from_secs(5);
 
+/// The default probe interval: 5 s, so one check on one address gives at least 50 probes in
+/// the worst tick's window (comfortably above the 30 of `min_samples`) and at least 7 attempts
+/// within the 60 s stop window (above the 5 of `stop_min_probes`); at 10 s both sat on their
+/// minimum and a server flipped between known and unknown (docs/measurement.md, "Budgets").
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The 31 province-level divisions of the mainland, the names used for 通信管理局 routing.
 pub const PROVINCES: [&str; 31] = [
     "北京",
@@ -247,7 +253,7 @@ impl<'a> Validator<'a> {
                 }
             }
         };
-        let interval = self.duration(&d.interval, Duration::from_secs(10));
+        let interval = self.duration(&d.interval, DEFAULT_INTERVAL);
         let timeout = self.duration(&d.timeout, Duration::from_secs(10));
         let window = self.duration(&d.window, Duration::from_secs(300));
         let tick = self.duration(&d.tick, Duration::from_secs(10));
@@ -319,9 +325,9 @@ impl<'a> Validator<'a> {
                 },
             }
         };
-        let global_rate = nonzero(&d.global_rate, 2000, "global_rate");
+        let global_rate = nonzero(&d.global_rate, 5000, "global_rate");
         let per_server_rate = nonzero(&d.per_server_rate, 100, "per_server_rate");
-        let max_in_flight = nonzero(&d.max_in_flight, 4096, "max_in_flight").get() as usize;
+        let max_in_flight = nonzero(&d.max_in_flight, 16_384, "max_in_flight").get() as usize;
         let udp_sockets = nonzero(&d.udp_sockets, 8, "udp_sockets").get() as usize;
         if let Some(u) = &d.udp_sockets {
             if *u.get_ref() > 1024 {
@@ -1029,9 +1035,21 @@ impl<'a> Validator<'a> {
                     }
                 },
             };
+            let max_in_flight = match &r.max_in_flight {
+                None => crate::probe::schedule::SAMPLE_MAX_IN_FLIGHT,
+                Some(v) if (1..=4096).contains(v.get_ref()) => *v.get_ref() as usize,
+                Some(v) => {
+                    self.err(
+                        v,
+                        "max_in_flight must be between 1 and 4096 samples per node address",
+                    );
+                    1
+                }
+            };
             Some(Reference {
                 source,
                 sample_rate: rate,
+                max_in_flight,
             })
         });
         let apex = apex?;

@@ -23,7 +23,7 @@ pub struct Authority {
 pub struct ServerEvidence {
     /// Server name and address, "a.dns.cn 203.119.25.1:53".
     pub server: String,
-    /// Probes in the window.
+    /// Probes of the configured checks in the window (what the success ratio is over).
     pub samples: u64,
     /// Success ratio point estimate, if any samples.
     pub success: Option<f64>,
@@ -33,6 +33,9 @@ pub struct ServerEvidence {
     pub success_upper: f64,
     /// Latency quantile used by the rules, seconds.
     pub latency_s: Option<f64>,
+    /// Replies whose data was checked in the window (configured checks and samples against
+    /// the reference together).
+    pub checked: u64,
     /// Data error ratio point estimate, if anything was checked.
     pub data_error: Option<f64>,
     /// Wilson lower bound of the data error ratio.

@@ -142,6 +142,7 @@ fn evidence(a: &AddressInput, j: &Judged, rules: &Rules) -> ServerEvidence {
             .as_ref()
             .and_then(|l| l.quantile(rules.measure.latency_quantile))
             .map(|d| d.as_secs_f64()),
+        checked: w.checked,
         data_error: w.data_error.point,
         data_error_lower: j.data_error_lower,
         stopped: j.stopped,

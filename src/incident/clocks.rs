@@ -110,6 +110,16 @@ impl ConditionClocks {
         }
     }
 
+    /// Replaces every clock whose key starts with `prefix` (an object's `class/name:`) with
+    /// the ones `saved` has under it: an object held after a restart keeps its clocks as they
+    /// were, whatever the nearly empty windows said this tick.
+    pub fn restore_object(&mut self, saved: &ConditionClocks, prefix: &str) {
+        self.clocks.retain(|k, _| !k.starts_with(prefix));
+        for (k, st) in saved.clocks.iter().filter(|(k, _)| k.starts_with(prefix)) {
+            self.clocks.insert(k.clone(), *st);
+        }
+    }
+
     /// The clock of one condition, if it runs.
     pub fn get(&self, key: &str) -> Option<&ClockState> {
         self.clocks.get(key)

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -58,8 +58,17 @@ pub struct ProberCounters {
     pub socket_errors: AtomicU64,
     /// Probes sent.
     pub sent: AtomicU64,
-    /// Probes waiting for a permit because the in-flight cap was reached.
+    /// Probes waiting for a permit because the in-flight cap was reached (ever).
     pub in_flight_waits: AtomicU64,
+    /// Configured probes waiting right now for the in-flight cap or a rate limit.
+    pub waiting: AtomicU64,
+    /// Configured probes not sent because their slot passed while they waited for the
+    /// in-flight cap or a rate limit (never sent late, never recorded).
+    pub late: AtomicU64,
+    /// Samples against a reference not sent because the node's sampling budget was full.
+    pub samples_skipped: AtomicU64,
+    /// Samples in flight right now, all nodes together (outside the in-flight cap).
+    pub samples_in_flight: AtomicU64,
 }
 
 /// What came back for one probe, before classification against its check.
@@ -214,16 +223,41 @@ impl Prober {
         self.inner.cfg.timeout
     }
 
-    /// Sends one query to `server` and waits for the reply or the timeout.
+    /// A permit of the in-flight cap if one is free now.
+    pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.inner.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// Waits for a permit of the in-flight cap until `deadline`; None if none came in time.
+    /// The wait is counted in [`ProberCounters::waiting`] while it lasts.
+    pub async fn permit_until(&self, deadline: Instant) -> Option<OwnedSemaphorePermit> {
+        if let Some(p) = self.try_permit() {
+            return Some(p);
+        }
+        let c = &self.inner.counters;
+        c.in_flight_waits.fetch_add(1, Ordering::Relaxed);
+        c.waiting.fetch_add(1, Ordering::Relaxed);
+        let got =
+            tokio::time::timeout_at(deadline, self.inner.permits.clone().acquire_owned()).await;
+        c.waiting.fetch_sub(1, Ordering::Relaxed);
+        match got {
+            Ok(Ok(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Sends one query to `server` and waits for the reply or the timeout, first waiting for a
+    /// permit of the in-flight cap (for one-off probes: the CLI, tests). The daemon's schedule
+    /// takes its permits itself and calls [`Prober::send`].
     pub async fn probe(
         &self,
         server: SocketAddr,
         q: &Question,
         transport: Transport,
     ) -> ProbeReply {
-        let permit = match self.inner.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let permit = match self.try_permit() {
+            Some(p) => p,
+            None => {
                 self.inner
                     .counters
                     .in_flight_waits
@@ -234,8 +268,16 @@ impl Prober {
                 }
             }
         };
+        let reply = self.send(server, q, transport).await;
+        drop(permit);
+        reply
+    }
+
+    /// Sends one query to `server` and waits for the reply or the timeout, outside the
+    /// in-flight cap: the caller holds whatever budget the probe counts against.
+    pub async fn send(&self, server: SocketAddr, q: &Question, transport: Transport) -> ProbeReply {
         self.inner.counters.sent.fetch_add(1, Ordering::Relaxed);
-        let reply = match transport {
+        match transport {
             Transport::Udp => self.udp(server, q).await,
             Transport::Tcp => {
                 let start = Instant::now();
@@ -248,9 +290,7 @@ impl Prober {
                 )
                 .await
             }
-        };
-        drop(permit);
-        reply
+        }
     }
 
     async fn udp(&self, server: SocketAddr, q: &Question) -> ProbeReply {

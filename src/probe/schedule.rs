@@ -10,7 +10,8 @@ use super::classify::{classify, Question};
 use super::{Outcome, Prober, Verdict};
 use crate::clock::{Clock, UnixMillis};
 use crate::config::{Check, CheckRole, ObjectClass, Transport};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use governor::{Quota, RateLimiter};
 use rand::Rng;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -79,11 +80,88 @@ pub struct ProbeResult {
     pub dnssec_expires_at: Option<UnixMillis>,
 }
 
-/// Global and per-address rate limits.
+/// governor's clock on tokio's time, so rate limits follow `tokio::time::pause()` in tests
+/// and waiting happens on tokio's timer wheel (no extra timer thread, no futex hand-off).
+#[derive(Debug, Clone)]
+pub struct TokioRateClock {
+    start: Instant,
+}
+
+impl Default for TokioRateClock {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl governor::clock::Clock for TokioRateClock {
+    type Instant = governor::nanos::Nanos;
+
+    fn now(&self) -> Self::Instant {
+        governor::nanos::Nanos::from(self.start.elapsed())
+    }
+}
+
+type DirectLimiter = RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    TokioRateClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;
+
+/// A rate limit on tokio's clock: [`RateLimit::wait_until`] sleeps on tokio's timer until the
+/// limit allows one more, or gives up when that would pass a deadline.
+#[derive(Debug)]
+pub struct RateLimit {
+    limiter: DirectLimiter,
+    clock: TokioRateClock,
+}
+
+impl RateLimit {
+    /// `per_second` evenly, with a burst of `burst`.
+    pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        let clock = TokioRateClock::default();
+        Self {
+            limiter: RateLimiter::direct_with_clock(
+                Quota::per_second(per_second).allow_burst(burst),
+                clock.clone(),
+            ),
+            clock,
+        }
+    }
+
+    /// Takes one cell now if the limit allows it.
+    pub fn try_take(&self) -> bool {
+        self.limiter.check().is_ok()
+    }
+
+    /// Takes one cell, waiting for it if need be; false (nothing taken) when it would not come
+    /// before `deadline`. `waited` is set when it had to wait.
+    pub async fn wait_until(&self, deadline: Instant, waited: &mut bool) -> bool {
+        loop {
+            match self.limiter.check() {
+                Ok(()) => return true,
+                Err(not_until) => {
+                    use governor::clock::Clock as _;
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    let at = Instant::now() + wait;
+                    if at > deadline {
+                        return false;
+                    }
+                    *waited = true;
+                    tokio::time::sleep_until(at).await;
+                }
+            }
+        }
+    }
+}
+
+/// The global rate limit and the per-address rate, shared by every address loop.
 #[derive(Debug)]
 pub struct Limits {
-    global: DefaultDirectRateLimiter,
-    per_address: DefaultKeyedRateLimiter<SocketAddr>,
+    global: RateLimit,
+    per_address: NonZeroU32,
     /// Probes that had to wait for a limit.
     pub delayed: AtomicU64,
 }
@@ -92,32 +170,15 @@ impl Limits {
     /// Limits of `global` probes/s overall and `per_address` probes/s to one address.
     pub fn new(global: NonZeroU32, per_address: NonZeroU32) -> Self {
         Self {
-            global: RateLimiter::direct(Quota::per_second(global)),
-            per_address: RateLimiter::keyed(Quota::per_second(per_address)),
+            global: RateLimit::new(global, global),
+            per_address,
             delayed: AtomicU64::new(0),
         }
     }
 
-    /// Waits until both limits allow a probe to `addr`.
-    pub async fn acquire(&self, addr: &SocketAddr) {
-        let mut waited = false;
-        if self.per_address.check_key(addr).is_err() {
-            waited = true;
-            self.per_address.until_key_ready(addr).await;
-        }
-        if self.global.check().is_err() {
-            waited = true;
-            self.global.until_ready().await;
-        }
-        if waited {
-            self.delayed.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Forgets per-address state of addresses not used lately (bounded memory).
-    pub fn shrink(&self) {
-        self.per_address.retain_recent();
-        self.per_address.shrink_to_fit();
+    /// The limit of one address, owned by its loop.
+    pub fn address_limit(&self) -> RateLimit {
+        RateLimit::new(self.per_address, self.per_address)
     }
 }
 
@@ -143,7 +204,9 @@ pub struct ProbeContext {
 }
 
 impl ProbeContext {
-    /// Sends one check to `target` with the DNSSEC checks of its object, if it is signed.
+    /// Sends one check to `target` with the DNSSEC checks of its object, if it is signed. The
+    /// caller holds the budget the probe counts against (a permit of the in-flight cap, or a
+    /// place in a node's sampling budget).
     pub async fn probe(&self, target: &Arc<Target>, idx: usize, check: &Check) -> ProbeResult {
         let dnssec = self
             .dnssec
@@ -156,9 +219,19 @@ impl ProbeContext {
             idx,
             check,
             dnssec.map(|d| (d, &self.dnssec_keys)),
+            Budget::Held,
         )
         .await
     }
+}
+
+/// What a probe counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Wait for a permit of the prober's in-flight cap first (one-off probes).
+    Cap,
+    /// The caller already holds its budget.
+    Held,
 }
 
 /// The question a check asks now: cache-busting checks get a fresh random label.
@@ -201,7 +274,7 @@ pub async fn probe_once(
     idx: usize,
     check: &Check,
 ) -> ProbeResult {
-    probe_checked(prober, clock, target, idx, check, None).await
+    probe_checked(prober, clock, target, idx, check, None, Budget::Cap).await
 }
 
 /// [`probe_once`], and for a signed zone (`dnssec`) with DO set and the reply's signatures
@@ -215,11 +288,20 @@ pub async fn probe_checked(
     idx: usize,
     check: &Check,
     dnssec: Option<(crate::config::Dnssec, &super::dnssec::ZoneKeys)>,
+    budget: Budget,
 ) -> ProbeResult {
     let mut q = question_for(check);
     q.dnssec_ok = dnssec.is_some();
-    let sent_at = clock.now_ms();
-    let reply = prober.probe(target.address, &q, check.transport).await;
+    let (sent_at, reply) = match budget {
+        Budget::Cap => (
+            clock.now_ms(),
+            prober.probe(target.address, &q, check.transport).await,
+        ),
+        Budget::Held => (
+            clock.now_ms(),
+            prober.send(target.address, &q, check.transport).await,
+        ),
+    };
     let (outcome, mut verdict) = match (&reply.failure, &reply.message) {
         (Some(kind), _) => (*kind, Verdict::Unchecked),
         (None, Some(msg)) => classify(check, &q.qname, msg),
@@ -289,7 +371,20 @@ pub async fn probe_checked(
     }
 }
 
+/// How late past its slot a configured probe may still be sent: a quarter of the interval,
+/// at most one second. A probe that waited longer for the in-flight cap or a rate limit is not
+/// sent at all and is counted in [`super::ProberCounters::late`]: sending it later would record
+/// a measurement of a time it was not scheduled for, and bunch probes together.
+pub fn slot_grace(interval: Duration) -> Duration {
+    (interval / 4).min(Duration::from_secs(1))
+}
+
 /// Starts the loop that probes `checks` on `target` until `cancel` fires.
+///
+/// One task per address: its probes run as futures inside it (no task per probe), each
+/// waiting at most [`slot_grace`] for the address's rate, the global rate and a permit of the
+/// in-flight cap. At most `⌈(timeout + grace) / interval⌉ + 1` probes per check are alive at
+/// once, so an address that stops answering costs a bounded amount, whatever else happens.
 pub fn spawn_address_loop(
     ctx: Arc<ProbeContext>,
     target: Arc<Target>,
@@ -301,6 +396,8 @@ pub fn spawn_address_loop(
             return;
         }
         let interval = ctx.interval.max(Duration::from_millis(1));
+        let grace = slot_grace(interval);
+        let own_rate = ctx.limits.address_limit();
         let start = Instant::now();
         let mut next: Vec<Instant> = {
             let mut rng = rand::rng();
@@ -309,6 +406,7 @@ pub fn spawn_address_loop(
                 .map(|_| start + interval.mul_f64(rng.random_range(0.0..1.0)))
                 .collect()
         };
+        let mut running = FuturesUnordered::new();
         loop {
             let (i, at) = next
                 .iter()
@@ -317,7 +415,9 @@ pub fn spawn_address_loop(
                 .min_by_key(|(_, t)| *t)
                 .unwrap_or((0, start));
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => return,
+                Some(()) = running.next(), if !running.is_empty() => continue,
                 _ = tokio::time::sleep_until(at) => {}
             }
             let factor = if ctx.jitter > 0.0 {
@@ -331,20 +431,27 @@ pub fn spawn_address_loop(
             if next[i] + interval < now {
                 next[i] = now + interval.mul_f64(factor);
             }
-            let ctx = ctx.clone();
-            let target = target.clone();
-            let checks = checks.clone();
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    r = async {
-                        ctx.limits.acquire(&target.address).await;
-                        ctx.probe(&target, i, &checks[i]).await
-                    } => {
-                        let _ = ctx.results.send(r).await;
-                    }
+            let (ctx, target, checks, own_rate) = (&ctx, &target, &checks, &own_rate);
+            running.push(async move {
+                let deadline = at + grace;
+                let mut waited = false;
+                let sendable = own_rate.wait_until(deadline, &mut waited).await
+                    && ctx.limits.global.wait_until(deadline, &mut waited).await;
+                if waited {
+                    ctx.limits.delayed.fetch_add(1, Ordering::Relaxed);
                 }
+                let permit = if sendable {
+                    ctx.prober.permit_until(deadline).await
+                } else {
+                    None
+                };
+                let Some(permit) = permit else {
+                    ctx.prober.counters().late.fetch_add(1, Ordering::Relaxed);
+                    return;
+                };
+                let r = ctx.probe(target, i, &checks[i]).await;
+                drop(permit);
+                let _ = ctx.results.send(r).await;
             });
         }
     })
@@ -415,41 +522,122 @@ impl Iterator for PassOrder {
     }
 }
 
+/// Samples a node may have in flight at most (its sampling budget's ceiling), unless the
+/// reference says otherwise.
+pub const SAMPLE_MAX_IN_FLIGHT: usize = 64;
+
+/// A node's sampling budget: additive increase, multiplicative decrease on timeouts.
+///
+/// The budget is the number of samples the node may have in flight. Every reply (whatever
+/// its data) raises it by one up to the ceiling; every timeout halves it, down to one. A node
+/// that stops answering therefore holds one sample in flight as soon as its first samples time
+/// out — one probe per timeout instead of `rate × timeout` — and one that answers again is back
+/// at full rate after as many replies as the ceiling (a fraction of a second at the default
+/// rate). A node that loses a share of its replies settles where replies and timeouts balance.
+/// Samples that find the budget full are skipped (counted), never queued.
+#[derive(Debug, Clone)]
+pub struct SampleBudget {
+    limit: usize,
+    max: usize,
+}
+
+impl SampleBudget {
+    /// A budget starting at (and capped by) `max`, at least 1.
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self { limit: max, max }
+    }
+
+    /// Samples that may be in flight now.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A reply came.
+    pub fn on_reply(&mut self) {
+        self.limit = (self.limit + 1).min(self.max);
+    }
+
+    /// A sample timed out.
+    pub fn on_timeout(&mut self) {
+        self.limit = (self.limit / 2).max(1);
+    }
+}
+
 /// Starts continuous sampling of `target` against a reference zone: `rate` delegations per
-/// second, evenly paced (governor, bursts of 1 %), in a fresh random order each pass so every
-/// delegation is checked once per pass; when the reference is replaced (a re-transfer) a new
-/// pass over the new one starts. Sampling has its own rate and does not count against
-/// `global_rate`; the prober's in-flight cap still applies.
+/// second, paced on tokio's timer in steps of 10 ms (or `1 / rate` when that is longer), in a
+/// fresh random order each pass so every delegation is checked once per pass; when the
+/// reference is replaced (a re-transfer) a new pass over the new one starts.
+///
+/// Sampling has its own budget: it does not count against `global_rate` or the in-flight cap
+/// of the configured checks, so it can never starve them; instead each node address has a
+/// [`SampleBudget`] of at most `max_in_flight` samples. Everything runs inside this one task
+/// (no task per sample), so a dark node costs at most `max_in_flight` pending probes. A sample
+/// that does not fit is skipped — the delegation is kept for the next free place — and
+/// counted in [`super::ProberCounters::samples_skipped`].
 pub fn spawn_sampler(
     ctx: Arc<ProbeContext>,
     target: Arc<Target>,
     reference: ReferenceSet,
     rate: NonZeroU32,
+    max_in_flight: usize,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let burst = NonZeroU32::new((rate.get() / 100).max(1)).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+        let step = Duration::from_millis(10).max(Duration::from_secs(1) / rate.get());
+        let per_step = f64::from(rate.get()) * step.as_secs_f64();
+        let mut budget = SampleBudget::new(max_in_flight);
+        let counters = ctx.prober.counters().clone();
+        let mut running = FuturesUnordered::new();
+        let mut ticker = tokio::time::interval(step);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut credit = 0.0_f64;
+        let mut pass: Option<(
+            u64,
+            Arc<crate::reference::Delegations>,
+            std::iter::Peekable<PassOrder>,
+        )> = None;
         loop {
-            let generation = reference.generation();
-            let list = reference.get();
-            if list.is_empty() {
-                // No reference yet (a first transfer that failed): look again shortly.
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return,
+                Some(timed_out) = running.next(), if !running.is_empty() => {
+                    if timed_out {
+                        budget.on_timeout();
+                    } else {
+                        budget.on_reply();
+                    }
+                    continue;
                 }
-                continue;
+                _ = ticker.tick() => {}
             }
-            let order = PassOrder::new(list.len(), &mut rand::rng());
-            for i in order {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = limiter.until_ready() => {}
+            // Credit for this step; a backlog of more than one step is not made up later.
+            credit = (credit + per_step).min(per_step.max(1.0) * 2.0);
+            while credit >= 1.0 {
+                let fresh = match &pass {
+                    Some((generation, _, _)) => *generation != reference.generation(),
+                    None => true,
+                };
+                if fresh {
+                    let list = reference.get();
+                    let order = PassOrder::new(list.len(), &mut rand::rng()).peekable();
+                    pass = (!list.is_empty()).then(|| (reference.generation(), list, order));
                 }
-                if reference.generation() != generation {
+                let Some((_, list, order)) = &mut pass else {
+                    // No reference yet (a first transfer that failed): look again later.
+                    credit = 0.0;
                     break;
+                };
+                if order.peek().is_none() {
+                    pass = None;
+                    continue;
                 }
+                credit -= 1.0;
+                if running.len() >= budget.limit() {
+                    counters.samples_skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let Some(i) = order.next() else { continue };
                 let (name, values) = list.get(i);
                 let check = Check {
                     qname: name,
@@ -461,18 +649,34 @@ pub fn spawn_sampler(
                     recursion_desired: false,
                     authoritative: true,
                 };
-                let (ctx, target, cancel) = (ctx.clone(), target.clone(), cancel.clone());
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = cancel.cancelled() => {}
-                        r = ctx.probe(&target, usize::MAX, &check) => {
-                            let _ = ctx.results.send(r).await;
-                        }
-                    }
+                let (ctx, target, counters) = (&ctx, &target, &counters);
+                let gauge = InFlight::new(&counters.samples_in_flight);
+                running.push(async move {
+                    let r = ctx.probe(target, usize::MAX, &check).await;
+                    drop(gauge);
+                    let timed_out = r.outcome == Outcome::Timeout;
+                    let _ = ctx.results.send(r).await;
+                    timed_out
                 });
             }
         }
     })
+}
+
+/// Counts one sample in flight for as long as it lives (however its future ends).
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn new(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

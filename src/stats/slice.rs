@@ -55,6 +55,18 @@ impl Slice {
         if let Some(c) = self.outcomes.get_mut(outcome.index()) {
             *c = c.saturating_add(1);
         }
+        self.record_verdict(verdict);
+        let rtt = rtt.filter(|_| outcome.is_success())?;
+        self.timed = self.timed.saturating_add(1);
+        self.max_rtt_ns = self
+            .max_rtt_ns
+            .max(u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX));
+        self.latency.record(key_for_micros(micros(rtt)));
+        Some(rtt)
+    }
+
+    /// Counts a data verdict alone (a sample: see [`super::ServerStats::record_verdict`]).
+    pub(super) fn record_verdict(&mut self, verdict: Verdict) {
         if verdict.is_checked() {
             self.checked = self.checked.saturating_add(1);
         }
@@ -63,13 +75,6 @@ impl Slice {
             Verdict::Wrong => self.wrong = self.wrong.saturating_add(1),
             Verdict::Unchecked | Verdict::Correct => {}
         }
-        let rtt = rtt.filter(|_| outcome.is_success())?;
-        self.timed = self.timed.saturating_add(1);
-        self.max_rtt_ns = self
-            .max_rtt_ns
-            .max(u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX));
-        self.latency.record(key_for_micros(micros(rtt)));
-        Some(rtt)
     }
 
     /// Probes of every kind.

@@ -85,18 +85,9 @@ impl ServerStats {
         if outcome.is_success() {
             self.last_success = Some(self.last_success.map_or(at, |t| t.max(at)));
         }
-        let id = at / self.slice_ms;
-        let n = (self.slices.len() as u64).max(1);
-        match self.head {
-            // `head − (n − 1)` is the oldest slice still in the window.
-            Some(head) if id < head.saturating_sub(n - 1) => {
-                self.late_dropped = self.late_dropped.saturating_add(1);
-                return;
-            }
-            Some(head) if id <= head => {}
-            _ => self.head = Some(id),
-        }
-        let pos = (id % n) as usize;
+        let Some(pos) = self.slot_for(at) else {
+            return;
+        };
         let t = self.thresholds.len();
         let Some(slot) = self.slices.get_mut(pos) else {
             return;
@@ -105,10 +96,6 @@ impl ServerStats {
             .slow
             .get_mut(pos * t..(pos + 1) * t)
             .unwrap_or_default();
-        if slot.id != id {
-            slot.reset(id);
-            slow.fill(0);
-        }
         if let Some(rtt) = slot.record(outcome, rtt, verdict) {
             for (count, threshold) in slow.iter_mut().zip(&self.thresholds) {
                 if rtt > *threshold {
@@ -116,6 +103,45 @@ impl ServerStats {
                 }
             }
         }
+    }
+
+    /// Counts a data verdict without an outcome: a sample against the reference, whose
+    /// number depends on the sampling budget rather than on the server, so it must not weigh
+    /// on the success ratio, the latency or "stopped" (they come from the configured checks),
+    /// only on the data error ratio. Late records are dropped as in [`ServerStats::record`].
+    pub fn record_verdict(&mut self, at: UnixMillis, verdict: Verdict) {
+        if !verdict.is_checked() {
+            return;
+        }
+        if let Some(slot) = self.slot_for(at).and_then(|pos| self.slices.get_mut(pos)) {
+            slot.record_verdict(verdict);
+        }
+    }
+
+    /// The position of the slot for a record sent at `at`, reset first if it held an older
+    /// slice; None (counted as late) when that slice has left the window.
+    fn slot_for(&mut self, at: UnixMillis) -> Option<usize> {
+        let id = at / self.slice_ms;
+        let n = (self.slices.len() as u64).max(1);
+        match self.head {
+            // `head − (n − 1)` is the oldest slice still in the window.
+            Some(head) if id < head.saturating_sub(n - 1) => {
+                self.late_dropped = self.late_dropped.saturating_add(1);
+                return None;
+            }
+            Some(head) if id <= head => {}
+            _ => self.head = Some(id),
+        }
+        let pos = (id % n) as usize;
+        let t = self.thresholds.len();
+        let slot = self.slices.get_mut(pos)?;
+        if slot.id != id {
+            slot.reset(id);
+            if let Some(slow) = self.slow.get_mut(pos * t..(pos + 1) * t) {
+                slow.fill(0);
+            }
+        }
+        Some(pos)
     }
 
     /// The window at `now`: probes sent in the `n` slices up to and including the one holding

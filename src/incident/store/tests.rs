@@ -13,6 +13,7 @@ fn evidence(stopped: bool) -> Vec<ServerEvidence> {
     vec![ServerEvidence {
         server: "gd1 192.0.2.1:53".into(),
         samples: 30,
+        checked: 0,
         success: Some(if stopped { 0.0 } else { 1.0 }),
         success_lower: 0.0,
         success_upper: if stopped { 0.11 } else { 1.0 },
