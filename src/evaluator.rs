@@ -239,8 +239,14 @@ impl Evaluator {
             .filter(|o| o.class != ObjectClass::Control)
         {
             let servers = obs.servers_of(o);
-            ready.push(self.decided(&servers));
             let registry = obs.registries.get(&crate::grading::object_key(o)).cloned();
+            // Registry services are judged on in-memory windows too.
+            let registry_known = registry.as_ref().is_none_or(|r| {
+                r.services
+                    .iter()
+                    .all(|s| s.state != crate::probe::registry::ServiceState::Unknown)
+            });
+            ready.push(registry_known && (o.servers.is_empty() || self.decided(&servers)));
             let input = ObjectInput {
                 object: o,
                 servers: &servers,

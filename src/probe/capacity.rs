@@ -133,3 +133,72 @@ pub fn assess(c: &Config, rules: &Rules) -> Capacity {
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(daemon: &str, checks: usize) -> Config {
+        let mut text = format!(
+            "[daemon]\n{daemon}\n[[institution]]\nname = \"Registrar\"\ntier = 1\n  [[institution.server]]\n  name = \"ns1\"\n  addresses = [\"127.0.0.1:5353\"]\n"
+        );
+        for i in 0..checks {
+            text.push_str(&format!(
+                "  [[institution.check]]\n  name = \"n{i}.example.cn\"\n  type = \"A\"\n"
+            ));
+        }
+        crate::config::parse(std::path::Path::new("probes.toml"), &text).expect("config")
+    }
+
+    #[test]
+    fn the_defaults_leave_one_check_a_margin() {
+        let c = assess(&config("", 1), &Rules::miit_2011());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // 280 s of send times at 5.5 s: 50 probes (≥ 36); 40 s: 7 attempts (≥ 6).
+        assert_eq!(
+            fewest_in(Duration::from_secs(280), Duration::from_secs(5), 0.1),
+            50
+        );
+        assert_eq!(
+            fewest_in(Duration::from_secs(40), Duration::from_secs(5), 0.1),
+            7
+        );
+    }
+
+    #[test]
+    fn a_ten_second_interval_warns_about_both_minimums() {
+        let c = assess(&config("interval = \"10s\"", 1), &Rules::miit_2011());
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("min_samples = 30"),
+            "{}",
+            c.warnings[0]
+        );
+        assert!(c.warnings[0].contains("institution/Registrar (25)"));
+        assert!(
+            c.warnings[1].contains("stop_min_probes = 5"),
+            "{}",
+            c.warnings[1]
+        );
+        // Two checks per address double the counts: 50 in the window, 6 in the stop window.
+        let c = assess(&config("interval = \"10s\"", 2), &Rules::miit_2011());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn the_in_flight_cap_is_checked_against_a_total_outage() {
+        // 40 checks every 5 s = 8 q/s; dark, each holds a permit for 10 s + 1 s of grace.
+        let c = assess(&config("max_in_flight = 80", 40), &Rules::miit_2011());
+        assert!(
+            (c.dark_in_flight - 88.0).abs() < 1e-9,
+            "{}",
+            c.dark_in_flight
+        );
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("max_in_flight = 80"));
+        let c = assess(&config("max_in_flight = 88", 40), &Rules::miit_2011());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = assess(&config("global_rate = 7", 40), &Rules::miit_2011());
+        assert!(c.warnings.iter().any(|w| w.contains("global_rate = 7/s")));
+    }
+}

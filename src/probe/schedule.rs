@@ -208,10 +208,14 @@ impl ProbeContext {
     /// caller holds the budget the probe counts against (a permit of the in-flight cap, or a
     /// place in a node's sampling budget).
     pub async fn probe(&self, target: &Arc<Target>, idx: usize, check: &Check) -> ProbeResult {
-        let dnssec = self
-            .dnssec
-            .get(&(target.class, target.object.clone()))
-            .copied();
+        // Most objects are unsigned: no key (and no String clone) to look up then.
+        let dnssec = if self.dnssec.is_empty() {
+            None
+        } else {
+            self.dnssec
+                .get(&(target.class, target.object.clone()))
+                .copied()
+        };
         probe_checked(
             &self.prober,
             self.clock.as_ref(),
@@ -698,5 +702,25 @@ mod tests {
         let a: Vec<usize> = PassOrder::new(1000, &mut rand::rng()).take(20).collect();
         let b: Vec<usize> = PassOrder::new(1000, &mut rand::rng()).take(20).collect();
         assert_ne!(a, b, "a fresh order each pass");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::SampleBudget;
+
+    #[test]
+    fn timeouts_halve_the_budget_and_replies_restore_it() {
+        let mut b = SampleBudget::new(64);
+        assert_eq!(b.limit(), 64);
+        for want in [32, 16, 8, 4, 2, 1, 1] {
+            b.on_timeout();
+            assert_eq!(b.limit(), want);
+        }
+        for _ in 0..100 {
+            b.on_reply();
+        }
+        assert_eq!(b.limit(), 64, "capped at the ceiling");
+        assert_eq!(SampleBudget::new(0).limit(), 1, "never below one");
     }
 }
