@@ -683,6 +683,7 @@ pub struct Daemon {
     consumer: JoinHandle<()>,
     ctx: Arc<ProbeContext>,
     alerts: crate::alert::AlertService,
+    probe_runtime: crate::probe::runtime::ProbeRuntime,
 }
 
 impl Daemon {
@@ -713,14 +714,20 @@ impl Daemon {
             })?,
         );
         let metrics = Metrics::new();
-        let prober = Prober::new(ProberConfig {
-            udp_sockets: d.udp_sockets,
-            edns_payload: d.edns_payload,
-            timeout: d.timeout,
-            max_in_flight: d.max_in_flight,
-        })
-        .await
-        .map_err(DaemonError::Sockets)?;
+        let probe_runtime =
+            crate::probe::runtime::ProbeRuntime::start().map_err(DaemonError::Sockets)?;
+        // The sockets belong to the probe runtime's reactor: open them there.
+        let prober = probe_runtime
+            .handle()
+            .spawn(Prober::new(ProberConfig {
+                udp_sockets: d.udp_sockets,
+                edns_payload: d.edns_payload,
+                timeout: d.timeout,
+                max_in_flight: d.max_in_flight,
+            }))
+            .await
+            .map_err(|e| DaemonError::Sockets(std::io::Error::other(e)))?
+            .map_err(DaemonError::Sockets)?;
         let spec = WindowSpec {
             window: d.window,
             slice: d.tick,
@@ -730,6 +737,8 @@ impl Daemon {
         let store = Arc::new(Mutex::new(StatsStore::new(spec)));
         let (tx, rx) = mpsc::channel::<ProbeResult>(16_384);
         let ctx = Arc::new(ProbeContext {
+            runtime: probe_runtime.handle().clone(),
+            epoch: tokio::time::Instant::now(),
             prober: prober.clone(),
             limits: Limits::new(d.global_rate, d.per_server_rate),
             clock: clock.clone(),
@@ -922,6 +931,7 @@ impl Daemon {
             consumer,
             ctx,
             alerts,
+            probe_runtime,
         })
     }
 
@@ -935,6 +945,9 @@ impl Daemon {
         drop(self.ctx);
         let _ = tokio::time::timeout(grace, self.consumer).await;
         self.alerts.stop().await;
+        // Its thread is joined off the async workers.
+        let rt = self.probe_runtime;
+        let _ = tokio::task::spawn_blocking(move || drop(rt)).await;
     }
 
     /// A token that is cancelled when the daemon stops.
@@ -1026,6 +1039,17 @@ async fn consume(
     let mut batch = Vec::with_capacity(1024);
     let mut handles: HashMap<(usize, CheckRole), Handles> = HashMap::new();
     while rx.recv_many(&mut batch, 1024).await > 0 {
+        // Results trickle in one by one; a short pause gathers them into batches, so the
+        // consumer wakes at most about a hundred times a second whatever the probe rate.
+        if batch.len() < 1024 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            while batch.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
         let verdicts: Vec<Verdict> = {
             let mut s = lock(&store);
             batch.iter().map(|r| s.record(r)).collect()

@@ -14,6 +14,7 @@ pub mod dnssec;
 mod outcome;
 mod prober;
 pub mod registry;
+pub mod runtime;
 pub mod schedule;
 
 pub use classify::Question;

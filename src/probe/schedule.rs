@@ -182,9 +182,18 @@ impl Limits {
     }
 }
 
+/// The schedule's quantum: probe and sample times are rounded up to a multiple of it (from
+/// [`ProbeContext::epoch`]), so that one wake-up of the probe thread sends every probe due in
+/// the same 10 ms instead of one wake-up per probe. Small against the interval's jitter.
+pub const QUANTUM: Duration = Duration::from_millis(10);
+
 /// Everything a probe loop needs, shared.
 #[derive(Debug)]
 pub struct ProbeContext {
+    /// Where the probe tasks run (see [`super::runtime`]).
+    pub runtime: tokio::runtime::Handle,
+    /// The origin of the [`QUANTUM`] grid.
+    pub epoch: Instant,
     /// The engine.
     pub prober: Prober,
     /// Rate limits.
@@ -204,6 +213,14 @@ pub struct ProbeContext {
 }
 
 impl ProbeContext {
+    /// `at` rounded up to the [`QUANTUM`] grid.
+    pub fn quantize(&self, at: Instant) -> Instant {
+        let q = QUANTUM.as_nanos().max(1);
+        let off = at.saturating_duration_since(self.epoch).as_nanos();
+        let up = off.div_ceil(q) * q;
+        self.epoch + Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX))
+    }
+
     /// Sends one check to `target` with the DNSSEC checks of its object, if it is signed. The
     /// caller holds the budget the probe counts against (a permit of the in-flight cap, or a
     /// place in a node's sampling budget).
@@ -395,7 +412,8 @@ pub fn spawn_address_loop(
     checks: Arc<Vec<Check>>,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    let runtime = ctx.runtime.clone();
+    runtime.spawn(async move {
         if checks.is_empty() {
             return;
         }
@@ -407,7 +425,7 @@ pub fn spawn_address_loop(
             let mut rng = rand::rng();
             checks
                 .iter()
-                .map(|_| start + interval.mul_f64(rng.random_range(0.0..1.0)))
+                .map(|_| ctx.quantize(start + interval.mul_f64(rng.random_range(0.0..1.0))))
                 .collect()
         };
         let mut running = FuturesUnordered::new();
@@ -429,11 +447,11 @@ pub fn spawn_address_loop(
             } else {
                 1.0
             };
-            next[i] = at + interval.mul_f64(factor);
+            next[i] = ctx.quantize(at + interval.mul_f64(factor));
             // A loop that fell far behind (suspended host) skips ahead instead of bursting.
             let now = Instant::now();
             if next[i] + interval < now {
-                next[i] = now + interval.mul_f64(factor);
+                next[i] = ctx.quantize(now + interval.mul_f64(factor));
             }
             let (ctx, target, checks, own_rate) = (&ctx, &target, &checks, &own_rate);
             running.push(async move {
@@ -587,13 +605,14 @@ pub fn spawn_sampler(
     max_in_flight: usize,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let step = Duration::from_millis(10).max(Duration::from_secs(1) / rate.get());
+    let runtime = ctx.runtime.clone();
+    runtime.spawn(async move {
+        let step = QUANTUM.max(Duration::from_secs(1) / rate.get());
         let per_step = f64::from(rate.get()) * step.as_secs_f64();
         let mut budget = SampleBudget::new(max_in_flight);
         let counters = ctx.prober.counters().clone();
         let mut running = FuturesUnordered::new();
-        let mut ticker = tokio::time::interval(step);
+        let mut ticker = tokio::time::interval_at(ctx.quantize(Instant::now()), step);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut credit = 0.0_f64;
         let mut pass: Option<(
