@@ -961,6 +961,8 @@ impl Daemon {
 struct Handles {
     /// Keeps the target alive, so its pointer (the cache key) cannot be reused by another.
     target: Arc<Target>,
+    /// The address label, formatted once.
+    address: String,
     probes: [[Option<prometheus::IntCounter>; Outcome::COUNT]; 2],
     duration: [Option<prometheus::Histogram>; 2],
     data: [Option<prometheus::IntCounter>; 4],
@@ -969,6 +971,7 @@ struct Handles {
 impl Handles {
     fn new(target: Arc<Target>) -> Self {
         Self {
+            address: target.address.to_string(),
             target,
             probes: Default::default(),
             duration: Default::default(),
@@ -978,18 +981,25 @@ impl Handles {
 
     fn count(&mut self, m: &Metrics, r: &ProbeResult, verdict: Verdict) {
         let t = &self.target;
-        let (class, object, server) = (t.class.as_str(), t.object.as_str(), t.server.as_str());
-        let address = || t.address.to_string();
+        // class, object, server, address, role, transport: the probe metrics' leading labels.
+        let l = [
+            t.class.as_str(),
+            t.object.as_str(),
+            t.server.as_str(),
+            self.address.as_str(),
+            r.role.as_str(),
+            r.transport.as_str(),
+        ];
         let tr = usize::from(r.transport == crate::config::Transport::Tcp);
         if let Some(slot) = self.probes[tr].get_mut(r.outcome.index()) {
             slot.get_or_insert_with(|| {
                 m.probes.with_label_values(&[
-                    class,
-                    object,
-                    server,
-                    &address(),
-                    r.role.as_str(),
-                    r.transport.as_str(),
+                    l[0],
+                    l[1],
+                    l[2],
+                    l[3],
+                    l[4],
+                    l[5],
                     r.outcome.as_str(),
                 ])
             })
@@ -997,16 +1007,7 @@ impl Handles {
         }
         if let Some(rtt) = r.rtt {
             self.duration[tr]
-                .get_or_insert_with(|| {
-                    m.probe_duration.with_label_values(&[
-                        class,
-                        object,
-                        server,
-                        &address(),
-                        r.role.as_str(),
-                        r.transport.as_str(),
-                    ])
-                })
+                .get_or_insert_with(|| m.probe_duration.with_label_values(&l))
                 .observe(rtt.as_secs_f64());
         }
         if verdict.is_checked() {
@@ -1018,13 +1019,8 @@ impl Handles {
             };
             self.data[v]
                 .get_or_insert_with(|| {
-                    m.data_checks.with_label_values(&[
-                        class,
-                        object,
-                        server,
-                        &address(),
-                        verdict.as_str(),
-                    ])
+                    m.data_checks
+                        .with_label_values(&[l[0], l[1], l[2], l[3], verdict.as_str()])
                 })
                 .inc();
         }

@@ -38,6 +38,16 @@ async fn timeline(d: &DaemonProc, id: i64) -> Vec<String> {
         .collect()
 }
 
+/// `tld/cn` in /api/v1/status.
+async fn cn_status(d: &DaemonProc) -> serde_json::Value {
+    let status = get_json(d.http, "/api/v1/status").await;
+    status["objects"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["name"] == "cn"))
+        .cloned()
+        .expect("tld/cn")
+}
+
 /// Reads the grade from /metrics and /api/v1/status for `secs` real seconds while the simulated
 /// clock moves on at the same pace; every read must say level I and the same open incident.
 async fn hold_steady(d: &DaemonProc, clock: &SimClock, id: i64, secs: u64) {
@@ -50,12 +60,7 @@ async fn hold_steady(d: &DaemonProc, clock: &SimClock, id: i64, secs: u64) {
             Some(4),
             "read {i}: the grade gauge stays at I"
         );
-        let status = get_json(d.http, "/api/v1/status").await;
-        let o = status["objects"]
-            .as_array()
-            .and_then(|a| a.iter().find(|o| o["name"] == "cn"))
-            .cloned()
-            .expect("tld/cn");
+        let o = cn_status(d).await;
         assert_eq!(level(&o).as_deref(), Some("I"), "read {i}: {o:#}");
         let open = get_json(d.http, "/api/v1/incidents").await;
         let list = open["incidents"].as_array().cloned().unwrap_or_default();
@@ -172,12 +177,7 @@ async fn kill_9_and_restarts_change_no_grade_and_send_no_event() {
         "{all:#}"
     );
     assert_eq!(state.delivered_ids(), delivered, "no webhook was sent");
-    let status = get_json(d.http, "/api/v1/status").await;
-    let o = status["objects"]
-        .as_array()
-        .and_then(|a| a.iter().find(|o| o["name"] == "cn"))
-        .cloned()
-        .expect("tld/cn");
+    let o = cn_status(&d).await;
     assert_eq!(
         o["assessment"]["rule"], "tld.system_stopped",
         "graded on fresh windows again: {o:#}"
