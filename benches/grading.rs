@@ -135,6 +135,7 @@ fn bench(c: &mut Criterion) {
                     active: true,
                     dnssec_expiry: Default::default(),
                     dnssec_warned: false,
+                    gauges: None,
                 },
             );
         }

@@ -6,7 +6,7 @@
 //! all of them with a grace timeout.
 
 use crate::clock::{Clock, UnixMillis};
-use crate::config::{CheckRole, Config, Object, Server};
+use crate::config::{CheckRole, Config, Object, ObjectClass, Server};
 use crate::evaluator::{Board, Evaluator, Observations};
 use crate::grading::{Level, Rules};
 use crate::incident::{IncidentStore, StoreError};
@@ -98,6 +98,9 @@ pub struct ServerEntry {
     pub dnssec_expiry: BTreeMap<usize, UnixMillis>,
     /// True while the expiry warning for this address has been logged.
     pub dnssec_warned: bool,
+    /// The address's gauge handles, resolved on the first tick that exports them and dropped
+    /// (with their series) when the address stops being probed.
+    pub gauges: Option<ServerGauges>,
 }
 
 /// The last answer of each address to one consensus check, with the serial it served then.
@@ -144,6 +147,7 @@ impl StatsStore {
                 active,
                 dnssec_expiry: BTreeMap::new(),
                 dnssec_warned: false,
+                gauges: None,
             })
             .active = active;
     }
@@ -212,6 +216,7 @@ impl StatsStore {
                 active: true,
                 dnssec_expiry: BTreeMap::new(),
                 dnssec_warned: false,
+                gauges: None,
             });
         if let Some(at) = r.dnssec_expires_at {
             e.dnssec_expiry.insert(r.check, at);
@@ -363,6 +368,8 @@ pub struct Shared {
     pub rules: Arc<Rules>,
     /// The configuration (objects, for drills).
     pub config: Arc<Config>,
+    /// Serializes [`Shared::sync_prober`], so two callers never add the same counts twice.
+    pub prober_sync: Arc<Mutex<()>>,
 }
 
 /// Minimum attempts within the stop window before a server may be called stopped (MATRIX.md).
@@ -371,6 +378,7 @@ pub const STOP_MIN_PROBES: u64 = 5;
 impl Shared {
     /// Snapshot of every server at `now`.
     pub fn status(&self, now: UnixMillis) -> Vec<ServerStatus> {
+        let horizons = self.dnssec_horizons();
         let store = lock(&self.store);
         let mut out: Vec<ServerStatus> = store
             .servers
@@ -414,7 +422,7 @@ impl Shared {
                     soa_behind_s: behind.map(|ms| ms as f64 / 1000.0),
                     soa_stuck: behind.is_some_and(|ms| ms > SOA_STUCK_AFTER_MS),
                     dnssec_expiry_s: expiry_s,
-                    dnssec_expiring: match (expiry_s, self.dnssec_horizon(t)) {
+                    dnssec_expiring: match (expiry_s, horizons.get(&(t.class, t.object.as_str()))) {
                         (Some(s), Some(h)) => s < h.as_secs_f64(),
                         _ => false,
                     },
@@ -428,54 +436,13 @@ impl Shared {
         out
     }
 
-    /// The DNSSEC warning horizon of a target's object, if it is signed.
-    fn dnssec_horizon(&self, t: &Target) -> Option<Duration> {
+    /// The DNSSEC warning horizon of each signed object.
+    fn dnssec_horizons(&self) -> HashMap<(ObjectClass, &str), Duration> {
         self.config
             .objects
             .iter()
-            .find(|o| o.class == t.class && o.name == t.object)
-            .and_then(|o| o.dnssec)
-            .map(|d| d.warn_before)
-    }
-
-    /// Exports the earliest signature expiry per server and logs (once per episode) servers
-    /// whose signatures expire within the horizon.
-    fn dnssec_watch(&self, statuses: &[ServerStatus]) {
-        let mut per_server: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
-        for s in statuses.iter().filter(|s| s.active) {
-            if let Some(x) = s.dnssec_expiry_s {
-                let v = per_server
-                    .entry((s.class, s.object.as_str(), s.server.as_str()))
-                    .or_insert(x);
-                *v = v.min(x);
-            }
-        }
-        for ((c, o, sv), v) in &per_server {
-            self.metrics
-                .dnssec_expiry
-                .with_label_values(&[c, o, sv])
-                .set(*v);
-        }
-        let mut store = lock(&self.store);
-        for s in statuses {
-            let Some(e) = store
-                .servers
-                .iter_mut()
-                .find(|(t, _)| {
-                    t.class.as_str() == s.class
-                        && t.object == s.object
-                        && t.server == s.server
-                        && t.address.to_string() == s.address
-                })
-                .map(|(_, e)| e)
-            else {
-                continue;
-            };
-            if s.dnssec_expiring && !e.dnssec_warned {
-                tracing::warn!(class = s.class, object = %s.object, server = %s.server, address = %s.address, expires_in_s = s.dnssec_expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
-            }
-            e.dnssec_warned = s.dnssec_expiring;
-        }
+            .filter_map(|o| Some(((o.class, o.name.as_str()), o.dnssec?.warn_before)))
+            .collect()
     }
 
     /// When every active address of an object serves its newest serial, the time that took
@@ -565,86 +532,84 @@ impl Shared {
     /// Sets the window gauges from the statistics.
     pub fn update_gauges(&self, now: UnixMillis) {
         let m = &self.metrics;
-        let statuses = self.status(now);
-        self.dnssec_watch(&statuses);
-        for s in statuses {
-            let l = [
-                s.class,
-                s.object.as_str(),
-                s.server.as_str(),
-                s.address.as_str(),
-            ];
-            if !s.active {
+        // Looked up once per tick, not once per address.
+        let horizons = self.dnssec_horizons();
+        let mut dnssec_min: BTreeMap<(ObjectClass, &str, &str), f64> = BTreeMap::new();
+        let mut store = lock(&self.store);
+        let StatsStore {
+            servers,
+            newest_serial,
+            ..
+        } = &mut *store;
+        for (t, e) in servers.iter_mut() {
+            if !e.active {
                 // An address no longer probed keeps no gauges: stale values would mislead.
-                let _ = m.window_samples.remove_label_values(&l);
-                let _ = m.server_stopped.remove_label_values(&l);
-                let _ = m.soa_serial.remove_label_values(&l);
-                let _ = m.soa_serial_lag.remove_label_values(&l);
-                let _ = m.soa_behind.remove_label_values(&l);
-                for e in ["point", "lower", "upper"] {
-                    let _ = m
-                        .window_success
-                        .remove_label_values(&[l[0], l[1], l[2], l[3], e]);
-                    let _ = m
-                        .window_data_error
-                        .remove_label_values(&[l[0], l[1], l[2], l[3], e]);
-                }
-                for q in ["0.5", "0.9", "0.99"] {
-                    let _ = m
-                        .window_latency
-                        .remove_label_values(&[l[0], l[1], l[2], l[3], q]);
+                if let Some(g) = e.gauges.take() {
+                    g.remove(m);
                 }
                 continue;
             }
-            let w = &s.window;
-            m.window_samples.with_label_values(&l).set(w.samples as i64);
-            m.server_stopped
-                .with_label_values(&l)
-                .set(i64::from(s.stopped));
-            if let (Some(serial), Some(lag), Some(behind)) =
-                (s.soa_serial, s.soa_serial_lag, s.soa_behind_s)
-            {
-                m.soa_serial.with_label_values(&l).set(i64::from(serial));
-                m.soa_serial_lag.with_label_values(&l).set(i64::from(lag));
-                m.soa_behind.with_label_values(&l).set(behind);
-            }
-            let ratio = |g: &prometheus::GaugeVec, r: &crate::stats::Ratio| {
-                if let Some(p) = r.point {
-                    g.with_label_values(&[l[0], l[1], l[2], l[3], "point"])
-                        .set(p);
-                    g.with_label_values(&[l[0], l[1], l[2], l[3], "lower"])
-                        .set(r.lower);
-                    g.with_label_values(&[l[0], l[1], l[2], l[3], "upper"])
-                        .set(r.upper);
-                } else {
-                    for e in ["point", "lower", "upper"] {
-                        let _ = g.remove_label_values(&[l[0], l[1], l[2], l[3], e]);
-                    }
+            let g = e.gauges.get_or_insert_with(|| ServerGauges::new(m, t));
+            let w = e.stats.snapshot(now);
+            let recent = e.stats.recent(now, self.stop_window);
+            g.samples.set(w.samples as i64);
+            g.stopped.set(i64::from(
+                recent.attempts >= STOP_MIN_PROBES && recent.successes == 0,
+            ));
+            let soa = match (e.soa, newest_serial.get(&(t.class, t.object.clone()))) {
+                (Some((serial, _)), Some(n)) => {
+                    let lag = n.serial.wrapping_sub(serial);
+                    let behind = if lag == 0 {
+                        0
+                    } else {
+                        now.saturating_sub(n.first_seen)
+                    };
+                    Some((serial, lag, behind as f64 / 1000.0))
                 }
+                _ => None,
             };
-            ratio(&m.window_success, &w.success);
-            ratio(&m.window_data_error, &w.data_error);
-            match &w.latency {
-                Some(lat) => {
-                    for (q, v) in [("0.5", lat.p50), ("0.9", lat.p90), ("0.99", lat.p99)] {
-                        m.window_latency
-                            .with_label_values(&[l[0], l[1], l[2], l[3], q])
-                            .set(v.as_secs_f64());
-                    }
-                }
-                None => {
-                    for q in ["0.5", "0.9", "0.99"] {
-                        let _ = m
-                            .window_latency
-                            .remove_label_values(&[l[0], l[1], l[2], l[3], q]);
-                    }
-                }
+            g.set_soa(m, soa);
+            g.set_ratio(m, 0, &w.success);
+            g.set_ratio(m, 1, &w.data_error);
+            g.set_latency(m, w.latency.as_ref());
+            let expiry_s = e
+                .dnssec_expiry
+                .values()
+                .min()
+                .map(|&at| (at as i64 - now as i64) as f64 / 1000.0);
+            if let Some(x) = expiry_s {
+                let v = dnssec_min
+                    .entry((t.class, t.object.as_str(), t.server.as_str()))
+                    .or_insert(x);
+                *v = v.min(x);
             }
+            let expiring = match (expiry_s, horizons.get(&(t.class, t.object.as_str()))) {
+                (Some(s), Some(h)) => s < h.as_secs_f64(),
+                _ => false,
+            };
+            if expiring && !e.dnssec_warned {
+                tracing::warn!(class = t.class.as_str(), object = %t.object, server = %t.server, address = %t.address, expires_in_s = expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
+            }
+            e.dnssec_warned = expiring;
         }
+        for ((c, o, sv), v) in &dnssec_min {
+            m.dnssec_expiry
+                .with_label_values(&[c.as_str(), o, sv])
+                .set(*v);
+        }
+        drop(store);
         self.observe_publication();
+        self.sync_prober();
+    }
+
+    /// Brings the prober's figures into the exported metrics. The prober counts with atomics;
+    /// this runs on every tick, after every batch of results and before every scrape, so
+    /// /metrics is current whatever the tick interval.
+    pub fn sync_prober(&self) {
+        let _one = lock(&self.prober_sync);
+        let m = &self.metrics;
         let c = self.prober.counters();
         m.in_flight.set(self.prober.in_flight() as i64);
-        // The prober counts with atomics; the exported counters catch up with them here.
         m.probes_waiting
             .set(c.waiting.load(std::sync::atomic::Ordering::Relaxed) as i64);
         m.samples_in_flight.set(
@@ -657,6 +622,7 @@ impl Shared {
             (&m.probes_sent, &c.sent),
             (&m.probes_late, &c.late),
             (&m.samples_skipped, &c.samples_skipped),
+            (&m.rate_limited, &c.rate_limited),
         ] {
             let now = source.load(std::sync::atomic::Ordering::Relaxed);
             let have = counter.get();
@@ -764,6 +730,7 @@ impl Daemon {
             api_token: d.api_token.as_deref().map(Arc::from),
             rules: rules.clone(),
             config: config.clone(),
+            prober_sync: Arc::default(),
         };
         let cancel = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind(d.listen)
@@ -918,7 +885,6 @@ impl Daemon {
             shared.clone(),
             config.daemon.tick,
             config.daemon.ledger_retention,
-            ctx.clone(),
             evaluator,
             cancel.clone(),
         )));
@@ -953,6 +919,152 @@ impl Daemon {
     /// A token that is cancelled when the daemon stops.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+}
+
+/// The window gauges of one address, resolved once: a tick sets each with an atomic store
+/// instead of hashing four to five label strings per gauge per address.
+pub struct ServerGauges {
+    labels: [String; 4],
+    samples: prometheus::IntGauge,
+    stopped: prometheus::IntGauge,
+    /// Serial, lag, seconds behind; present only while the address has an SOA serial.
+    soa: Option<(
+        prometheus::IntGauge,
+        prometheus::IntGauge,
+        prometheus::Gauge,
+    )>,
+    /// Success and data error ratios: point, lower, upper; present while they are defined.
+    ratios: [Option<[prometheus::Gauge; 3]>; 2],
+    /// p50, p90, p99; present while the window has replies.
+    latency: Option<[prometheus::Gauge; 3]>,
+}
+
+impl std::fmt::Debug for ServerGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerGauges")
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+const ESTIMATES: [&str; 3] = ["point", "lower", "upper"];
+const QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
+
+impl ServerGauges {
+    fn new(m: &Metrics, t: &Target) -> Self {
+        let labels = t.labels();
+        let l = labels.each_ref().map(String::as_str);
+        Self {
+            samples: m.window_samples.with_label_values(&l),
+            stopped: m.server_stopped.with_label_values(&l),
+            soa: None,
+            ratios: [None, None],
+            latency: None,
+            labels,
+        }
+    }
+
+    fn l(&self) -> [&str; 4] {
+        self.labels.each_ref().map(String::as_str)
+    }
+
+    fn with<'a>(&'a self, extra: &'a str) -> [&'a str; 5] {
+        let l = self.l();
+        [l[0], l[1], l[2], l[3], extra]
+    }
+
+    fn ratio_vec(m: &Metrics, which: usize) -> &prometheus::GaugeVec {
+        if which == 0 {
+            &m.window_success
+        } else {
+            &m.window_data_error
+        }
+    }
+
+    fn set_soa(&mut self, m: &Metrics, soa: Option<(u32, u32, f64)>) {
+        match soa {
+            Some((serial, lag, behind)) => {
+                let l = self.labels.each_ref().map(String::as_str);
+                let g = self.soa.get_or_insert_with(|| {
+                    (
+                        m.soa_serial.with_label_values(&l),
+                        m.soa_serial_lag.with_label_values(&l),
+                        m.soa_behind.with_label_values(&l),
+                    )
+                });
+                g.0.set(i64::from(serial));
+                g.1.set(i64::from(lag));
+                g.2.set(behind);
+            }
+            None => {
+                if self.soa.take().is_some() {
+                    let l = self.l();
+                    let _ = m.soa_serial.remove_label_values(&l);
+                    let _ = m.soa_serial_lag.remove_label_values(&l);
+                    let _ = m.soa_behind.remove_label_values(&l);
+                }
+            }
+        }
+    }
+
+    fn set_ratio(&mut self, m: &Metrics, which: usize, r: &crate::stats::Ratio) {
+        let vec = Self::ratio_vec(m, which);
+        match r.point {
+            Some(p) => {
+                if self.ratios[which].is_none() {
+                    self.ratios[which] =
+                        Some(ESTIMATES.map(|e| vec.with_label_values(&self.with(e))));
+                }
+                if let Some(g) = &self.ratios[which] {
+                    g[0].set(p);
+                    g[1].set(r.lower);
+                    g[2].set(r.upper);
+                }
+            }
+            None => {
+                if self.ratios[which].take().is_some() {
+                    for e in ESTIMATES {
+                        let _ = vec.remove_label_values(&self.with(e));
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_latency(&mut self, m: &Metrics, lat: Option<&crate::stats::LatencySummary>) {
+        match lat {
+            Some(lat) => {
+                if self.latency.is_none() {
+                    self.latency =
+                        Some(QUANTILES.map(|q| m.window_latency.with_label_values(&self.with(q))));
+                }
+                if let Some(g) = &self.latency {
+                    g[0].set(lat.p50.as_secs_f64());
+                    g[1].set(lat.p90.as_secs_f64());
+                    g[2].set(lat.p99.as_secs_f64());
+                }
+            }
+            None => {
+                if self.latency.take().is_some() {
+                    for q in QUANTILES {
+                        let _ = m.window_latency.remove_label_values(&self.with(q));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every series these handles export.
+    fn remove(mut self, m: &Metrics) {
+        let l = self.l();
+        let _ = m.window_samples.remove_label_values(&l);
+        let _ = m.server_stopped.remove_label_values(&l);
+        self.set_soa(m, None);
+        let none = crate::stats::Ratio::new(0, 0);
+        self.set_ratio(m, 0, &none);
+        self.set_ratio(m, 1, &none);
+        self.set_latency(m, None);
     }
 }
 
@@ -1064,7 +1176,6 @@ async fn tick(
     shared: Shared,
     every: Duration,
     retention: Duration,
-    ctx: Arc<ProbeContext>,
     evaluator: Evaluator,
     cancel: CancellationToken,
 ) {
@@ -1113,11 +1224,6 @@ async fn tick(
             }
             Err(e) => tracing::error!(error = %e, "evaluation task failed"),
         }
-        shared.metrics.rate_limited.inc_by(
-            ctx.limits
-                .delayed
-                .swap(0, std::sync::atomic::Ordering::Relaxed),
-        );
     }
 }
 
@@ -1171,7 +1277,9 @@ async fn supervise_server(
         if let Some(host) = &server.host {
             match &resolver {
                 None => error = Some("no system resolver configuration".to_string()),
-                Some(r) => match r.lookup_ip(host.as_str()).await {
+                // Boxed: the resolver's future is large, and every server's task would carry
+                // its size even when the server has only fixed addresses.
+                Some(r) => match Box::pin(r.lookup_ip(host.as_str())).await {
                     Ok(ips) => {
                         let now: BTreeSet<SocketAddr> = ips
                             .iter()

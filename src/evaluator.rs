@@ -111,7 +111,9 @@ impl Observations {
                 .unwrap_or(0);
             by_server
                 .entry((t.class, t.object.clone(), t.server.clone()))
-                .or_default()
+                // Most servers have one address or two; a default Vec would reserve four
+                // entries of ~430 bytes for each server on every tick.
+                .or_insert_with(|| Vec::with_capacity(1))
                 .push(AddressInput {
                     label: format!("{} {}", t.server, t.address),
                     window: e.stats.snapshot(now),

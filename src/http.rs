@@ -80,6 +80,7 @@ impl From<StoreError> for ApiError {
 type ApiResult = Result<Response, ApiError>;
 
 async fn metrics(State(s): State<Shared>) -> Response {
+    s.sync_prober();
     (
         StatusCode::OK,
         [(

@@ -98,6 +98,23 @@ async fn run_serves_metrics_that_promtool_accepts() {
         good.local_addr()
     );
     assert!(metrics.contains(&good_ok), "{metrics}");
+    // The prober's counters are brought up to date at each scrape, not only at each tick: no
+    // probe is recorded before it is counted as sent.
+    let sum = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let (sent, recorded) = (
+        sum("dnsgrade_probes_sent_total "),
+        sum("dnsgrade_probes_total{"),
+    );
+    assert!(
+        recorded > 0.0 && sent >= recorded,
+        "sent {sent} < recorded {recorded}"
+    );
     let broken_fail = format!(
         "dnsgrade_probes_total{{address=\"{}\",class=\"institution\",object=\"Lab registrar\",outcome=\"servfail\",role=\"plain\",server=\"broken\",transport=\"udp\"}}",
         broken.local_addr()

@@ -69,6 +69,8 @@ pub struct ProberCounters {
     pub samples_skipped: AtomicU64,
     /// Samples in flight right now, all nodes together (outside the in-flight cap).
     pub samples_in_flight: AtomicU64,
+    /// Configured probes that waited for a rate limit (the address's or the global one).
+    pub rate_limited: AtomicU64,
 }
 
 /// What came back for one probe, before classification against its check.
@@ -281,13 +283,15 @@ impl Prober {
             Transport::Udp => self.udp(server, q).await,
             Transport::Tcp => {
                 let start = Instant::now();
-                tcp_query(
+                // Boxed here and below: a TCP exchange's future is several times a UDP one's,
+                // and every UDP probe in flight would otherwise reserve room for it.
+                Box::pin(tcp_query(
                     server,
                     q,
                     self.inner.cfg.edns_payload,
                     start + self.inner.cfg.timeout,
                     start,
-                )
+                ))
                 .await
             }
         }
@@ -328,7 +332,11 @@ impl Prober {
         let wire = build_query(id, q, self.inner.cfg.edns_payload);
         let sent = Instant::now();
         let deadline = sent + self.inner.cfg.timeout;
-        if let Err(e) = slot.sock.send_to(&wire, server).await {
+        let sent_ok = slot.sock.send_to(&wire, server).await;
+        // Not kept through the wait for the reply: with every server dark, tens of thousands
+        // of probes wait at once.
+        drop(wire);
+        if let Err(e) = sent_ok {
             self.inner
                 .counters
                 .socket_errors
@@ -340,8 +348,14 @@ impl Prober {
             Ok(Ok(Received::Reply(msg, at))) => {
                 drop(guard);
                 if msg.metadata.truncation {
-                    let mut r =
-                        tcp_query(server, q, self.inner.cfg.edns_payload, deadline, sent).await;
+                    let mut r = Box::pin(tcp_query(
+                        server,
+                        q,
+                        self.inner.cfg.edns_payload,
+                        deadline,
+                        sent,
+                    ))
+                    .await;
                     r.tcp_fallback = true;
                     return r;
                 }

@@ -162,8 +162,6 @@ impl RateLimit {
 pub struct Limits {
     global: RateLimit,
     per_address: NonZeroU32,
-    /// Probes that had to wait for a limit.
-    pub delayed: AtomicU64,
 }
 
 impl Limits {
@@ -172,7 +170,6 @@ impl Limits {
         Self {
             global: RateLimit::new(global, global),
             per_address,
-            delayed: AtomicU64::new(0),
         }
     }
 
@@ -460,7 +457,10 @@ pub fn spawn_address_loop(
                 let sendable = own_rate.wait_until(deadline, &mut waited).await
                     && ctx.limits.global.wait_until(deadline, &mut waited).await;
                 if waited {
-                    ctx.limits.delayed.fetch_add(1, Ordering::Relaxed);
+                    ctx.prober
+                        .counters()
+                        .rate_limited
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 let permit = if sendable {
                     ctx.prober.permit_until(deadline).await
