@@ -10,6 +10,22 @@ use std::sync::Arc;
 
 use dnsgrade::cli;
 
+/// jemalloc rather than the system allocator: with thousands of probes starting and ending
+/// every second on several threads, glibc's arenas keep much of what is freed. See
+/// docs/measurement.md, "Memory".
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read at its start: a background thread returns freed pages within
+/// about a second (the default keeps them ten seconds, which at a total outage is tens of MiB
+/// of probes long finished). `_RJEM_MALLOC_CONF` in the environment still overrides them.
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8; 60] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 /// Exit code for a config error (EX_CONFIG from sysexits.h).
 const EXIT_CONFIG: u8 = 78;
 /// Exit code for a usage or data error (EX_DATAERR).
