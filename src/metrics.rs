@@ -8,6 +8,7 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use std::sync::Arc;
 
 /// Probe counter by outcome.
 pub const PROBES_TOTAL: &str = "dnsgrade_probes_total";
@@ -164,8 +165,9 @@ const SERVER_LABELS: [&str; 4] = ["class", "object", "server", "address"];
 /// The registry and every metric in it.
 #[derive(Clone)]
 pub struct Metrics {
-    /// The registry served at /metrics.
-    pub registry: Registry,
+    /// The same collectors, in name order, rendered one family at a time (see
+    /// [`Metrics::render`]).
+    families: Vec<Arc<dyn prometheus::core::Collector>>,
     /// dnsgrade_registry_probes_total{class,object,service,outcome}.
     pub registry_probes: IntCounterVec,
     /// dnsgrade_registry_probe_duration_seconds{class,object,service}.
@@ -498,58 +500,63 @@ impl Metrics {
             &["sink"],
         )
         .expect("valid metric");
-        for c in [
-            Box::new(probes.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(probe_duration.clone()),
-            Box::new(data_checks.clone()),
-            Box::new(window_success.clone()),
-            Box::new(window_latency.clone()),
-            Box::new(window_data_error.clone()),
-            Box::new(window_samples.clone()),
-            Box::new(server_stopped.clone()),
-            Box::new(server_addresses.clone()),
-            Box::new(resolve_failures.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(rate_limited.clone()),
-            Box::new(stray_replies.clone()),
-            Box::new(probes_sent.clone()),
-            Box::new(probes_waiting.clone()),
-            Box::new(probes_late.clone()),
-            Box::new(samples_in_flight.clone()),
-            Box::new(samples_skipped.clone()),
-            Box::new(socket_errors.clone()),
-            Box::new(evaluation_lag.clone()),
-            Box::new(object_grade.clone()),
-            Box::new(object_candidate_grade.clone()),
-            Box::new(open_incidents.clone()),
-            Box::new(vantage_isolated.clone()),
-            Box::new(incident_events.clone()),
-            Box::new(soa_serial.clone()),
-            Box::new(soa_serial_lag.clone()),
-            Box::new(soa_behind.clone()),
-            Box::new(soa_publication.clone()),
-            Box::new(registry_probes.clone()),
-            Box::new(registry_probe_duration.clone()),
-            Box::new(registry_service_state.clone()),
-            Box::new(reference_transfers.clone()),
-            Box::new(reference_serial.clone()),
-            Box::new(reference_delegations.clone()),
-            Box::new(dnssec_expiry.clone()),
-            Box::new(build),
-            Box::new(outbox_depth.clone()),
-            Box::new(outbox_oldest_age.clone()),
-            Box::new(outbox_attempts.clone()),
-            Box::new(outbox_failures.clone()),
-            Box::new(outbox_delivered.clone()),
-            Box::new(outbox_given_up.clone()),
-        ] {
-            registry.register(c).expect("metric names are unique");
+        let mut families: Vec<Arc<dyn prometheus::core::Collector>> = vec![
+            Arc::new(probes.clone()),
+            Arc::new(probe_duration.clone()),
+            Arc::new(data_checks.clone()),
+            Arc::new(window_success.clone()),
+            Arc::new(window_latency.clone()),
+            Arc::new(window_data_error.clone()),
+            Arc::new(window_samples.clone()),
+            Arc::new(server_stopped.clone()),
+            Arc::new(server_addresses.clone()),
+            Arc::new(resolve_failures.clone()),
+            Arc::new(in_flight.clone()),
+            Arc::new(rate_limited.clone()),
+            Arc::new(stray_replies.clone()),
+            Arc::new(probes_sent.clone()),
+            Arc::new(probes_waiting.clone()),
+            Arc::new(probes_late.clone()),
+            Arc::new(samples_in_flight.clone()),
+            Arc::new(samples_skipped.clone()),
+            Arc::new(socket_errors.clone()),
+            Arc::new(evaluation_lag.clone()),
+            Arc::new(object_grade.clone()),
+            Arc::new(object_candidate_grade.clone()),
+            Arc::new(open_incidents.clone()),
+            Arc::new(vantage_isolated.clone()),
+            Arc::new(incident_events.clone()),
+            Arc::new(soa_serial.clone()),
+            Arc::new(soa_serial_lag.clone()),
+            Arc::new(soa_behind.clone()),
+            Arc::new(soa_publication.clone()),
+            Arc::new(registry_probes.clone()),
+            Arc::new(registry_probe_duration.clone()),
+            Arc::new(registry_service_state.clone()),
+            Arc::new(reference_transfers.clone()),
+            Arc::new(reference_serial.clone()),
+            Arc::new(reference_delegations.clone()),
+            Arc::new(dnssec_expiry.clone()),
+            Arc::new(build),
+            Arc::new(outbox_depth.clone()),
+            Arc::new(outbox_oldest_age.clone()),
+            Arc::new(outbox_attempts.clone()),
+            Arc::new(outbox_failures.clone()),
+            Arc::new(outbox_delivered.clone()),
+            Arc::new(outbox_given_up.clone()),
+        ];
+        // A registry refuses a duplicate name; it is needed for nothing else.
+        for c in &families {
+            registry
+                .register(Box::new(SharedCollector(c.clone())))
+                .expect("metric names are unique");
         }
+        families.sort_by_cached_key(|c| c.desc().first().map(|d| d.fq_name.clone()));
         Metrics {
+            families,
             registry_probes,
             registry_probe_duration,
             registry_service_state,
-            registry,
             probes,
             probe_duration,
             data_checks,
@@ -605,11 +612,40 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format served at /metrics.
+    /// The text exposition format served at /metrics, families in name order and each
+    /// family's series in label order (as a registry's gather gives them). Each family is
+    /// collected and encoded on its own: a scrape holds one family's copy at a time, not a
+    /// copy of every series (hundreds of thousands of them with 10,000 addresses).
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let encoder = TextEncoder::new();
+        for c in &self.families {
+            let mut mfs = c.collect();
+            for mf in &mut mfs {
+                mf.mut_metric().sort_by(|a, b| {
+                    let (la, lb) = (a.get_label(), b.get_label());
+                    la.iter()
+                        .map(|l| l.value())
+                        .cmp(lb.iter().map(|l| l.value()))
+                });
+            }
+            mfs.retain(|mf| !mf.get_metric().is_empty());
+            let _ = encoder.encode(&mfs, &mut buf);
+        }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// A collector shared between the registry and [`Metrics::render`].
+struct SharedCollector(Arc<dyn prometheus::core::Collector>);
+
+impl prometheus::core::Collector for SharedCollector {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.0.collect()
     }
 }
 
@@ -622,5 +658,42 @@ impl Default for Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Metrics")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn render_orders_families_by_name_and_series_by_labels() {
+        let m = Metrics::new();
+        for address in ["192.0.2.9:53", "192.0.2.1:53", "192.0.2.5:53"] {
+            m.window_samples
+                .with_label_values(&["tld", "cn", "a", address])
+                .set(1);
+        }
+        m.in_flight.set(3);
+        let text = m.render();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let mut sorted = families.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(families, sorted, "each family once, in name order");
+        let addresses: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("dnsgrade_window_samples{"))
+            .filter_map(|l| l.split("address=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(addresses, ["192.0.2.1:53", "192.0.2.5:53", "192.0.2.9:53"]);
+        assert!(text.contains("\ndnsgrade_probes_in_flight 3\n"), "{text}");
+        assert!(
+            !text.contains("# TYPE dnsgrade_probes_total "),
+            "a family without series is not rendered"
+        );
     }
 }
