@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CPU per probe: the dnsgrade daemon versus prometheus-blackbox-exporter, same run, same NSD.
+# CPU per probe: the dnsgrade daemon versus prometheus-blackbox-exporter and dnsperf, same run,
+# same NSD.
 #
 # Installs nsd, prometheus-blackbox-exporter and time from Debian if missing, serves a small
 # example.cn. zone from one NSD process (one server process) listening on 127.0.1.1 … 127.0.1.20
@@ -13,7 +14,11 @@
 #   B. prometheus-blackbox-exporter with a `dns` module (example.cn SOA over UDP), driven by a
 #      python3 client at BB_RATE (default 200) `/probe` requests/s: the exporter's CPU µs per
 #      probe (only the exporter's PID is measured, not the client's).
-# Prints a table with both figures and the ratio blackbox µs / dnsgrade µs.
+#   C. dnsperf (one thread) sending the same ten queries at the same rates: the floor, what a
+#      query costs on this machine when nothing is parsed, judged or counted.
+# Prints a table with the figures, the ratio blackbox µs / dnsgrade µs and the ratio
+# dnsgrade µs / dnsperf µs. Absolute µs move with the machine (a shared VM varies 2x from one
+# day to the next); the ratios, taken in the same run, are the figures to compare.
 #
 #   bash benches/probe-cost.sh [SECONDS]        # SECONDS default 60; CI=true or SHORT=1: 10
 #   RATES="1000 5000" BB_RATE=300 PORT=5353 bash benches/probe-cost.sh 30
@@ -38,6 +43,7 @@ command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need+=(prometheus-blackbox-exporter)
 [ -x /usr/bin/time ] || need+=(time)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
@@ -253,6 +259,30 @@ PY
     if ($10 > 0 && ($4 / $10 > 1.1 || $4 / $10 < 0.9)) print "  warning: probes sent and probes recorded differ by more than 10%" }'
 done
 
+# --- Phase C: dnsperf, the floor ------------------------------------------------------------
+# dnsperf sends the same queries at the same rates from one thread and only matches replies to
+# queries: what a query costs on this machine when nothing is parsed, judged or counted.
+printf 'example.cn SOA\n' > "$work/queries"
+for j in $(seq 1 $((CHECKS - 1))); do printf 'h%s.example.cn A\n' "$j" >> "$work/queries"; done
+for rate in $RATES; do
+  /usr/bin/time -f '%U %S' -o "$work/dnsperf-$rate.time" \
+    dnsperf -s 127.0.1.1 -p "$PORT" -d "$work/queries" -Q "$rate" -l "$SECONDS_MEASURED" -c 1 -T 1 -q 1000 \
+    > "$work/dnsperf-$rate.out" 2>&1 || true
+  python3 - "$rate" "$work/dnsperf-$rate.out" "$work/dnsperf-$rate.time" "$SECONDS_MEASURED" >> "$results" <<'PY'
+import re, sys
+rate, out, tm, span = sys.argv[1], open(sys.argv[2]).read(), open(sys.argv[3]).read().split(), float(sys.argv[4])
+done = re.search(r"Queries completed:\s+(\d+)", out)
+sent = re.search(r"Queries sent:\s+(\d+)", out)
+lost = re.search(r"Queries lost:\s+(\d+)", out)
+n = int(done.group(1)) if done else 0
+cpu = float(tm[-2]) + float(tm[-1])
+us = cpu / n * 1e6 if n else float("nan")
+ok = n / int(sent.group(1)) * 100 if sent and int(sent.group(1)) else 0
+print(f"dnsperf {rate} {rate} {n / span:.0f} {cpu / span * 100:.1f} {us:.2f} {ok:.2f} - -")
+PY
+  tail -1 "$results" | awk '{printf "dnsperf @ %s/s: achieved %s q/s, CPU %s%% of one core, %s us per query\n", $2, $4, $5, $6}'
+done
+
 # --- Phase B: prometheus-blackbox-exporter -------------------------------------------------
 cat > "$work/blackbox.yml" <<YML
 modules:
@@ -360,11 +390,15 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 bb = [r for r in rows if r[0] == "blackbox"]
 print(f"{'prober':<28} {'planned/s':>10} {'achieved/s':>11} {'CPU %':>7} {'us/probe':>9} {'ok %':>7}")
 for r in rows:
-    name = f"dnsgrade @ {r[1]}/s" if r[0] == "dnsgrade" else "blackbox_exporter"
+    name = f"{r[0]} @ {r[1]}/s" if r[0] != "blackbox" else "blackbox_exporter"
     print(f"{name:<28} {r[2]:>10} {r[3]:>11} {r[4]:>7} {r[5]:>9} {r[6]:>7}")
 if bb:
     b = float(bb[0][5])
     for r in rows:
         if r[0] == "dnsgrade" and float(r[5]) > 0:
             print(f"ratio blackbox us / dnsgrade us at {r[1]}/s: {b / float(r[5]):.1f}")
+floor = {r[1]: float(r[5]) for r in rows if r[0] == "dnsperf" and float(r[5]) > 0}
+for r in rows:
+    if r[0] == "dnsgrade" and r[1] in floor:
+        print(f"ratio dnsgrade us / dnsperf us at {r[1]}/s: {float(r[5]) / floor[r[1]]:.2f}")
 PY

@@ -168,6 +168,9 @@ pub struct Metrics {
     /// The same collectors, in name order, rendered one family at a time (see
     /// [`Metrics::render`]).
     families: Vec<Arc<dyn prometheus::core::Collector>>,
+    /// The length of the last rendering: the next one reserves that much at once instead of
+    /// doubling its buffer (and copying it) its way up to megabytes.
+    last_len: Arc<std::sync::atomic::AtomicUsize>,
     /// dnsgrade_registry_probes_total{class,object,service,outcome}.
     pub registry_probes: IntCounterVec,
     /// dnsgrade_registry_probe_duration_seconds{class,object,service}.
@@ -554,6 +557,7 @@ impl Metrics {
         families.sort_by_cached_key(|c| c.desc().first().map(|d| d.fq_name.clone()));
         Metrics {
             families,
+            last_len: Arc::default(),
             registry_probes,
             registry_probe_duration,
             registry_service_state,
@@ -617,7 +621,9 @@ impl Metrics {
     /// collected and encoded on its own: a scrape holds one family's copy at a time, not a
     /// copy of every series (hundreds of thousands of them with 10,000 addresses).
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
+        use std::sync::atomic::Ordering;
+        let hint = self.last_len.load(Ordering::Relaxed);
+        let mut buf = Vec::with_capacity(hint + hint / 16);
         let encoder = TextEncoder::new();
         for c in &self.families {
             let mut mfs = c.collect();
@@ -632,6 +638,7 @@ impl Metrics {
             mfs.retain(|mf| !mf.get_metric().is_empty());
             let _ = encoder.encode(&mfs, &mut buf);
         }
+        self.last_len.store(buf.len(), Ordering::Relaxed);
         String::from_utf8(buf).unwrap_or_default()
     }
 }
