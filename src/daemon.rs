@@ -1191,12 +1191,13 @@ async fn tick(
         let lag = tokio::time::Instant::now().saturating_duration_since(scheduled);
         shared.metrics.evaluation_lag.set(lag.as_secs_f64());
         let now = shared.clock.now_ms();
-        shared.update_gauges(now);
         let (sh, ev) = (shared.clone(), evaluator.clone());
-        // SQLite writes happen here: off the async workers.
+        // The gauges, the snapshot and the SQLite writes happen here: off the async workers,
+        // which keep serving HTTP meanwhile.
         // The statistics lock is held only while the snapshot is taken; grading and the
         // ledger's transaction run without it, so recording results never waits on an fsync.
         let done = tokio::task::spawn_blocking(move || {
+            sh.update_gauges(now);
             let obs = {
                 let store = lock(&sh.store);
                 Observations::take(&store, &sh.rules, now)
