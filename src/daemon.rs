@@ -100,7 +100,40 @@ pub struct ServerEntry {
     pub dnssec_warned: bool,
     /// The address's gauge handles, resolved on the first tick that exports them and dropped
     /// (with their series) when the address stops being probed.
-    pub gauges: Option<ServerGauges>,
+    pub gauges: Option<crate::metrics::AddressGauges>,
+}
+
+impl ServerEntry {
+    /// Whether the address is stopped: enough attempts within the stop window, none answered.
+    pub fn stopped(&self, now: UnixMillis, stop_window: Duration) -> bool {
+        let recent = self.stats.recent(now, stop_window);
+        recent.attempts >= STOP_MIN_PROBES && recent.successes == 0
+    }
+
+    /// Seconds until the earliest RRSIG expiration seen in its replies (negative once past).
+    pub fn dnssec_expiry_s(&self, now: UnixMillis) -> Option<f64> {
+        self.dnssec_expiry
+            .values()
+            .min()
+            .map(|&at| (at as i64 - now as i64) as f64 / 1000.0)
+    }
+
+    /// The serial this address serves, how many serials it is behind the object's newest and
+    /// for how many milliseconds; `None` without a serial of its own or of the object's.
+    pub fn soa_position(
+        &self,
+        newest: Option<&NewestSerial>,
+        now: UnixMillis,
+    ) -> Option<(u32, u32, UnixMillis)> {
+        let ((serial, _), n) = (self.soa?, newest?);
+        let lag = n.serial.wrapping_sub(serial);
+        let behind = if lag == 0 {
+            0
+        } else {
+            now.saturating_sub(n.first_seen)
+        };
+        Some((serial, lag, behind))
+    }
 }
 
 /// The last answer of each address to one consensus check, with the serial it served then.
@@ -384,23 +417,10 @@ impl Shared {
             .servers
             .iter()
             .map(|(t, e)| {
-                let recent = e.stats.recent(now, self.stop_window);
-                let expiry_s = e
-                    .dnssec_expiry
-                    .values()
-                    .min()
-                    .map(|&at| (at as i64 - now as i64) as f64 / 1000.0);
+                let expiry_s = e.dnssec_expiry_s(now);
                 let newest = store.newest_serial.get(&(t.class, t.object.clone()));
-                let (lag, behind) = match (e.soa, newest) {
-                    (Some((serial, _)), Some(n)) if e.active => {
-                        let lag = n.serial.wrapping_sub(serial);
-                        let behind = if lag == 0 {
-                            0
-                        } else {
-                            now.saturating_sub(n.first_seen)
-                        };
-                        (Some(lag), Some(behind))
-                    }
+                let (lag, behind) = match e.soa_position(newest, now) {
+                    Some((_, lag, behind)) if e.active => (Some(lag), Some(behind)),
                     _ => (None, None),
                 };
                 ServerStatus {
@@ -409,7 +429,7 @@ impl Shared {
                     server: t.server.clone(),
                     address: t.address.to_string(),
                     active: e.active,
-                    stopped: recent.attempts >= STOP_MIN_PROBES && recent.successes == 0,
+                    stopped: e.stopped(now, self.stop_window),
                     nsid: e.last_nsid.clone(),
                     window: e.stats.snapshot(now),
                     roles: e
@@ -549,34 +569,20 @@ impl Shared {
                 }
                 continue;
             }
-            let g = e.gauges.get_or_insert_with(|| ServerGauges::new(m, t));
             let w = e.stats.snapshot(now);
-            let recent = e.stats.recent(now, self.stop_window);
-            g.samples.set(w.samples as i64);
-            g.stopped.set(i64::from(
-                recent.attempts >= STOP_MIN_PROBES && recent.successes == 0,
-            ));
-            let soa = match (e.soa, newest_serial.get(&(t.class, t.object.clone()))) {
-                (Some((serial, _)), Some(n)) => {
-                    let lag = n.serial.wrapping_sub(serial);
-                    let behind = if lag == 0 {
-                        0
-                    } else {
-                        now.saturating_sub(n.first_seen)
-                    };
-                    Some((serial, lag, behind as f64 / 1000.0))
-                }
-                _ => None,
-            };
+            let stopped = e.stopped(now, self.stop_window);
+            let soa = e
+                .soa_position(newest_serial.get(&(t.class, t.object.clone())), now)
+                .map(|(serial, lag, behind)| (serial, lag, behind as f64 / 1000.0));
+            let g = e
+                .gauges
+                .get_or_insert_with(|| crate::metrics::AddressGauges::new(m, t.labels()));
+            g.set_window(w.samples, stopped);
             g.set_soa(m, soa);
             g.set_ratio(m, 0, &w.success);
             g.set_ratio(m, 1, &w.data_error);
             g.set_latency(m, w.latency.as_ref());
-            let expiry_s = e
-                .dnssec_expiry
-                .values()
-                .min()
-                .map(|&at| (at as i64 - now as i64) as f64 / 1000.0);
+            let expiry_s = e.dnssec_expiry_s(now);
             if let Some(x) = expiry_s {
                 let v = dnssec_min
                     .entry((t.class, t.object.as_str(), t.server.as_str()))
@@ -603,8 +609,8 @@ impl Shared {
     }
 
     /// Brings the prober's figures into the exported metrics. The prober counts with atomics;
-    /// this runs on every tick, after every batch of results and before every scrape, so
-    /// /metrics is current whatever the tick interval.
+    /// this runs on every tick and before every scrape, so /metrics is current whatever the
+    /// tick interval.
     pub fn sync_prober(&self) {
         let _one = lock(&self.prober_sync);
         let m = &self.metrics;
@@ -919,152 +925,6 @@ impl Daemon {
     /// A token that is cancelled when the daemon stops.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
-    }
-}
-
-/// The window gauges of one address, resolved once: a tick sets each with an atomic store
-/// instead of hashing four to five label strings per gauge per address.
-pub struct ServerGauges {
-    labels: [String; 4],
-    samples: prometheus::IntGauge,
-    stopped: prometheus::IntGauge,
-    /// Serial, lag, seconds behind; present only while the address has an SOA serial.
-    soa: Option<(
-        prometheus::IntGauge,
-        prometheus::IntGauge,
-        prometheus::Gauge,
-    )>,
-    /// Success and data error ratios: point, lower, upper; present while they are defined.
-    ratios: [Option<[prometheus::Gauge; 3]>; 2],
-    /// p50, p90, p99; present while the window has replies.
-    latency: Option<[prometheus::Gauge; 3]>,
-}
-
-impl std::fmt::Debug for ServerGauges {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerGauges")
-            .field("labels", &self.labels)
-            .finish_non_exhaustive()
-    }
-}
-
-const ESTIMATES: [&str; 3] = ["point", "lower", "upper"];
-const QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
-
-impl ServerGauges {
-    fn new(m: &Metrics, t: &Target) -> Self {
-        let labels = t.labels();
-        let l = labels.each_ref().map(String::as_str);
-        Self {
-            samples: m.window_samples.with_label_values(&l),
-            stopped: m.server_stopped.with_label_values(&l),
-            soa: None,
-            ratios: [None, None],
-            latency: None,
-            labels,
-        }
-    }
-
-    fn l(&self) -> [&str; 4] {
-        self.labels.each_ref().map(String::as_str)
-    }
-
-    fn with<'a>(&'a self, extra: &'a str) -> [&'a str; 5] {
-        let l = self.l();
-        [l[0], l[1], l[2], l[3], extra]
-    }
-
-    fn ratio_vec(m: &Metrics, which: usize) -> &prometheus::GaugeVec {
-        if which == 0 {
-            &m.window_success
-        } else {
-            &m.window_data_error
-        }
-    }
-
-    fn set_soa(&mut self, m: &Metrics, soa: Option<(u32, u32, f64)>) {
-        match soa {
-            Some((serial, lag, behind)) => {
-                let l = self.labels.each_ref().map(String::as_str);
-                let g = self.soa.get_or_insert_with(|| {
-                    (
-                        m.soa_serial.with_label_values(&l),
-                        m.soa_serial_lag.with_label_values(&l),
-                        m.soa_behind.with_label_values(&l),
-                    )
-                });
-                g.0.set(i64::from(serial));
-                g.1.set(i64::from(lag));
-                g.2.set(behind);
-            }
-            None => {
-                if self.soa.take().is_some() {
-                    let l = self.l();
-                    let _ = m.soa_serial.remove_label_values(&l);
-                    let _ = m.soa_serial_lag.remove_label_values(&l);
-                    let _ = m.soa_behind.remove_label_values(&l);
-                }
-            }
-        }
-    }
-
-    fn set_ratio(&mut self, m: &Metrics, which: usize, r: &crate::stats::Ratio) {
-        let vec = Self::ratio_vec(m, which);
-        match r.point {
-            Some(p) => {
-                if self.ratios[which].is_none() {
-                    self.ratios[which] =
-                        Some(ESTIMATES.map(|e| vec.with_label_values(&self.with(e))));
-                }
-                if let Some(g) = &self.ratios[which] {
-                    g[0].set(p);
-                    g[1].set(r.lower);
-                    g[2].set(r.upper);
-                }
-            }
-            None => {
-                if self.ratios[which].take().is_some() {
-                    for e in ESTIMATES {
-                        let _ = vec.remove_label_values(&self.with(e));
-                    }
-                }
-            }
-        }
-    }
-
-    fn set_latency(&mut self, m: &Metrics, lat: Option<&crate::stats::LatencySummary>) {
-        match lat {
-            Some(lat) => {
-                if self.latency.is_none() {
-                    self.latency =
-                        Some(QUANTILES.map(|q| m.window_latency.with_label_values(&self.with(q))));
-                }
-                if let Some(g) = &self.latency {
-                    g[0].set(lat.p50.as_secs_f64());
-                    g[1].set(lat.p90.as_secs_f64());
-                    g[2].set(lat.p99.as_secs_f64());
-                }
-            }
-            None => {
-                if self.latency.take().is_some() {
-                    for q in QUANTILES {
-                        let _ = m.window_latency.remove_label_values(&self.with(q));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Removes every series these handles export.
-    fn remove(mut self, m: &Metrics) {
-        let l = self.l();
-        let _ = m.window_samples.remove_label_values(&l);
-        let _ = m.server_stopped.remove_label_values(&l);
-        self.set_soa(m, None);
-        let none = crate::stats::Ratio::new(0, 0);
-        self.set_ratio(m, 0, &none);
-        self.set_ratio(m, 1, &none);
-        self.set_latency(m, None);
     }
 }
 

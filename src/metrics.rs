@@ -5,7 +5,7 @@
 //! `estimate` and `q` from fixed enums. Query names never appear in labels.
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Arc;
@@ -640,6 +640,155 @@ impl Metrics {
         }
         self.last_len.store(buf.len(), Ordering::Relaxed);
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// The window gauges of one address, resolved once: a tick sets each with an atomic store
+/// instead of hashing four to five label strings per gauge per address. Dropped with
+/// [`AddressGauges::remove`] when the address stops being probed.
+pub struct AddressGauges {
+    labels: [String; 4],
+    samples: IntGauge,
+    stopped: IntGauge,
+    /// Serial, lag, seconds behind; present only while the address has an SOA serial.
+    soa: Option<(IntGauge, IntGauge, Gauge)>,
+    /// Success and data error ratios: point, lower, upper; present while they are defined.
+    ratios: [Option<[Gauge; 3]>; 2],
+    /// p50, p90, p99; present while the window has replies.
+    latency: Option<[Gauge; 3]>,
+}
+
+impl std::fmt::Debug for AddressGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddressGauges")
+            .field("labels", &self.labels)
+            .finish_non_exhaustive()
+    }
+}
+
+const ESTIMATES: [&str; 3] = ["point", "lower", "upper"];
+const QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
+
+impl AddressGauges {
+    /// Handles for the address with these labels (class, object, server, address).
+    pub fn new(m: &Metrics, labels: [String; 4]) -> Self {
+        let l = labels.each_ref().map(String::as_str);
+        Self {
+            samples: m.window_samples.with_label_values(&l),
+            stopped: m.server_stopped.with_label_values(&l),
+            soa: None,
+            ratios: [None, None],
+            latency: None,
+            labels,
+        }
+    }
+
+    /// Samples in the window, and whether the address is stopped.
+    pub fn set_window(&self, samples: u64, stopped: bool) {
+        self.samples.set(samples as i64);
+        self.stopped.set(i64::from(stopped));
+    }
+
+    fn l(&self) -> [&str; 4] {
+        self.labels.each_ref().map(String::as_str)
+    }
+
+    fn with<'a>(&'a self, extra: &'a str) -> [&'a str; 5] {
+        let l = self.l();
+        [l[0], l[1], l[2], l[3], extra]
+    }
+
+    fn ratio_vec(m: &Metrics, which: usize) -> &GaugeVec {
+        if which == 0 {
+            &m.window_success
+        } else {
+            &m.window_data_error
+        }
+    }
+
+    pub fn set_soa(&mut self, m: &Metrics, soa: Option<(u32, u32, f64)>) {
+        match soa {
+            Some((serial, lag, behind)) => {
+                let l = self.labels.each_ref().map(String::as_str);
+                let g = self.soa.get_or_insert_with(|| {
+                    (
+                        m.soa_serial.with_label_values(&l),
+                        m.soa_serial_lag.with_label_values(&l),
+                        m.soa_behind.with_label_values(&l),
+                    )
+                });
+                g.0.set(i64::from(serial));
+                g.1.set(i64::from(lag));
+                g.2.set(behind);
+            }
+            None => {
+                if self.soa.take().is_some() {
+                    let l = self.l();
+                    let _ = m.soa_serial.remove_label_values(&l);
+                    let _ = m.soa_serial_lag.remove_label_values(&l);
+                    let _ = m.soa_behind.remove_label_values(&l);
+                }
+            }
+        }
+    }
+
+    pub fn set_ratio(&mut self, m: &Metrics, which: usize, r: &crate::stats::Ratio) {
+        let vec = Self::ratio_vec(m, which);
+        match r.point {
+            Some(p) => {
+                if self.ratios[which].is_none() {
+                    self.ratios[which] =
+                        Some(ESTIMATES.map(|e| vec.with_label_values(&self.with(e))));
+                }
+                if let Some(g) = &self.ratios[which] {
+                    g[0].set(p);
+                    g[1].set(r.lower);
+                    g[2].set(r.upper);
+                }
+            }
+            None => {
+                if self.ratios[which].take().is_some() {
+                    for e in ESTIMATES {
+                        let _ = vec.remove_label_values(&self.with(e));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn set_latency(&mut self, m: &Metrics, lat: Option<&crate::stats::LatencySummary>) {
+        match lat {
+            Some(lat) => {
+                if self.latency.is_none() {
+                    self.latency =
+                        Some(QUANTILES.map(|q| m.window_latency.with_label_values(&self.with(q))));
+                }
+                if let Some(g) = &self.latency {
+                    g[0].set(lat.p50.as_secs_f64());
+                    g[1].set(lat.p90.as_secs_f64());
+                    g[2].set(lat.p99.as_secs_f64());
+                }
+            }
+            None => {
+                if self.latency.take().is_some() {
+                    for q in QUANTILES {
+                        let _ = m.window_latency.remove_label_values(&self.with(q));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every series these handles export.
+    pub fn remove(mut self, m: &Metrics) {
+        let l = self.l();
+        let _ = m.window_samples.remove_label_values(&l);
+        let _ = m.server_stopped.remove_label_values(&l);
+        self.set_soa(m, None);
+        let none = crate::stats::Ratio::new(0, 0);
+        self.set_ratio(m, 0, &none);
+        self.set_ratio(m, 1, &none);
+        self.set_latency(m, None);
     }
 }
 
