@@ -471,9 +471,12 @@ pub fn spawn_address_loop(
                     ctx.prober.counters().late.fetch_add(1, Ordering::Relaxed);
                     return;
                 };
-                let r = ctx.probe(target, i, &checks[i]).await;
+                // Boxed: the exchange is the phase that lasts (the whole timeout when the server
+                // is dark), so the slot itself stays the size of its short waiting phases and a
+                // probe in flight holds one allocation sized for the exchange alone.
+                let r = Box::pin(ctx.probe(target, i, &checks[i])).await;
                 drop(permit);
-                let _ = ctx.results.send(r).await;
+                deliver(&ctx.results, r).await;
             });
         }
     })
@@ -675,15 +678,25 @@ pub fn spawn_sampler(
                 let (ctx, target, counters) = (&ctx, &target, &counters);
                 let gauge = InFlight::new(&counters.samples_in_flight);
                 running.push(async move {
-                    let r = ctx.probe(target, usize::MAX, &check).await;
+                    // Boxed for the same reason as a configured check's exchange.
+                    let r = Box::pin(ctx.probe(target, usize::MAX, &check)).await;
                     drop(gauge);
                     let timed_out = r.outcome == Outcome::Timeout;
-                    let _ = ctx.results.send(r).await;
+                    deliver(&ctx.results, r).await;
                     timed_out
                 });
             }
         }
     })
+}
+
+/// Hands a result to the statistics consumer: at once when the channel has room (the usual
+/// case), else waiting for room in a boxed future, so that every probe's future does not carry
+/// the room for a channel send it almost never needs.
+async fn deliver(results: &mpsc::Sender<ProbeResult>, r: ProbeResult) {
+    if let Err(mpsc::error::TrySendError::Full(r)) = results.try_send(r) {
+        let _ = Box::pin(results.send(r)).await;
+    }
 }
 
 /// Counts one sample in flight for as long as it lives (however its future ends).
