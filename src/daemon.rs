@@ -576,7 +576,7 @@ impl Shared {
                 .map(|(serial, lag, behind)| (serial, lag, behind as f64 / 1000.0));
             let g = e
                 .gauges
-                .get_or_insert_with(|| crate::metrics::AddressGauges::new(m, t.labels()));
+                .get_or_insert_with(|| crate::metrics::AddressGauges::new(m, address_labels(t)));
             g.set_window(w.samples, stopped);
             g.set_soa(m, soa);
             g.set_ratio(m, 0, &w.success);
@@ -928,23 +928,32 @@ impl Daemon {
     }
 }
 
-/// The metric handles of one (address, check role), resolved on first use and then reused:
-/// a label look-up hashes up to seven strings, far more than counting a probe costs.
+/// The metric labels of a target's address.
+fn address_labels(t: &Target) -> crate::metrics::AddressLabels {
+    crate::metrics::AddressLabels::new([
+        t.class.as_str(),
+        &t.object,
+        &t.server,
+        &t.address.to_string(),
+    ])
+}
+
+/// The metric handles of one (address, check role), resolved on first use and then reused,
+/// so counting a probe is an atomic add with no label look-up.
 struct Handles {
     /// Keeps the target alive, so its pointer (the cache key) cannot be reused by another.
-    target: Arc<Target>,
-    /// The address label, formatted once.
-    address: String,
-    probes: [[Option<prometheus::IntCounter>; Outcome::COUNT]; 2],
-    duration: [Option<prometheus::Histogram>; 2],
-    data: [Option<prometheus::IntCounter>; 4],
+    _target: Arc<Target>,
+    labels: crate::metrics::AddressLabels,
+    probes: [[Option<crate::metrics::Value>; Outcome::COUNT]; 2],
+    duration: [Option<crate::metrics::compact::Histogram>; 2],
+    data: [Option<crate::metrics::Value>; 4],
 }
 
 impl Handles {
     fn new(target: Arc<Target>) -> Self {
         Self {
-            address: target.address.to_string(),
-            target,
+            labels: address_labels(&target),
+            _target: target,
             probes: Default::default(),
             duration: Default::default(),
             data: Default::default(),
@@ -952,34 +961,18 @@ impl Handles {
     }
 
     fn count(&mut self, m: &Metrics, r: &ProbeResult, verdict: Verdict) {
-        let t = &self.target;
-        // class, object, server, address, role, transport: the probe metrics' leading labels.
-        let l = [
-            t.class.as_str(),
-            t.object.as_str(),
-            t.server.as_str(),
-            self.address.as_str(),
-            r.role.as_str(),
-            r.transport.as_str(),
-        ];
+        let (role, transport) = (r.role.as_str(), r.transport.as_str());
         let tr = usize::from(r.transport == crate::config::Transport::Tcp);
         if let Some(slot) = self.probes[tr].get_mut(r.outcome.index()) {
             slot.get_or_insert_with(|| {
-                m.probes.with_label_values(&[
-                    l[0],
-                    l[1],
-                    l[2],
-                    l[3],
-                    l[4],
-                    l[5],
-                    r.outcome.as_str(),
-                ])
+                m.probes
+                    .series(&self.labels, &[role, transport, r.outcome.as_str()])
             })
             .inc();
         }
         if let Some(rtt) = r.rtt {
             self.duration[tr]
-                .get_or_insert_with(|| m.probe_duration.with_label_values(&l))
+                .get_or_insert_with(|| m.probe_duration.series(&self.labels, &[role, transport]))
                 .observe(rtt.as_secs_f64());
         }
         if verdict.is_checked() {
@@ -990,10 +983,7 @@ impl Handles {
                 Verdict::Wrong => 3,
             };
             self.data[v]
-                .get_or_insert_with(|| {
-                    m.data_checks
-                        .with_label_values(&[l[0], l[1], l[2], l[3], verdict.as_str()])
-                })
+                .get_or_insert_with(|| m.data_checks.series(&self.labels, &[verdict.as_str()]))
                 .inc();
         }
     }

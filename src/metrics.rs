@@ -5,10 +5,14 @@
 //! `estimate` and `q` from fixed enums. Query names never appear in labels.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::Arc;
+
+pub mod compact;
+
+pub use compact::{AddressLabels, Value};
 
 /// Probe counter by outcome.
 pub const PROBES_TOTAL: &str = "dnsgrade_probes_total";
@@ -160,14 +164,12 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 7.5, 10.0,
 ];
 
-const SERVER_LABELS: [&str; 4] = ["class", "object", "server", "address"];
-
 /// The registry and every metric in it.
 #[derive(Clone)]
 pub struct Metrics {
     /// The same collectors, in name order, rendered one family at a time (see
     /// [`Metrics::render`]).
-    families: Vec<Arc<dyn prometheus::core::Collector>>,
+    families: Vec<Fam>,
     /// The length of the last rendering: the next one reserves that much at once instead of
     /// doubling its buffer (and copying it) its way up to megabytes.
     last_len: Arc<std::sync::atomic::AtomicUsize>,
@@ -179,21 +181,21 @@ pub struct Metrics {
     pub registry_service_state: IntGaugeVec,
     /// dnsgrade_probes_total{class,object,server,address,role,transport,outcome}; `role` keeps
     /// cached and cache-busting resolver checks (and key domains) apart.
-    pub probes: IntCounterVec,
+    pub probes: Arc<compact::Family>,
     /// dnsgrade_probe_duration_seconds{class,object,server,address,role,transport}.
-    pub probe_duration: HistogramVec,
+    pub probe_duration: Arc<compact::HistogramFamily>,
     /// dnsgrade_data_checks_total{class,object,server,address,verdict}.
-    pub data_checks: IntCounterVec,
+    pub data_checks: Arc<compact::Family>,
     /// dnsgrade_window_success_ratio{...,estimate}.
-    pub window_success: GaugeVec,
+    pub window_success: Arc<compact::Family>,
     /// dnsgrade_window_latency_seconds{...,q}.
-    pub window_latency: GaugeVec,
+    pub window_latency: Arc<compact::Family>,
     /// dnsgrade_window_data_error_ratio{...,estimate}.
-    pub window_data_error: GaugeVec,
+    pub window_data_error: Arc<compact::Family>,
     /// dnsgrade_window_samples{...}.
-    pub window_samples: IntGaugeVec,
+    pub window_samples: Arc<compact::Family>,
     /// dnsgrade_server_stopped{...}.
-    pub server_stopped: IntGaugeVec,
+    pub server_stopped: Arc<compact::Family>,
     /// dnsgrade_server_addresses{class,object,server}.
     pub server_addresses: IntGaugeVec,
     /// dnsgrade_resolve_failures_total{class,object,server}.
@@ -229,11 +231,11 @@ pub struct Metrics {
     /// dnsgrade_incident_events_total{type}.
     pub incident_events: IntCounterVec,
     /// dnsgrade_soa_serial{...}.
-    pub soa_serial: IntGaugeVec,
+    pub soa_serial: Arc<compact::Family>,
     /// dnsgrade_soa_serial_lag{...}.
-    pub soa_serial_lag: IntGaugeVec,
+    pub soa_serial_lag: Arc<compact::Family>,
     /// dnsgrade_soa_serial_behind_seconds{...}.
-    pub soa_behind: GaugeVec,
+    pub soa_behind: Arc<compact::Family>,
     /// dnsgrade_soa_publication_seconds{class,object}.
     pub soa_publication: HistogramVec,
     /// dnsgrade_outbox_depth{sink}.
@@ -262,55 +264,55 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let probes = IntCounterVec::new(
-            Opts::new(PROBES_TOTAL, "DNS probes sent, by the outcome of each (ok, timeout, servfail, refused, nxdomain, formerr, other_rcode, lame, malformed, mismatch, network_error)."),
-            &["class", "object", "server", "address", "role", "transport", "outcome"],
-        )
-        .expect("valid metric");
-        let probe_duration = HistogramVec::new(
-            HistogramOpts::new(
-                PROBE_DURATION,
-                "Send-to-reply time of successful probes, in seconds.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["class", "object", "server", "address", "role", "transport"],
-        )
-        .expect("valid metric");
-        let data_checks = IntCounterVec::new(
-            Opts::new(DATA_CHECKS_TOTAL, "Successful replies compared with a reference, by verdict (correct, missing, wrong)."),
-            &["class", "object", "server", "address", "verdict"],
-        )
-        .expect("valid metric");
-        let with = |extra: &'static str| -> Vec<&'static str> {
-            let mut v = SERVER_LABELS.to_vec();
-            v.push(extra);
-            v
-        };
-        let window_success = GaugeVec::new(
-            Opts::new(WINDOW_SUCCESS, "Share of successful probes over the window; estimate=point, or the 95% Wilson interval's lower/upper bound."),
-            &with("estimate"),
-        )
-        .expect("valid metric");
-        let window_latency = GaugeVec::new(
-            Opts::new(WINDOW_LATENCY, "Latency quantile q (0.5, 0.9, 0.99) of successful probes over the window, in seconds."),
-            &with("q"),
-        )
-        .expect("valid metric");
-        let window_data_error = GaugeVec::new(
-            Opts::new(WINDOW_DATA_ERROR, "Share of checked replies with missing or wrong data over the window; estimate=point, lower or upper (95% Wilson)."),
-            &with("estimate"),
-        )
-        .expect("valid metric");
-        let window_samples = IntGaugeVec::new(
-            Opts::new(WINDOW_SAMPLES, "Probes counted in the window."),
-            &SERVER_LABELS,
-        )
-        .expect("valid metric");
-        let server_stopped = IntGaugeVec::new(
-            Opts::new(SERVER_STOPPED, "1 when the server address had no successful probe within the stop window despite enough attempts (停止解析服务)."),
-            &SERVER_LABELS,
-        )
-        .expect("valid metric");
+        use compact::{Family, HistogramFamily, Kind};
+        let probes = Arc::new(Family::new(
+            PROBES_TOTAL,
+            "DNS probes sent, by the outcome of each (ok, timeout, servfail, refused, nxdomain, formerr, other_rcode, lame, malformed, mismatch, network_error).",
+            Kind::Counter,
+            &["role", "transport", "outcome"],
+        ));
+        let probe_duration = Arc::new(HistogramFamily::new(
+            PROBE_DURATION,
+            "Send-to-reply time of successful probes, in seconds.",
+            &["role", "transport"],
+            &LATENCY_BUCKETS,
+        ));
+        let data_checks = Arc::new(Family::new(
+            DATA_CHECKS_TOTAL,
+            "Successful replies compared with a reference, by verdict (correct, missing, wrong).",
+            Kind::Counter,
+            &["verdict"],
+        ));
+        let window_success = Arc::new(Family::new(
+            WINDOW_SUCCESS,
+            "Share of successful probes over the window; estimate=point, or the 95% Wilson interval's lower/upper bound.",
+            Kind::Gauge,
+            &["estimate"],
+        ));
+        let window_latency = Arc::new(Family::new(
+            WINDOW_LATENCY,
+            "Latency quantile q (0.5, 0.9, 0.99) of successful probes over the window, in seconds.",
+            Kind::Gauge,
+            &["q"],
+        ));
+        let window_data_error = Arc::new(Family::new(
+            WINDOW_DATA_ERROR,
+            "Share of checked replies with missing or wrong data over the window; estimate=point, lower or upper (95% Wilson).",
+            Kind::Gauge,
+            &["estimate"],
+        ));
+        let window_samples = Arc::new(Family::new(
+            WINDOW_SAMPLES,
+            "Probes counted in the window.",
+            Kind::IntGauge,
+            &[],
+        ));
+        let server_stopped = Arc::new(Family::new(
+            SERVER_STOPPED,
+            "1 when the server address had no successful probe within the stop window despite enough attempts (停止解析服务).",
+            Kind::IntGauge,
+            &[],
+        ));
         let server_addresses = IntGaugeVec::new(
             Opts::new(SERVER_ADDRESSES, "Addresses a configured server has now (pinned plus resolved); 0 means its host name does not resolve."),
             &["class", "object", "server"],
@@ -394,24 +396,24 @@ impl Metrics {
             &["type"],
         )
         .expect("valid metric");
-        let soa_serial = IntGaugeVec::new(
-            Opts::new(
-                SOA_SERIAL,
-                "SOA serial the address serves (from SOA checks).",
-            ),
-            &SERVER_LABELS,
-        )
-        .expect("valid metric");
-        let soa_serial_lag = IntGaugeVec::new(
-            Opts::new(SOA_SERIAL_LAG, "Serial units the address is behind the newest serial of its object (RFC 1982 arithmetic); 0 when current."),
-            &SERVER_LABELS,
-        )
-        .expect("valid metric");
-        let soa_behind = GaugeVec::new(
-            Opts::new(SOA_BEHIND, "Seconds since the object's newest serial appeared while this address still serves an older one; 0 when current. Above 3600 the node is stuck."),
-            &SERVER_LABELS,
-        )
-        .expect("valid metric");
+        let soa_serial = Arc::new(Family::new(
+            SOA_SERIAL,
+            "SOA serial the address serves (from SOA checks).",
+            Kind::IntGauge,
+            &[],
+        ));
+        let soa_serial_lag = Arc::new(Family::new(
+            SOA_SERIAL_LAG,
+            "Serial units the address is behind the newest serial of its object (RFC 1982 arithmetic); 0 when current.",
+            Kind::IntGauge,
+            &[],
+        ));
+        let soa_behind = Arc::new(Family::new(
+            SOA_BEHIND,
+            "Seconds since the object's newest serial appeared while this address still serves an older one; 0 when current. Above 3600 the node is stuck.",
+            Kind::Gauge,
+            &[],
+        ));
         let soa_publication = HistogramVec::new(
             HistogramOpts::new(SOA_PUBLICATION, "Time from the first node serving a new SOA serial to the last one (publication latency), in seconds.")
                 .buckets(vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0]),
@@ -503,58 +505,60 @@ impl Metrics {
             &["sink"],
         )
         .expect("valid metric");
-        let mut families: Vec<Arc<dyn prometheus::core::Collector>> = vec![
-            Arc::new(probes.clone()),
-            Arc::new(probe_duration.clone()),
-            Arc::new(data_checks.clone()),
-            Arc::new(window_success.clone()),
-            Arc::new(window_latency.clone()),
-            Arc::new(window_data_error.clone()),
-            Arc::new(window_samples.clone()),
-            Arc::new(server_stopped.clone()),
-            Arc::new(server_addresses.clone()),
-            Arc::new(resolve_failures.clone()),
-            Arc::new(in_flight.clone()),
-            Arc::new(rate_limited.clone()),
-            Arc::new(stray_replies.clone()),
-            Arc::new(probes_sent.clone()),
-            Arc::new(probes_waiting.clone()),
-            Arc::new(probes_late.clone()),
-            Arc::new(samples_in_flight.clone()),
-            Arc::new(samples_skipped.clone()),
-            Arc::new(socket_errors.clone()),
-            Arc::new(evaluation_lag.clone()),
-            Arc::new(object_grade.clone()),
-            Arc::new(object_candidate_grade.clone()),
-            Arc::new(open_incidents.clone()),
-            Arc::new(vantage_isolated.clone()),
-            Arc::new(incident_events.clone()),
-            Arc::new(soa_serial.clone()),
-            Arc::new(soa_serial_lag.clone()),
-            Arc::new(soa_behind.clone()),
-            Arc::new(soa_publication.clone()),
-            Arc::new(registry_probes.clone()),
-            Arc::new(registry_probe_duration.clone()),
-            Arc::new(registry_service_state.clone()),
-            Arc::new(reference_transfers.clone()),
-            Arc::new(reference_serial.clone()),
-            Arc::new(reference_delegations.clone()),
-            Arc::new(dnssec_expiry.clone()),
-            Arc::new(build),
-            Arc::new(outbox_depth.clone()),
-            Arc::new(outbox_oldest_age.clone()),
-            Arc::new(outbox_attempts.clone()),
-            Arc::new(outbox_failures.clone()),
-            Arc::new(outbox_delivered.clone()),
-            Arc::new(outbox_given_up.clone()),
+        let mut families: Vec<Fam> = vec![
+            Fam::Compact(probes.clone()),
+            Fam::Histogram(probe_duration.clone()),
+            Fam::Compact(data_checks.clone()),
+            Fam::Compact(window_success.clone()),
+            Fam::Compact(window_latency.clone()),
+            Fam::Compact(window_data_error.clone()),
+            Fam::Compact(window_samples.clone()),
+            Fam::Compact(server_stopped.clone()),
+            Fam::Std(Arc::new(server_addresses.clone())),
+            Fam::Std(Arc::new(resolve_failures.clone())),
+            Fam::Std(Arc::new(in_flight.clone())),
+            Fam::Std(Arc::new(rate_limited.clone())),
+            Fam::Std(Arc::new(stray_replies.clone())),
+            Fam::Std(Arc::new(probes_sent.clone())),
+            Fam::Std(Arc::new(probes_waiting.clone())),
+            Fam::Std(Arc::new(probes_late.clone())),
+            Fam::Std(Arc::new(samples_in_flight.clone())),
+            Fam::Std(Arc::new(samples_skipped.clone())),
+            Fam::Std(Arc::new(socket_errors.clone())),
+            Fam::Std(Arc::new(evaluation_lag.clone())),
+            Fam::Std(Arc::new(object_grade.clone())),
+            Fam::Std(Arc::new(object_candidate_grade.clone())),
+            Fam::Std(Arc::new(open_incidents.clone())),
+            Fam::Std(Arc::new(vantage_isolated.clone())),
+            Fam::Std(Arc::new(incident_events.clone())),
+            Fam::Compact(soa_serial.clone()),
+            Fam::Compact(soa_serial_lag.clone()),
+            Fam::Compact(soa_behind.clone()),
+            Fam::Std(Arc::new(soa_publication.clone())),
+            Fam::Std(Arc::new(registry_probes.clone())),
+            Fam::Std(Arc::new(registry_probe_duration.clone())),
+            Fam::Std(Arc::new(registry_service_state.clone())),
+            Fam::Std(Arc::new(reference_transfers.clone())),
+            Fam::Std(Arc::new(reference_serial.clone())),
+            Fam::Std(Arc::new(reference_delegations.clone())),
+            Fam::Std(Arc::new(dnssec_expiry.clone())),
+            Fam::Std(Arc::new(build)),
+            Fam::Std(Arc::new(outbox_depth.clone())),
+            Fam::Std(Arc::new(outbox_oldest_age.clone())),
+            Fam::Std(Arc::new(outbox_attempts.clone())),
+            Fam::Std(Arc::new(outbox_failures.clone())),
+            Fam::Std(Arc::new(outbox_delivered.clone())),
+            Fam::Std(Arc::new(outbox_given_up.clone())),
         ];
         // A registry refuses a duplicate name; it is needed for nothing else.
-        for c in &families {
-            registry
-                .register(Box::new(SharedCollector(c.clone())))
-                .expect("metric names are unique");
+        for f in &families {
+            if let Fam::Std(c) = f {
+                registry
+                    .register(Box::new(SharedCollector(c.clone())))
+                    .expect("metric names are unique");
+            }
         }
-        families.sort_by_cached_key(|c| c.desc().first().map(|d| d.fq_name.clone()));
+        families.sort_by_cached_key(|f| f.name());
         Metrics {
             families,
             last_len: Arc::default(),
@@ -622,40 +626,87 @@ impl Metrics {
     /// copy of every series (hundreds of thousands of them with 10,000 addresses).
     pub fn render(&self) -> String {
         use std::sync::atomic::Ordering;
-        let hint = self.last_len.load(Ordering::Relaxed);
-        let mut buf = Vec::with_capacity(hint + hint / 16);
+        let hint = match self.last_len.load(Ordering::Relaxed) {
+            0 => self.estimated_len(),
+            n => n,
+        };
+        let mut out = String::with_capacity(hint + hint / 16);
         let encoder = TextEncoder::new();
-        for c in &self.families {
-            let mut mfs = c.collect();
-            for mf in &mut mfs {
-                mf.mut_metric().sort_by(|a, b| {
-                    let (la, lb) = (a.get_label(), b.get_label());
-                    la.iter()
-                        .map(|l| l.value())
-                        .cmp(lb.iter().map(|l| l.value()))
-                });
+        for f in &self.families {
+            match f {
+                Fam::Std(c) => {
+                    let mut mfs = c.collect();
+                    for mf in &mut mfs {
+                        mf.mut_metric().sort_by(|a, b| {
+                            let (la, lb) = (a.get_label(), b.get_label());
+                            la.iter()
+                                .map(|l| l.value())
+                                .cmp(lb.iter().map(|l| l.value()))
+                        });
+                    }
+                    mfs.retain(|mf| !mf.get_metric().is_empty());
+                    let _ = encoder.encode_utf8(&mfs, &mut out);
+                }
+                Fam::Compact(c) => c.render(&mut out),
+                Fam::Histogram(h) => h.render(&mut out),
             }
-            mfs.retain(|mf| !mf.get_metric().is_empty());
-            let _ = encoder.encode(&mfs, &mut buf);
         }
-        self.last_len.store(buf.len(), Ordering::Relaxed);
-        String::from_utf8(buf).unwrap_or_default()
+        self.last_len.store(out.len(), Ordering::Relaxed);
+        out
+    }
+}
+
+impl Metrics {
+    /// A guess at the first rendering's length from the per-address series (the bulk), so even
+    /// the first scrape does not grow its buffer by doubling (which holds the old and the new
+    /// buffer at once: about 25 MiB for an 8 MiB answer).
+    fn estimated_len(&self) -> usize {
+        self.families
+            .iter()
+            .map(|f| match f {
+                Fam::Std(_) => 0,
+                Fam::Compact(c) => c.len() * (c.name().len() + 110),
+                Fam::Histogram(h) => h.len() * (LATENCY_BUCKETS.len() + 3) * (h.name().len() + 130),
+            })
+            .sum()
+    }
+}
+
+/// One family of the rendering: a `prometheus` collector, or a compact per-address family.
+#[derive(Clone)]
+enum Fam {
+    Std(Arc<dyn prometheus::core::Collector>),
+    Compact(Arc<compact::Family>),
+    Histogram(Arc<compact::HistogramFamily>),
+}
+
+impl Fam {
+    fn name(&self) -> String {
+        match self {
+            Fam::Std(c) => c
+                .desc()
+                .first()
+                .map(|d| d.fq_name.clone())
+                .unwrap_or_default(),
+            Fam::Compact(c) => c.name().to_string(),
+            Fam::Histogram(h) => h.name().to_string(),
+        }
     }
 }
 
 /// The window gauges of one address, resolved once: a tick sets each with an atomic store
-/// instead of hashing four to five label strings per gauge per address. Dropped with
-/// [`AddressGauges::remove`] when the address stops being probed.
+/// instead of looking its series up by labels. Dropped with [`AddressGauges::remove`] when the
+/// address stops being probed.
 pub struct AddressGauges {
-    labels: [String; 4],
-    samples: IntGauge,
-    stopped: IntGauge,
+    labels: AddressLabels,
+    samples: Value,
+    stopped: Value,
     /// Serial, lag, seconds behind; present only while the address has an SOA serial.
-    soa: Option<(IntGauge, IntGauge, Gauge)>,
+    soa: Option<[Value; 3]>,
     /// Success and data error ratios: point, lower, upper; present while they are defined.
-    ratios: [Option<[Gauge; 3]>; 2],
+    ratios: [Option<[Value; 3]>; 2],
     /// p50, p90, p99; present while the window has replies.
-    latency: Option<[Gauge; 3]>,
+    latency: Option<[Value; 3]>,
 }
 
 impl std::fmt::Debug for AddressGauges {
@@ -670,12 +721,11 @@ const ESTIMATES: [&str; 3] = ["point", "lower", "upper"];
 const QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
 
 impl AddressGauges {
-    /// Handles for the address with these labels (class, object, server, address).
-    pub fn new(m: &Metrics, labels: [String; 4]) -> Self {
-        let l = labels.each_ref().map(String::as_str);
+    /// Handles for the address with these labels.
+    pub fn new(m: &Metrics, labels: AddressLabels) -> Self {
         Self {
-            samples: m.window_samples.with_label_values(&l),
-            stopped: m.server_stopped.with_label_values(&l),
+            samples: m.window_samples.series(&labels, &[]),
+            stopped: m.server_stopped.series(&labels, &[]),
             soa: None,
             ratios: [None, None],
             latency: None,
@@ -685,20 +735,12 @@ impl AddressGauges {
 
     /// Samples in the window, and whether the address is stopped.
     pub fn set_window(&self, samples: u64, stopped: bool) {
-        self.samples.set(samples as i64);
-        self.stopped.set(i64::from(stopped));
+        self.samples
+            .set_i64(i64::try_from(samples).unwrap_or(i64::MAX));
+        self.stopped.set_i64(i64::from(stopped));
     }
 
-    fn l(&self) -> [&str; 4] {
-        self.labels.each_ref().map(String::as_str)
-    }
-
-    fn with<'a>(&'a self, extra: &'a str) -> [&'a str; 5] {
-        let l = self.l();
-        [l[0], l[1], l[2], l[3], extra]
-    }
-
-    fn ratio_vec(m: &Metrics, which: usize) -> &GaugeVec {
+    fn ratio_family(m: &Metrics, which: usize) -> &compact::Family {
         if which == 0 {
             &m.window_success
         } else {
@@ -706,73 +748,68 @@ impl AddressGauges {
         }
     }
 
+    /// The SOA gauges: serial, serials behind, seconds behind; `None` removes them.
     pub fn set_soa(&mut self, m: &Metrics, soa: Option<(u32, u32, f64)>) {
+        let families = [&m.soa_serial, &m.soa_serial_lag, &m.soa_behind];
         match soa {
             Some((serial, lag, behind)) => {
-                let l = self.labels.each_ref().map(String::as_str);
-                let g = self.soa.get_or_insert_with(|| {
-                    (
-                        m.soa_serial.with_label_values(&l),
-                        m.soa_serial_lag.with_label_values(&l),
-                        m.soa_behind.with_label_values(&l),
-                    )
-                });
-                g.0.set(i64::from(serial));
-                g.1.set(i64::from(lag));
-                g.2.set(behind);
+                let l = &self.labels;
+                let g = self
+                    .soa
+                    .get_or_insert_with(|| families.map(|f| f.series(l, &[])));
+                g[0].set_i64(i64::from(serial));
+                g[1].set_i64(i64::from(lag));
+                g[2].set_f64(behind);
             }
             None => {
                 if self.soa.take().is_some() {
-                    let l = self.l();
-                    let _ = m.soa_serial.remove_label_values(&l);
-                    let _ = m.soa_serial_lag.remove_label_values(&l);
-                    let _ = m.soa_behind.remove_label_values(&l);
-                }
-            }
-        }
-    }
-
-    pub fn set_ratio(&mut self, m: &Metrics, which: usize, r: &crate::stats::Ratio) {
-        let vec = Self::ratio_vec(m, which);
-        match r.point {
-            Some(p) => {
-                if self.ratios[which].is_none() {
-                    self.ratios[which] =
-                        Some(ESTIMATES.map(|e| vec.with_label_values(&self.with(e))));
-                }
-                if let Some(g) = &self.ratios[which] {
-                    g[0].set(p);
-                    g[1].set(r.lower);
-                    g[2].set(r.upper);
-                }
-            }
-            None => {
-                if self.ratios[which].take().is_some() {
-                    for e in ESTIMATES {
-                        let _ = vec.remove_label_values(&self.with(e));
+                    for f in families {
+                        f.remove(&self.labels, &[]);
                     }
                 }
             }
         }
     }
 
+    /// The success (`which` 0) or data error (1) ratio: point and Wilson bounds, removed while
+    /// undefined.
+    pub fn set_ratio(&mut self, m: &Metrics, which: usize, r: &crate::stats::Ratio) {
+        let family = Self::ratio_family(m, which);
+        match r.point {
+            Some(p) => {
+                let l = &self.labels;
+                let g = self.ratios[which]
+                    .get_or_insert_with(|| ESTIMATES.map(|e| family.series(l, &[e])));
+                g[0].set_f64(p);
+                g[1].set_f64(r.lower);
+                g[2].set_f64(r.upper);
+            }
+            None => {
+                if self.ratios[which].take().is_some() {
+                    for e in ESTIMATES {
+                        family.remove(&self.labels, &[e]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The latency quantiles, removed while the window has no reply.
     pub fn set_latency(&mut self, m: &Metrics, lat: Option<&crate::stats::LatencySummary>) {
         match lat {
             Some(lat) => {
-                if self.latency.is_none() {
-                    self.latency =
-                        Some(QUANTILES.map(|q| m.window_latency.with_label_values(&self.with(q))));
-                }
-                if let Some(g) = &self.latency {
-                    g[0].set(lat.p50.as_secs_f64());
-                    g[1].set(lat.p90.as_secs_f64());
-                    g[2].set(lat.p99.as_secs_f64());
-                }
+                let l = &self.labels;
+                let g = self
+                    .latency
+                    .get_or_insert_with(|| QUANTILES.map(|q| m.window_latency.series(l, &[q])));
+                g[0].set_f64(lat.p50.as_secs_f64());
+                g[1].set_f64(lat.p90.as_secs_f64());
+                g[2].set_f64(lat.p99.as_secs_f64());
             }
             None => {
                 if self.latency.take().is_some() {
                     for q in QUANTILES {
-                        let _ = m.window_latency.remove_label_values(&self.with(q));
+                        m.window_latency.remove(&self.labels, &[q]);
                     }
                 }
             }
@@ -781,9 +818,8 @@ impl AddressGauges {
 
     /// Removes every series these handles export.
     pub fn remove(mut self, m: &Metrics) {
-        let l = self.l();
-        let _ = m.window_samples.remove_label_values(&l);
-        let _ = m.server_stopped.remove_label_values(&l);
+        m.window_samples.remove(&self.labels, &[]);
+        m.server_stopped.remove(&self.labels, &[]);
         self.set_soa(m, None);
         let none = crate::stats::Ratio::new(0, 0);
         self.set_ratio(m, 0, &none);
@@ -826,8 +862,8 @@ mod tests {
         let m = Metrics::new();
         for address in ["192.0.2.9:53", "192.0.2.1:53", "192.0.2.5:53"] {
             m.window_samples
-                .with_label_values(&["tld", "cn", "a", address])
-                .set(1);
+                .series(&super::AddressLabels::new(["tld", "cn", "a", address]), &[])
+                .set_i64(1);
         }
         m.in_flight.set(3);
         let text = m.render();

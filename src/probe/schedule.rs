@@ -36,18 +36,6 @@ pub struct Target {
     pub address: SocketAddr,
 }
 
-impl Target {
-    /// Label values in the order of the metrics' server labels.
-    pub fn labels(&self) -> [String; 4] {
-        [
-            self.class.as_str().to_string(),
-            self.object.clone(),
-            self.server.clone(),
-            self.address.to_string(),
-        ]
-    }
-}
-
 /// The measurement of one probe, as it travels to the statistics.
 #[derive(Debug, Clone)]
 pub struct ProbeResult {
