@@ -391,8 +391,11 @@ pub struct Shared {
     pub stop_window: Duration,
     /// The prober (in-flight figures).
     pub prober: Prober,
-    /// The latest evaluation.
-    pub board: Arc<Mutex<Board>>,
+    /// The latest evaluation, replaced whole by each tick: readers clone the `Arc`, not the
+    /// board (thousands of objects), and serialize it without holding the lock.
+    pub board: Arc<Mutex<Arc<Board>>>,
+    /// The length of the last `/api/v1/status` answer, to size the next one's buffer.
+    pub status_len: Arc<std::sync::atomic::AtomicUsize>,
     /// The incident ledger.
     pub incidents: Arc<IncidentStore>,
     /// Bearer token of the write API; None disables it.
@@ -546,7 +549,7 @@ impl Shared {
                 .inc();
             tracing::warn!(incident = e.incident_id, object = %e.incident.object, event = e.kind.as_str(), grade = ?e.grade.map(|g| g.0.roman()), "incident event");
         }
-        *lock(&self.board) = board;
+        *lock(&self.board) = Arc::new(board);
     }
 
     /// Sets the window gauges from the statistics.
@@ -732,6 +735,7 @@ impl Daemon {
             stop_window: d.stop_window,
             prober,
             board: Arc::default(),
+            status_len: Arc::default(),
             incidents: incidents.clone(),
             api_token: d.api_token.as_deref().map(Arc::from),
             rules: rules.clone(),
@@ -820,12 +824,15 @@ impl Daemon {
             cancel.clone(),
         )));
         for (oi, obj) in config.objects.iter().enumerate() {
+            // One copy of the object's checks, shared by all its servers' address loops.
+            let checks = Arc::new(obj.checks.clone());
             for (si, _) in obj.servers.iter().enumerate() {
                 tasks.push(tokio::spawn(supervise_server(
                     references.clone(),
                     config.clone(),
                     oi,
                     si,
+                    checks.clone(),
                     ctx.clone(),
                     shared.clone(),
                     resolver.clone(),
@@ -1106,12 +1113,16 @@ fn build_resolver(
 /// Keeps one configured server's set of probed addresses: pinned ones always, plus what its
 /// host name resolves to, re-resolved every `resolve_interval`. A name that fails to resolve
 /// keeps its last good addresses, and the failure is logged, counted and shown in the status.
+/// A server with only pinned addresses starts their loops and returns: with 10,000 of them, a
+/// task each waiting for the end would hold about 16 MiB for nothing (the loops stop with the
+/// daemon's token).
 #[allow(clippy::too_many_arguments)]
 async fn supervise_server(
     references: Arc<HashMap<String, crate::probe::schedule::ReferenceSet>>,
     config: Arc<Config>,
     oi: usize,
     si: usize,
+    checks: Arc<Vec<crate::config::Check>>,
     ctx: Arc<ProbeContext>,
     shared: Shared,
     resolver: Option<Arc<TokioResolver>>,
@@ -1119,7 +1130,6 @@ async fn supervise_server(
 ) {
     let obj: &Object = &config.objects[oi];
     let server: &Server = &obj.servers[si];
-    let checks = Arc::new(obj.checks.clone());
     let key = format!("{}/{}/{}", obj.class.as_str(), obj.name, server.name);
     let mut loops: HashMap<SocketAddr, (Arc<Target>, CancellationToken)> = HashMap::new();
     let mut resolved: BTreeSet<SocketAddr> = BTreeSet::new();
@@ -1209,7 +1219,6 @@ async fn supervise_server(
             },
         );
         if server.host.is_none() {
-            cancel.cancelled().await;
             return;
         }
         tokio::select! {

@@ -366,6 +366,7 @@ impl Evaluator {
                 include_false_positive: true,
                 include_drill: false,
                 limit: None,
+                without_evidence: true,
             })?
             .into_iter()
             .map(|i| (i.object.clone(), i))

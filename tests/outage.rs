@@ -86,7 +86,11 @@ async fn start(dir: &std::path::Path, body: &str) -> (Daemon, TokioClock) {
 }
 
 fn board(d: &Daemon) -> Board {
-    d.shared.board.lock().map(|b| b.clone()).unwrap_or_default()
+    d.shared
+        .board
+        .lock()
+        .map(|b| Board::clone(&b))
+        .unwrap_or_default()
 }
 
 fn object<'a>(b: &'a Board, key: &str) -> &'a ObjectStatus {
@@ -119,6 +123,7 @@ fn event_kinds(d: &Daemon) -> Vec<(String, String)> {
             include_false_positive: true,
             include_drill: true,
             limit: None,
+            without_evidence: false,
         })
         .expect("list");
     let mut out = Vec::new();

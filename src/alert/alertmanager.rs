@@ -201,6 +201,7 @@ pub fn refresh_alerts(
         include_false_positive: false,
         include_drill: true,
         limit: Some(2000),
+        without_evidence: false,
     })?;
     let mut out = Vec::new();
     for inc in incidents {

@@ -609,7 +609,12 @@ impl IncidentStore {
 
     /// Incidents matching `filter`, newest first.
     pub fn list(&self, filter: &ListFilter) -> StoreResult<Vec<Incident>> {
-        let mut sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE 1 = 1");
+        let cols = if filter.without_evidence {
+            INCIDENT_COLS.replacen(", evidence,", ", 'null',", 1)
+        } else {
+            INCIDENT_COLS.to_string()
+        };
+        let mut sql = format!("SELECT {cols} FROM incidents WHERE 1 = 1");
         let mut args: Vec<SqlValue> = Vec::new();
         match filter.state {
             StateFilter::Open => sql.push_str(" AND state = 'open'"),
@@ -633,10 +638,9 @@ impl IncidentStore {
         }
         let conn = self.lock();
         let mut stmt = conn.prepare(&sql)?;
-        let raws = stmt
-            .query_map(rusqlite::params_from_iter(args), read_raw)?
-            .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(decode).collect()
+        // Decoded row by row: the raw rows (JSON text) and the decoded ones never all coexist.
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), read_raw)?;
+        rows.map(|r| decode(r?)).collect()
     }
 
     /// One incident with its timeline and confirmations; None if there is no such id (or it

@@ -138,7 +138,7 @@ impl Lab {
             .shared
             .board
             .lock()
-            .map(|b| b.clone())
+            .map(|b| Board::clone(&b))
             .unwrap_or_default()
     }
 

@@ -1323,3 +1323,29 @@ fn a_version_2_ledger_is_migrated_to_the_outbox_schema_keeping_its_incidents() {
     let st = IncidentStore::open(&path).expect("reopen");
     assert_eq!(st.ledger_id().expect("id"), a, "the ledger id is made once");
 }
+
+#[test]
+fn listing_without_evidence_reads_it_as_null_and_keeps_the_rest() {
+    let st = mem();
+    tick(&st, asmt(OBJ, Some(Level::II), Some(T0)), T0);
+    let full = st.list(&ListFilter::default()).expect("list");
+    let light = st
+        .list(&ListFilter {
+            without_evidence: true,
+            ..Default::default()
+        })
+        .expect("list");
+    assert_eq!(full.len(), 1);
+    assert_eq!(light.len(), 1);
+    assert!(
+        !full[0].evidence.is_null(),
+        "the test needs an incident with evidence"
+    );
+    assert!(light[0].evidence.is_null());
+    let (mut a, b) = (full[0].clone(), &light[0]);
+    a.evidence = serde_json::Value::Null;
+    assert_eq!(
+        serde_json::to_value(&a).expect("json"),
+        serde_json::to_value(b).expect("json")
+    );
+}
