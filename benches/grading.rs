@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use dnsgrade::config::{
     Check, CheckRole, Config, DaemonConfig, Expect, Object, ObjectClass, Server, Tier, Transport,
 };
-use dnsgrade::daemon::{ServerEntry, StatsStore};
+use dnsgrade::stats::{ServerEntry, StatsStore};
 use dnsgrade::evaluator::Evaluator;
 use dnsgrade::grading::{evaluate, AddressInput, ObjectInput, RegistryInput, Rules, ServerInput};
 use dnsgrade::incident::{ConditionClocks, IncidentStore};

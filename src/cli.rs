@@ -133,7 +133,7 @@ pub fn describe_config(c: &Config, rules: &crate::grading::Rules) -> String {
         },
         d.global_rate
     );
-    let cap = crate::probe::capacity::assess(c, rules);
+    let cap = crate::capacity::assess(c, rules);
     let _ = writeln!(
         out,
         "in flight with every address dark: {:.0} of max_in_flight {}",

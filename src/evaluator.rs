@@ -9,11 +9,11 @@
 
 use crate::clock::UnixMillis;
 use crate::config::{CheckRole, Config, Licensor, ObjectClass, Scope};
-use crate::daemon::StatsStore;
 use crate::grading::{evaluate, AddressInput, Assessment, ObjectInput, Rules, ServerInput};
 use crate::incident::{
     ConditionClocks, IncidentEvent, IncidentStore, MonitorEvent, MonitorObservation, StoreError,
 };
+use crate::stats::StatsStore;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;

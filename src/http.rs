@@ -5,8 +5,8 @@
 //! with the `api_token` of the config, compared in constant time; without a configured token
 //! the write API is off (403). A bad request body is a 400 with a reason.
 
-use crate::daemon::Shared;
 use crate::incident::{ListFilter, StateFilter, StoreError};
+use crate::state::Shared;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -131,8 +131,8 @@ async fn status(State(s): State<Shared>) -> Response {
         evaluated_at_ms: u64,
         monitor: Monitor,
         objects: &'a [crate::evaluator::ObjectStatus],
-        servers: &'a [crate::daemon::ServerStatus],
-        resolution: &'a std::collections::BTreeMap<String, crate::daemon::ResolveState>,
+        servers: &'a [crate::state::ServerStatus],
+        resolution: &'a std::collections::BTreeMap<String, crate::state::ResolveState>,
     }
     let now = s.clock.now_ms();
     let servers = s.status(now);

@@ -305,7 +305,7 @@ fn main() -> ExitCode {
                     None
                 };
             let mut out = std::io::stdout();
-            match dnsgrade::lab::walkthrough::run(&mut out, hold).await {
+            match dnsgrade::walkthrough::run(&mut out, hold).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("dnsgrade lab: {e}");

@@ -771,18 +771,18 @@ impl AddressGauges {
         }
     }
 
-    /// The success (`which` 0) or data error (1) ratio: point and Wilson bounds, removed while
-    /// undefined.
-    pub fn set_ratio(&mut self, m: &Metrics, which: usize, r: &crate::stats::Ratio) {
+    /// The success (`which` 0) or data error (1) ratio: point, and the lower and upper Wilson
+    /// bounds; `None` (undefined) removes them.
+    pub fn set_ratio(&mut self, m: &Metrics, which: usize, r: Option<[f64; 3]>) {
         let family = Self::ratio_family(m, which);
-        match r.point {
-            Some(p) => {
+        match r {
+            Some(r) => {
                 let l = &self.labels;
                 let g = self.ratios[which]
                     .get_or_insert_with(|| ESTIMATES.map(|e| family.series(l, &[e])));
-                g[0].set_f64(p);
-                g[1].set_f64(r.lower);
-                g[2].set_f64(r.upper);
+                for (g, v) in g.iter().zip(r) {
+                    g.set_f64(v);
+                }
             }
             None => {
                 if self.ratios[which].take().is_some() {
@@ -794,17 +794,18 @@ impl AddressGauges {
         }
     }
 
-    /// The latency quantiles, removed while the window has no reply.
-    pub fn set_latency(&mut self, m: &Metrics, lat: Option<&crate::stats::LatencySummary>) {
+    /// The latency quantiles p50, p90, p99 in seconds; `None` (no reply in the window) removes
+    /// them.
+    pub fn set_latency(&mut self, m: &Metrics, lat: Option<[f64; 3]>) {
         match lat {
             Some(lat) => {
                 let l = &self.labels;
                 let g = self
                     .latency
                     .get_or_insert_with(|| QUANTILES.map(|q| m.window_latency.series(l, &[q])));
-                g[0].set_f64(lat.p50.as_secs_f64());
-                g[1].set_f64(lat.p90.as_secs_f64());
-                g[2].set_f64(lat.p99.as_secs_f64());
+                for (g, v) in g.iter().zip(lat) {
+                    g.set_f64(v);
+                }
             }
             None => {
                 if self.latency.take().is_some() {
@@ -821,9 +822,8 @@ impl AddressGauges {
         m.window_samples.remove(&self.labels, &[]);
         m.server_stopped.remove(&self.labels, &[]);
         self.set_soa(m, None);
-        let none = crate::stats::Ratio::new(0, 0);
-        self.set_ratio(m, 0, &none);
-        self.set_ratio(m, 1, &none);
+        self.set_ratio(m, 0, None);
+        self.set_ratio(m, 1, None);
         self.set_latency(m, None);
     }
 }

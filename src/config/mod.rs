@@ -14,8 +14,8 @@ pub use duration::{parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;
 pub use validate::{
-    normalize_authority, normalize_province, normalize_value, parse_address, LATENCY_THRESHOLD,
-    PROVINCES,
+    normalize_authority, normalize_province, normalize_rdata, normalize_value, parse_address,
+    LATENCY_THRESHOLD, PROVINCES,
 };
 
 use std::path::Path;

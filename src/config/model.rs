@@ -114,7 +114,7 @@ impl SinkConfig {
 pub struct SinkFilter {
     /// Only incidents whose highest grade so far is at least this (so a sink that got an
     /// incident also gets its de-escalation and resolution).
-    pub min_grade: Option<crate::grading::Level>,
+    pub min_grade: Option<crate::level::Level>,
     /// Only these classes (empty: all).
     pub classes: Vec<ObjectClass>,
     /// Only objects whose response this authority leads or is notified of, at some grade
@@ -333,6 +333,10 @@ pub struct Dnssec {
     /// Signatures expiring within this are warned about (default 72 h).
     pub warn_before: std::time::Duration,
 }
+
+/// Samples a node may have in flight at most (its sampling budget's ceiling), unless the
+/// reference says otherwise (`max_in_flight`).
+pub const SAMPLE_MAX_IN_FLIGHT: usize = 64;
 
 /// A reference zone and the sampling rate.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -553,7 +553,7 @@ impl<'a> Validator<'a> {
     ) -> SinkFilter {
         let min_grade = min_grade.as_ref().and_then(|g| {
             let t = g.get_ref().trim();
-            let l = crate::grading::Level::from_roman(t);
+            let l = crate::level::Level::from_roman(t);
             if l.is_none() {
                 self.err(
                     g,
@@ -1036,7 +1036,7 @@ impl<'a> Validator<'a> {
                 },
             };
             let max_in_flight = match &r.max_in_flight {
-                None => crate::probe::schedule::SAMPLE_MAX_IN_FLIGHT,
+                None => super::SAMPLE_MAX_IN_FLIGHT,
                 Some(v) if (1..=4096).contains(v.get_ref()) => *v.get_ref() as usize,
                 Some(v) => {
                     self.err(
@@ -1351,6 +1351,25 @@ pub fn parse_address(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     t.parse::<SocketAddr>().map_err(|_| {
         format!("\"{t}\" is not an IP address (write \"192.0.2.1\", \"2001:db8::1\", \"127.0.0.1:5353\" or \"[::1]:5353\")")
     })
+}
+
+/// One RDATA of a reply in the form [`normalize_value`] gives expected values, so the two
+/// compare as strings (the probe's verdicts, the reference zone, node consensus).
+pub fn normalize_rdata(d: &hickory_proto::rr::RData) -> String {
+    match d {
+        hickory_proto::rr::RData::A(a) => a.0.to_string(),
+        hickory_proto::rr::RData::AAAA(a) => a.0.to_string(),
+        hickory_proto::rr::RData::NS(n) => fqdn_lower(&n.0),
+        hickory_proto::rr::RData::CNAME(n) => fqdn_lower(&n.0),
+        hickory_proto::rr::RData::PTR(n) => fqdn_lower(&n.0),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+fn fqdn_lower(n: &hickory_proto::rr::Name) -> String {
+    let mut n = n.to_lowercase();
+    n.set_fqdn(true);
+    n.to_ascii()
 }
 
 /// Normalises an expected value for comparison with replies: addresses in canonical form,

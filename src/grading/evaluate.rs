@@ -19,10 +19,11 @@
 //! stop window when none is known); for other conditions, the first evaluation that saw it.
 
 use super::rules::Rules;
+use super::ConditionClocks;
 use super::{Assessment, Authority, Escalation, Level, ObjectKey, ServerEvidence};
 use crate::clock::UnixMillis;
 use crate::config::{Licensor, Object, ObjectClass, Scope, Tier};
-use crate::incident::ConditionClocks;
+pub use crate::probe::registry::RegistryInput;
 use crate::stats::{wilson_interval, RecentCounts, WindowSnapshot};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,22 +48,6 @@ pub struct ServerInput {
     pub name: String,
     /// Its probed addresses (empty while its host name does not resolve).
     pub addresses: Vec<AddressInput>,
-}
-
-/// Registry and registration-system state (probed by the registry probes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RegistryInput {
-    /// The registration service (EPP) is unavailable now.
-    pub registration_unavailable: bool,
-    /// The registration service is degraded (slow, or partial failures).
-    pub registration_degraded: bool,
-    /// The query service (RDAP/WHOIS) is unavailable.
-    pub query_unavailable: bool,
-    /// When the registration service's unavailability began (its first failed probe after
-    /// the last success): the onset of the 4 h clock. `None` = now.
-    pub registration_unavailable_since: Option<UnixMillis>,
-    /// When the query service became unavailable. `None` = now.
-    pub query_unavailable_since: Option<UnixMillis>,
 }
 
 /// Everything about one object at one tick.

@@ -2,15 +2,17 @@
 //! human confirmations, now) → one [`Assessment`] per object.
 
 mod assessment;
+mod clocks;
 mod evaluate;
-mod level;
 mod rules;
 
+pub use crate::level::Level;
 pub use assessment::{Assessment, Authority, Escalation, ObjectKey, ServerEvidence};
+pub(crate) use clocks::millis;
+pub use clocks::{ClockState, ConditionClocks};
 pub use evaluate::{
     authority, evaluate, object_key, AddressInput, ObjectInput, RegistryInput, ServerInput,
 };
-pub use level::Level;
 pub use rules::{
     z_for, AuthorityNames, InstitutionRules, Measure, RecursiveRules, Rules, TldRules,
     WebsiteRules, MIIT_2011,

@@ -2,11 +2,11 @@
 //! just below its threshold that does not. Time is simulated: the hour-long cells take
 //! microseconds.
 
+use super::ConditionClocks;
 use super::*;
 use crate::config::{
     Check, CheckRole, Expect, Licensor, Object, ObjectClass, Scope, Server, Tier, Transport,
 };
-use crate::incident::ConditionClocks;
 use crate::probe::Outcome;
 use crate::stats::{wilson_interval, Ratio, RecentCounts, SlowCount, WindowSnapshot, Z_95};
 use std::collections::HashMap;

@@ -16,8 +16,8 @@
 //! A flapping object therefore keeps one incident: a grade that returns within `clear_after`
 //! continues the incident it left, and only `clear_after` without any grade resolves it.
 
-use super::clocks::millis;
 use crate::clock::UnixMillis;
+use crate::grading::millis;
 use crate::grading::{Assessment, Level};
 use std::time::Duration;
 

@@ -7,9 +7,9 @@
 //!
 //! ## Parts
 //!
-//! - [`ConditionClocks`] (`clocks.rs`, pure): how long each condition has held, kept through
-//!   blips shorter than `clear_after` (MATRIX.md, "duration"). Grading reads and advances them;
-//!   the store persists them.
+//! - [`ConditionClocks`] (grading's, re-exported): how long each condition has held, kept
+//!   through blips shorter than `clear_after`. Grading reads and advances them; the store
+//!   persists them with the incidents they explain.
 //! - [`lifecycle`] (pure): the state machine. One open incident per object. A grade opens an
 //!   incident; a different grade escalates or de-escalates it (the maximum is kept); losing the
 //!   grade starts *clearing*, and only `clear_after` (default 300 s) without any grade resolves
@@ -84,12 +84,11 @@
 //!   open incidents with the same onsets — no duplicate `opened`, no reset 1 h count;
 //! - human actions (ack, confirm impact, false positive, cause) are each one transaction too.
 
-mod clocks;
 pub mod lifecycle;
 mod model;
 mod store;
 
-pub use clocks::{ClockState, ConditionClocks};
+pub use crate::grading::{ClockState, ConditionClocks};
 pub use model::{
     rfc3339, Confirmation, EventKind, GradeView, Incident, IncidentDetail, IncidentEvent,
     IncidentState, ListFilter, MaintenanceWindow, NextEscalation, StateFilter, TimelineEntry,

@@ -1,13 +1,13 @@
 //! The incident ledger in SQLite. See the module documentation of [`crate::incident`] for the
 //! schema, the invariants and crash recovery.
 
-use super::clocks::{millis, ClockState, ConditionClocks};
 use super::lifecycle::{self, Next, Tracked, Transition};
 use super::model::{
     Confirmation, EventKind, GradeView, Incident, IncidentDetail, IncidentEvent, IncidentState,
     ListFilter, MaintenanceWindow, NextEscalation, StateFilter, TimelineEntry, Timestamp,
 };
 use crate::clock::UnixMillis;
+use crate::grading::{millis, ClockState, ConditionClocks};
 use crate::grading::{Assessment, Level, ObjectKey};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};

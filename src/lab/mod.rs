@@ -43,8 +43,8 @@
 //! [`faults`](Faults) says what goes wrong, `respond` turns one query into one reply (or none)
 //! with the faults applied, `axfr` serves zone transfers over TCP (the zone as it is when
 //! the transfer starts; [`LabServer::set_zones`] replaces it), and `server` owns the sockets
-//! and tasks. [`walkthrough`] is `dnsgrade lab`: a scripted tour of the matrix on an
-//! in-process topology.
+//! and tasks. `dnsgrade lab`, the scripted tour of the matrix on an in-process topology of these
+//! servers, is [`crate::walkthrough`]: it runs the daemon, which the lab itself never imports.
 
 mod axfr;
 mod counters;
@@ -53,7 +53,6 @@ mod faults;
 mod parse;
 mod respond;
 mod server;
-pub mod walkthrough;
 mod zone;
 
 pub use counters::LabCounters;

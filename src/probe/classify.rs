@@ -8,7 +8,7 @@
 //! values: MATRIX.md counts NXDOMAIN/NODATA where the reference has data as missing data.
 
 use super::{Outcome, Verdict};
-use crate::config::{Check, Expect};
+use crate::config::{normalize_rdata, Check, Expect};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -178,24 +178,6 @@ pub fn referral_targets(reply: &Message, qname: &Name) -> Vec<String> {
     v.sort();
     v.dedup();
     v
-}
-
-/// One RDATA in the form `config::normalize_value` gives expected values.
-pub fn normalize_rdata(d: &RData) -> String {
-    match d {
-        RData::A(a) => a.0.to_string(),
-        RData::AAAA(a) => a.0.to_string(),
-        RData::NS(n) => fqdn_lower(&n.0),
-        RData::CNAME(n) => fqdn_lower(&n.0),
-        RData::PTR(n) => fqdn_lower(&n.0),
-        other => other.to_string().to_lowercase(),
-    }
-}
-
-fn fqdn_lower(n: &Name) -> String {
-    let mut n = n.to_lowercase();
-    n.set_fqdn(true);
-    n.to_ascii()
 }
 
 /// The SOA serial in a reply's answer section, if any.

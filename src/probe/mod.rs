@@ -8,7 +8,6 @@
 //! - [`schedule`]: spreads probes over the interval with jitter, under governor rate limits and
 //!   a cap on probes in flight.
 
-pub mod capacity;
 pub mod classify;
 pub mod dnssec;
 mod outcome;

@@ -535,10 +535,6 @@ impl Iterator for PassOrder {
     }
 }
 
-/// Samples a node may have in flight at most (its sampling budget's ceiling), unless the
-/// reference says otherwise.
-pub const SAMPLE_MAX_IN_FLIGHT: usize = 64;
-
 /// A node's sampling budget: additive increase, multiplicative decrease on timeouts.
 ///
 /// The budget is the number of samples the node may have in flight. Every reply (whatever

@@ -8,8 +8,8 @@
 use super::delegations::{Delegations, DelegationsBuilder};
 use super::error::ReferenceError;
 use super::live::LiveReference;
+use crate::config::normalize_rdata;
 use crate::metrics::Metrics;
-use crate::probe::classify::normalize_rdata;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::sync::Arc;
@@ -96,7 +96,12 @@ pub async fn soa_serial(primary: &str, zone: &Name) -> Result<u32, ReferenceErro
                 format!("SOA query answered {}", m.metadata.response_code),
             ));
         }
-        crate::probe::classify::soa_serial(&m)
+        m.answers
+            .iter()
+            .find_map(|r| match &r.data {
+                hickory_proto::rr::RData::SOA(s) => Some(s.serial),
+                _ => None,
+            })
             .ok_or_else(|| fail(zone, primary, "no SOA in the answer"))
     };
     tokio::time::timeout(POLL_TIMEOUT, work)

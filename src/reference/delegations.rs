@@ -119,10 +119,7 @@ impl Delegations {
         for owner in zone.delegations() {
             let owner_text = owner.to_ascii();
             for r in zone.lookup(owner, hickory_proto::rr::RecordType::NS) {
-                b.add_ns(
-                    &owner_text,
-                    &crate::probe::classify::normalize_rdata(&r.data),
-                );
+                b.add_ns(&owner_text, &crate::config::normalize_rdata(&r.data));
             }
         }
         b.finish()

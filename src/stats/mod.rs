@@ -76,10 +76,12 @@ mod seconds;
 mod slice;
 mod snapshot;
 mod spec;
+pub mod store;
 mod window;
 
 pub use latency::{LatencySummary, QuantileValue};
 pub use ratio::{wilson_interval, Ratio, Z_95};
 pub use snapshot::{RecentCounts, SlowCount, WindowSnapshot};
 pub use spec::{WindowSpec, MAX_SLICES};
+pub use store::{NewestSerial, PeerAnswers, ServerEntry, StatsStore, STOP_MIN_PROBES};
 pub use window::ServerStats;

@@ -5,7 +5,7 @@
 use super::{apply_in, IncidentStore, StoreError, StoreResult};
 use crate::clock::UnixMillis;
 use crate::grading::Assessment;
-use crate::incident::clocks::ConditionClocks;
+use crate::grading::ConditionClocks;
 use crate::incident::model::{Incident, IncidentEvent, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;

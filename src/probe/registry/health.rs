@@ -33,7 +33,6 @@
 
 use super::{RegistryOutcome, RegistryProbeResult, Service};
 use crate::clock::UnixMillis;
-use crate::grading::RegistryInput;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -176,7 +175,23 @@ pub struct ServiceHealth {
     pub last_outcome: Option<RegistryOutcome>,
 }
 
-/// The registry-level judgement, in the shape of [`crate::grading::RegistryInput`].
+/// Registry and registration-system state (probed by the registry probes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryInput {
+    /// The registration service (EPP) is unavailable now.
+    pub registration_unavailable: bool,
+    /// The registration service is degraded (slow, or partial failures).
+    pub registration_degraded: bool,
+    /// The query service (RDAP/WHOIS) is unavailable.
+    pub query_unavailable: bool,
+    /// When the registration service's unavailability began (its first failed probe after
+    /// the last success): the onset of the 4 h clock. `None` = now.
+    pub registration_unavailable_since: Option<UnixMillis>,
+    /// When the query service became unavailable. `None` = now.
+    pub query_unavailable_since: Option<UnixMillis>,
+}
+
+/// The registry-level judgement, in the shape of [`RegistryInput`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RegistryHealth {
     /// The registration service (EPP) is unavailable now.

@@ -15,7 +15,7 @@
 //! - [`rdap`]: one HTTPS `GET {base}/domain/{name}` (RFC 9082/9083).
 //! - [`whois`]: one TCP port-43 query read to EOF (RFC 3912).
 //! - [`health`]: per-service windows and the SLR judgement → [`RegistryHealth`], the grader's
-//!   [`crate::grading::RegistryInput`]. Pure.
+//!   [`RegistryInput`]. Pure.
 //! - [`runner`]: the daemon's probe loop for one registry.
 //! - [`TlsSettings`]: webpki-roots plus an optional CA file, optional client certificate.
 //!
@@ -34,7 +34,9 @@ pub mod whois;
 
 pub use epp::{EppLogin, EppProbe, EppTarget};
 pub use error::RegistryError;
-pub use health::{RegistryHealth, RegistryHealthTracker, RegistrySlr, ServiceHealth, ServiceState};
+pub use health::{
+    RegistryHealth, RegistryHealthTracker, RegistryInput, RegistrySlr, ServiceHealth, ServiceState,
+};
 pub use outcome::{RegistryOutcome, RegistryProbeResult, Service, MAX_DETAIL_CHARS};
 pub use rdap::{RdapProbe, RdapTarget};
 pub use tls::{ClientCert, TlsSettings};

@@ -1,4 +1,5 @@
-//! Condition clocks (MATRIX.md, "duration").
+//! Condition clocks: how long each condition of the matrix has held (docs/measurement.md,
+//! "Windows"; the 1 h and 4 h cells).
 //!
 //! A condition's clock starts at its onset — the first failed probe of the run that made it
 //! true — and is not reset by blips: it clears only after the condition has been false for

@@ -11,12 +11,12 @@
 //! grading clock is a [`ManualClock`] that the script moves by minutes or hours, so the whole
 //! walkthrough takes well under a minute.
 
-use super::{Faults, LabServer, Zone};
 use crate::clock::{Clock, ManualClock, SystemClock, UnixMillis};
 use crate::daemon::Daemon;
 use crate::evaluator::{status_key, Board, ObjectStatus};
 use crate::grading::Rules;
 use crate::incident::{rfc3339, ListFilter, StateFilter};
+use crate::lab::{Faults, LabServer, Zone};
 use hickory_proto::op::ResponseCode;
 use std::io::Write;
 use std::path::PathBuf;

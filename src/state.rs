@@ -1,0 +1,350 @@
+//! What the daemon publishes for its readers: [`Shared`], the state the HTTP API, the status page
+//! and `/metrics` read (the statistics store, the latest board, the ledger, the metrics), and
+//! the per-server figures of `/api/v1/status`. The tick writes the board and the gauges here;
+//! readers never reach into the probe engine or the evaluator (docs/architecture.md).
+
+use crate::clock::{Clock, UnixMillis};
+use crate::config::{Config, ObjectClass};
+use crate::evaluator::Board;
+use crate::grading::{Level, Rules};
+use crate::incident::IncidentStore;
+use crate::metrics::Metrics;
+use crate::probe::Prober;
+use crate::stats::{StatsStore, WindowSnapshot};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A node serving an older serial than the newest for longer than this is reported stuck.
+pub const SOA_STUCK_AFTER_MS: u64 = 3_600_000;
+
+/// Per-server figures for `/api/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    /// Object class.
+    pub class: &'static str,
+    /// Object name.
+    pub object: String,
+    /// Server name.
+    pub server: String,
+    /// Address.
+    pub address: String,
+    /// Whether the address is still probed.
+    pub active: bool,
+    /// True when stopped (no success within the stop window with enough attempts).
+    pub stopped: bool,
+    /// NSID of the last reply that had one.
+    pub nsid: Option<String>,
+    /// The window.
+    pub window: WindowSnapshot,
+    /// The windows of special check roles, kept apart (`cached` and `cache_busting` for
+    /// resolvers, `key_domain` for TLD nodes).
+    pub roles: BTreeMap<&'static str, WindowSnapshot>,
+    /// The SOA serial this address serves (from SOA checks).
+    pub soa_serial: Option<u32>,
+    /// How far behind the object's newest serial it is, in serial units (0 = current).
+    pub soa_serial_lag: Option<u32>,
+    /// How long the newest serial has been out while this address still serves an older one.
+    pub soa_behind_s: Option<f64>,
+    /// Behind for longer than an hour: a node stuck on an old zone.
+    pub soa_stuck: bool,
+    /// Signed zones: seconds until the earliest RRSIG expiration in the latest replies
+    /// (negative: expired).
+    pub dnssec_expiry_s: Option<f64>,
+    /// Signed zones: a signature expires within the object's `dnssec_warn_before` (72 h by
+    /// default), or has expired.
+    pub dnssec_expiring: bool,
+}
+
+/// Resolution state of a configured server's host name.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResolveState {
+    /// Addresses in use now.
+    pub addresses: Vec<String>,
+    /// The last resolution error, if the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// What the HTTP server reads.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Statistics.
+    pub store: Arc<Mutex<StatsStore>>,
+    /// Host name resolution state by (class/object/server).
+    pub resolve: Arc<Mutex<BTreeMap<String, ResolveState>>>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Stop window and minimum attempts for "stopped".
+    pub stop_window: Duration,
+    /// The prober (in-flight figures).
+    pub prober: Prober,
+    /// The latest evaluation, replaced whole by each tick: readers clone the `Arc`, not the
+    /// board (thousands of objects), and serialize it without holding the lock.
+    pub board: Arc<Mutex<Arc<Board>>>,
+    /// The length of the last `/api/v1/status` answer, to size the next one's buffer.
+    pub status_len: Arc<std::sync::atomic::AtomicUsize>,
+    /// The incident ledger.
+    pub incidents: Arc<IncidentStore>,
+    /// Bearer token of the write API; None disables it.
+    pub api_token: Option<Arc<str>>,
+    /// The rules in force.
+    pub rules: Arc<Rules>,
+    /// The configuration (objects, for drills).
+    pub config: Arc<Config>,
+    /// Serializes [`Shared::sync_prober`], so two callers never add the same counts twice.
+    pub prober_sync: Arc<Mutex<()>>,
+}
+
+impl Shared {
+    /// Snapshot of every server at `now`.
+    pub fn status(&self, now: UnixMillis) -> Vec<ServerStatus> {
+        let horizons = self.dnssec_horizons();
+        let store = lock(&self.store);
+        let mut out: Vec<ServerStatus> = store
+            .servers
+            .iter()
+            .map(|(t, e)| {
+                let expiry_s = e.dnssec_expiry_s(now);
+                let newest = store.newest_serial.get(&(t.class, t.object.clone()));
+                let (lag, behind) = match e.soa_position(newest, now) {
+                    Some((_, lag, behind)) if e.active => (Some(lag), Some(behind)),
+                    _ => (None, None),
+                };
+                ServerStatus {
+                    class: t.class.as_str(),
+                    object: t.object.clone(),
+                    server: t.server.clone(),
+                    address: t.address.to_string(),
+                    active: e.active,
+                    stopped: e.stopped(now, self.stop_window),
+                    nsid: e.last_nsid.clone(),
+                    window: e.stats.snapshot(now),
+                    roles: e
+                        .by_role
+                        .iter()
+                        .map(|(r, st)| (r.as_str(), st.snapshot(now)))
+                        .collect(),
+                    soa_serial: e.soa.map(|(serial, _)| serial),
+                    soa_serial_lag: lag,
+                    soa_behind_s: behind.map(|ms| ms as f64 / 1000.0),
+                    soa_stuck: behind.is_some_and(|ms| ms > SOA_STUCK_AFTER_MS),
+                    dnssec_expiry_s: expiry_s,
+                    dnssec_expiring: match (expiry_s, horizons.get(&(t.class, t.object.as_str()))) {
+                        (Some(s), Some(h)) => s < h.as_secs_f64(),
+                        _ => false,
+                    },
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.class, &a.object, &a.server, &a.address)
+                .cmp(&(b.class, &b.object, &b.server, &b.address))
+        });
+        out
+    }
+
+    /// The DNSSEC warning horizon of each signed object.
+    fn dnssec_horizons(&self) -> HashMap<(ObjectClass, &str), Duration> {
+        self.config
+            .objects
+            .iter()
+            .filter_map(|o| Some(((o.class, o.name.as_str()), o.dnssec?.warn_before)))
+            .collect()
+    }
+
+    /// When every active address of an object serves its newest serial, the time that took
+    /// (from the first node serving it to the last) is observed once as publication latency.
+    fn observe_publication(&self) {
+        let mut store = lock(&self.store);
+        let mut done = Vec::new();
+        for ((class, object), n) in store.newest_serial.iter().filter(|(_, n)| !n.published) {
+            let mut last = n.first_seen;
+            let mut all = true;
+            let mut any = false;
+            for (t, e) in store
+                .servers
+                .iter()
+                .filter(|(t, e)| t.class == *class && &t.object == object && e.active)
+            {
+                let _ = t;
+                match e.soa {
+                    Some((serial, at)) if serial == n.serial => {
+                        any = true;
+                        last = last.max(at);
+                    }
+                    Some(_) => all = false,
+                    None => {}
+                }
+            }
+            if all && any {
+                done.push(((*class, object.clone()), last.saturating_sub(n.first_seen)));
+            }
+        }
+        for (key, ms) in done {
+            self.metrics
+                .soa_publication
+                .with_label_values(&[key.0.as_str(), key.1.as_str()])
+                .observe(ms as f64 / 1000.0);
+            if let Some(n) = store.newest_serial.get_mut(&key) {
+                n.published = true;
+            }
+        }
+    }
+
+    /// Publishes an evaluation: the board for the API, grade gauges, logs of incident events.
+    pub fn publish(&self, board: Board, outcome: &crate::evaluator::TickOutcome) {
+        let m = &self.metrics;
+        for o in &board.objects {
+            let l = [o.class.as_str(), o.name.as_str()];
+            m.object_grade
+                .with_label_values(&l)
+                .set(o.assessment.grade.map(Level::gauge).unwrap_or(0));
+            m.object_candidate_grade
+                .with_label_values(&l)
+                .set(o.assessment.candidate.map(Level::gauge).unwrap_or(0));
+        }
+        m.vantage_isolated.set(i64::from(board.isolated));
+        if let Ok(counts) = self.incidents.open_count_by_grade() {
+            for level in Level::ALL {
+                m.open_incidents
+                    .with_label_values(&[level.roman()])
+                    .set(counts.get(&level).copied().unwrap_or(0) as i64);
+            }
+        }
+        if outcome.isolation_began {
+            tracing::error!(
+                control_failing = board.control_failing,
+                control_addresses = board.control_addresses,
+                "monitor isolated: most control probes fail; grading is suspended"
+            );
+        }
+        if outcome.isolation_ended {
+            tracing::warn!("monitor recovered: control probes answer again; grading resumes");
+        }
+        if let Some(me) = &outcome.monitor_event {
+            tracing::warn!(
+                event = me.kind.as_str(),
+                "monitor event recorded for the alert outbox"
+            );
+        }
+        for e in &outcome.events {
+            m.incident_events
+                .with_label_values(&[e.kind.as_str()])
+                .inc();
+            tracing::warn!(incident = e.incident_id, object = %e.incident.object, event = e.kind.as_str(), grade = ?e.grade.map(|g| g.0.roman()), "incident event");
+        }
+        *lock(&self.board) = Arc::new(board);
+    }
+
+    /// Sets the window gauges from the statistics.
+    pub fn update_gauges(&self, now: UnixMillis) {
+        let m = &self.metrics;
+        // Looked up once per tick, not once per address.
+        let horizons = self.dnssec_horizons();
+        let mut dnssec_min: BTreeMap<(ObjectClass, &str, &str), f64> = BTreeMap::new();
+        let mut store = lock(&self.store);
+        let StatsStore {
+            servers,
+            newest_serial,
+            ..
+        } = &mut *store;
+        for (t, e) in servers.iter_mut() {
+            if !e.active {
+                // An address no longer probed keeps no gauges: stale values would mislead.
+                if let Some(g) = e.gauges.take() {
+                    g.remove(m);
+                }
+                continue;
+            }
+            let w = e.stats.snapshot(now);
+            let stopped = e.stopped(now, self.stop_window);
+            let soa = e
+                .soa_position(newest_serial.get(&(t.class, t.object.clone())), now)
+                .map(|(serial, lag, behind)| (serial, lag, behind as f64 / 1000.0));
+            let g = e
+                .gauges
+                .get_or_insert_with(|| crate::metrics::AddressGauges::new(m, address_labels(t)));
+            g.set_window(w.samples, stopped);
+            g.set_soa(m, soa);
+            let ratio = |r: &crate::stats::Ratio| r.point.map(|p| [p, r.lower, r.upper]);
+            g.set_ratio(m, 0, ratio(&w.success));
+            g.set_ratio(m, 1, ratio(&w.data_error));
+            g.set_latency(
+                m,
+                w.latency
+                    .as_ref()
+                    .map(|l| [l.p50, l.p90, l.p99].map(|d| d.as_secs_f64())),
+            );
+            let expiry_s = e.dnssec_expiry_s(now);
+            if let Some(x) = expiry_s {
+                let v = dnssec_min
+                    .entry((t.class, t.object.as_str(), t.server.as_str()))
+                    .or_insert(x);
+                *v = v.min(x);
+            }
+            let expiring = match (expiry_s, horizons.get(&(t.class, t.object.as_str()))) {
+                (Some(s), Some(h)) => s < h.as_secs_f64(),
+                _ => false,
+            };
+            if expiring && !e.dnssec_warned {
+                tracing::warn!(class = t.class.as_str(), object = %t.object, server = %t.server, address = %t.address, expires_in_s = expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
+            }
+            e.dnssec_warned = expiring;
+        }
+        for ((c, o, sv), v) in &dnssec_min {
+            m.dnssec_expiry
+                .with_label_values(&[c.as_str(), o, sv])
+                .set(*v);
+        }
+        drop(store);
+        self.observe_publication();
+        self.sync_prober();
+    }
+
+    /// Brings the prober's figures into the exported metrics. The prober counts with atomics;
+    /// this runs on every tick and before every scrape, so /metrics is current whatever the
+    /// tick interval.
+    pub fn sync_prober(&self) {
+        let _one = lock(&self.prober_sync);
+        let m = &self.metrics;
+        let c = self.prober.counters();
+        m.in_flight.set(self.prober.in_flight() as i64);
+        m.probes_waiting
+            .set(c.waiting.load(std::sync::atomic::Ordering::Relaxed) as i64);
+        m.samples_in_flight.set(
+            c.samples_in_flight
+                .load(std::sync::atomic::Ordering::Relaxed) as i64,
+        );
+        for (counter, source) in [
+            (&m.stray_replies, &c.stray_replies),
+            (&m.socket_errors, &c.socket_errors),
+            (&m.probes_sent, &c.sent),
+            (&m.probes_late, &c.late),
+            (&m.samples_skipped, &c.samples_skipped),
+            (&m.rate_limited, &c.rate_limited),
+        ] {
+            let now = source.load(std::sync::atomic::Ordering::Relaxed);
+            let have = counter.get();
+            if now > have {
+                counter.inc_by(now - have);
+            }
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The metric labels of a target's address.
+pub(crate) fn address_labels(t: &crate::probe::schedule::Target) -> crate::metrics::AddressLabels {
+    crate::metrics::AddressLabels::new([
+        t.class.as_str(),
+        &t.object,
+        &t.server,
+        &t.address.to_string(),
+    ])
+}
