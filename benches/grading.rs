@@ -12,12 +12,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use dnsgrade::config::{
     Check, CheckRole, Config, DaemonConfig, Expect, Object, ObjectClass, Server, Tier, Transport,
 };
-use dnsgrade::stats::{ServerEntry, StatsStore};
 use dnsgrade::evaluator::Evaluator;
 use dnsgrade::grading::{evaluate, AddressInput, ObjectInput, RegistryInput, Rules, ServerInput};
 use dnsgrade::incident::{ConditionClocks, IncidentStore};
 use dnsgrade::probe::schedule::Target;
 use dnsgrade::probe::{Outcome, Verdict};
+use dnsgrade::stats::{ServerEntry, StatsStore};
 use dnsgrade::stats::{ServerStats, WindowSpec};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -157,32 +157,46 @@ impl Shared {
 
     /// When every active address of an object serves its newest serial, the time that took
     /// (from the first node serving it to the last) is observed once as publication latency.
+    ///
+    /// One pass over the servers, whatever the number of objects: with 20,000 objects of five
+    /// nodes each, a scan of every server per object held the statistics lock for tens of
+    /// seconds a tick, and results queued behind it.
     fn observe_publication(&self) {
         let mut store = lock(&self.store);
-        let mut done = Vec::new();
-        for ((class, object), n) in store.newest_serial.iter().filter(|(_, n)| !n.published) {
-            let mut last = n.first_seen;
-            let mut all = true;
-            let mut any = false;
-            for (t, e) in store
-                .servers
+        // (serial, first seen) → (last node's first-seen time, all current, any current).
+        let mut pending: HashMap<(ObjectClass, &str), (u32, UnixMillis, UnixMillis, bool, bool)> =
+            store
+                .newest_serial
                 .iter()
-                .filter(|(t, e)| t.class == *class && &t.object == object && e.active)
-            {
-                let _ = t;
-                match e.soa {
-                    Some((serial, at)) if serial == n.serial => {
-                        any = true;
-                        last = last.max(at);
-                    }
-                    Some(_) => all = false,
-                    None => {}
+                .filter(|(_, n)| !n.published)
+                .map(|((c, o), n)| {
+                    (
+                        (*c, o.as_str()),
+                        (n.serial, n.first_seen, n.first_seen, true, false),
+                    )
+                })
+                .collect();
+        if pending.is_empty() {
+            return;
+        }
+        for (t, e) in store.servers.iter().filter(|(_, e)| e.active) {
+            let Some(p) = pending.get_mut(&(t.class, t.object.as_str())) else {
+                continue;
+            };
+            match e.soa {
+                Some((serial, at)) if serial == p.0 => {
+                    p.4 = true;
+                    p.2 = p.2.max(at);
                 }
-            }
-            if all && any {
-                done.push(((*class, object.clone()), last.saturating_sub(n.first_seen)));
+                Some(_) => p.3 = false,
+                None => {}
             }
         }
+        let done: Vec<((ObjectClass, String), u64)> = pending
+            .into_iter()
+            .filter(|(_, p)| p.3 && p.4)
+            .map(|((c, o), p)| ((c, o.to_string()), p.2.saturating_sub(p.1)))
+            .collect();
         for (key, ms) in done {
             self.metrics
                 .soa_publication
