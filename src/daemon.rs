@@ -1,6 +1,6 @@
 //! `dnsgrade run`: wires config, probers, statistics, metrics and HTTP together.
 //!
-//! Services and how they end (STYLE.md, item 6): the probe loops are cancelled by one token;
+//! Services and how they end: the probe loops are cancelled by one token;
 //! the result consumer ends when every sender (the probe tasks) is gone and flushes as it goes;
 //! the evaluation ticker and the HTTP server stop on the same token. [`Daemon::stop`] waits for
 //! all of them with a grace timeout.

@@ -5,7 +5,7 @@
 //! to the incident ledger, which writes every transition in one transaction before anything
 //! acts on it. When most control probes fail, the vantage point is cut off: grading is
 //! suspended — the clocks do not advance, no incident opens, open ones are held — and the
-//! status says `isolated` (MATRIX.md, "Monitor health").
+//! status says `isolated` (docs/matrix.md, "Monitor health").
 
 use crate::clock::UnixMillis;
 use crate::config::{CheckRole, Config, Licensor, ObjectClass, Scope};

@@ -163,19 +163,19 @@ impl Shared {
     /// seconds a tick, and results queued behind it.
     fn observe_publication(&self) {
         let mut store = lock(&self.store);
-        // (serial, first seen) → (last node's first-seen time, all current, any current).
-        let mut pending: HashMap<(ObjectClass, &str), (u32, UnixMillis, UnixMillis, bool, bool)> =
-            store
-                .newest_serial
-                .iter()
-                .filter(|(_, n)| !n.published)
-                .map(|((c, o), n)| {
-                    (
-                        (*c, o.as_str()),
-                        (n.serial, n.first_seen, n.first_seen, true, false),
-                    )
-                })
-                .collect();
+        // Per object: (serial, first seen, the last node's first-seen time, all current, any).
+        type Progress = (u32, UnixMillis, UnixMillis, bool, bool);
+        let mut pending: HashMap<(ObjectClass, &str), Progress> = store
+            .newest_serial
+            .iter()
+            .filter(|(_, n)| !n.published)
+            .map(|((c, o), n)| {
+                (
+                    (*c, o.as_str()),
+                    (n.serial, n.first_seen, n.first_seen, true, false),
+                )
+            })
+            .collect();
         if pending.is_empty() {
             return;
         }

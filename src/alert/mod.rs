@@ -3,7 +3,7 @@
 //!
 //! # Design
 //!
-//! Nothing is lost (DESIGN.md): an alert is *written* in the same SQLite transaction as the
+//! Nothing is lost: an alert is *written* in the same SQLite transaction as the
 //! state change it reports, and *delivered* afterwards, at least once, with a stable
 //! idempotency key. Delivery state lives in the same file, so a restart — even after
 //! `kill -9` — resumes where the last commit left off.
@@ -213,7 +213,7 @@ impl Default for Options {
     }
 }
 
-/// The running outbox workers, one per sink (STYLE.md: a service with `start`/`stop`).
+/// The running outbox workers, one per sink.
 #[derive(Debug)]
 pub struct AlertService {
     cancel: CancellationToken,

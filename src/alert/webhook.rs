@@ -1,4 +1,4 @@
-//! The webhook sink: the JSON body of DESIGN.md, its headers, and the HMAC-SHA256 signature.
+//! The webhook sink: the JSON body the README documents ("Alerts"), its headers, and the HMAC-SHA256 signature.
 
 use super::AlertContext;
 use crate::config::Secret;

@@ -61,7 +61,7 @@ impl Default for AlertConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SinkKind {
-    /// A signed JSON webhook (DESIGN.md body and headers).
+    /// A signed JSON webhook (the README, "Alerts": body and headers).
     Webhook,
     /// Prometheus Alertmanager, `POST /api/v2/alerts`.
     Alertmanager,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 /// The matrix's latency threshold. A probe timeout at or below it would make "slower than
-/// 5 s" invisible (MATRIX.md, "probe timeout"), so validation refuses such a timeout.
+/// 5 s" invisible (docs/matrix.md, "What is measured"), so validation refuses such a timeout.
 pub const LATENCY_THRESHOLD: Duration = Duration::from_secs(5);
 
 /// The default probe interval: 5 s, so one check on one address gives at least 50 probes in

@@ -65,7 +65,7 @@ pub struct Assessment {
     pub object: ObjectKey,
     /// The grade, or None when healthy (or unknown).
     pub grade: Option<Level>,
-    /// A higher grade that awaits a person's confirmation of social impact (MATRIX.md:
+    /// A higher grade that awaits a person's confirmation of social impact (docs/matrix.md:
     /// tier-1 institution stopped → candidate I; tier-1 website stopped → candidate III).
     pub candidate: Option<Level>,
     /// The rule that fired (e.g. `tld.bad_nodes_half`), None when healthy.

@@ -53,8 +53,8 @@ impl ConditionClocks {
     ///   in the future);
     /// - holds, clock running: the original onset is kept and `last_true` moves to `now`. A gap
     ///   in observation (the monitor was down) is not evidence that the condition was false,
-    ///   so it does not reset the clock — MATRIX.md: "a restart of the monitor never resets
-    ///   the 1 h and 4 h counts";
+    ///   so it does not reset the clock: a restart of the monitor resumes the 1 h and 4 h counts
+    ///   (docs/matrix.md);
     /// - does not hold: the clock keeps running (a blip does not reset it) until
     ///   `now - last_true >= clear_after`, then it is dropped.
     pub fn observe(

@@ -2,7 +2,7 @@
 //! [`Assessment`] per object. No I/O and no clock reads: every input is a value, so each cell
 //! of the matrix is testable in microseconds and the 1 h / 4 h cells without waiting.
 //!
-//! Judging one server address (MATRIX.md):
+//! Judging one server address (docs/matrix.md):
 //! - *stopped*: at least `stop_min_probes` attempts within `stop_window` and no success;
 //! - *unknown*: fewer than `min_samples` probes in the window — never bad unless stopped;
 //! - *bad*: stopped, or the success ratio's Wilson upper bound below the threshold, or the
@@ -14,7 +14,7 @@
 //! bad when any of its addresses is bad: a node that IPv6 users cannot reach is failing them.
 //!
 //! Condition clocks: every condition that holds runs a clock keyed `object:rule`; its onset is
-//! kept through blips shorter than `clear_after` (MATRIX.md, "duration"). For a stop, the onset
+//! kept through blips shorter than `clear_after` (docs/matrix.md, "What is measured"). For a stop, the onset
 //! is the first probe after the last success (the last success time + 1 ms, or the start of the
 //! stop window when none is known); for other conditions, the first evaluation that saw it.
 

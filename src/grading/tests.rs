@@ -1,4 +1,4 @@
-//! The matrix, cell by cell: for every cell of MATRIX.md a row that reaches its grade and a row
+//! The matrix, cell by cell: for every cell of docs/matrix.md a row that reaches its grade and a row
 //! just below its threshold that does not. Time is simulated: the hour-long cells take
 //! microseconds.
 

@@ -23,7 +23,7 @@
 //! ## Events
 //!
 //! Every transition is an [`IncidentEvent`] in the incident's timeline. Six kinds are the
-//! webhook event types of DESIGN.md (`incident.opened|escalated|deescalated|resolved|
+//! webhook event types of the README, "Alerts" (`incident.opened|escalated|deescalated|resolved|
 //! impact_confirmed|acknowledged`, see [`EventKind::webhook_type`]); the others
 //! (`candidate_changed`, `clearing`, `recurred`, `maintenance_started|ended`,
 //! `false_positive`, `cause_set`) are kept in the timeline only. Each event carries the
@@ -100,7 +100,7 @@ pub use store::{
     SCHEMA_VERSION,
 };
 
-/// The default `clear_after` (MATRIX.md): a condition, and an incident, clear only after 300 s
+/// The default `clear_after` (docs/matrix.md): a condition, and an incident, clear only after 300 s
 /// without it.
 pub const DEFAULT_CLEAR_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 

@@ -110,7 +110,7 @@ impl IncidentState {
 }
 
 /// A grade together with its names, as the webhook body and the status page show it
-/// (`grade {level, zh, en, colour}` in DESIGN.md).
+/// (`grade {level, zh, en, colour}` in the README, "Alerts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GradeView(pub Level);
 
@@ -222,7 +222,7 @@ impl Incident {
     }
 }
 
-/// What happened to an incident. The first six are the webhook event types of DESIGN.md; the
+/// What happened to an incident. The first six are the webhook event types of the README, "Alerts"; the
 /// rest are kept in the timeline only (so the ledger tells the whole story) and are never
 /// delivered as webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -375,7 +375,7 @@ pub struct TimelineEntry {
     pub payload: serde_json::Value,
 }
 
-/// A person's confirmation of social impact (MATRIX.md: candidate I of a tier-1 institution,
+/// A person's confirmation of social impact (docs/matrix.md: candidate I of a tier-1 institution,
 /// candidate III of a tier-1 website). It counts only for the incident it was given in: a new
 /// outage needs a new judgement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -406,7 +406,7 @@ impl IncidentStore {
     }
 
     /// Records that `by` confirmed the social impact behind the incident's candidate grade
-    /// (MATRIX.md: tier-1 institution stopped → I; tier-1 website stopped → III). Grading reads
+    /// (docs/matrix.md: tier-1 institution stopped → I; tier-1 website stopped → III). Grading reads
     /// [`confirmations`](Self::confirmations) and promotes the candidate on its next tick, which
     /// then shows up as `incident.escalated`.
     ///

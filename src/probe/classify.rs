@@ -1,11 +1,11 @@
 //! Query building and reply classification: pure functions, no I/O.
 //!
-//! A reply is classified against the check it answers (MATRIX.md, "success"): the RCODE must be
+//! A reply is classified against the check it answers (docs/matrix.md, "What is measured"): the RCODE must be
 //! one the check accepts, the AA bit (or a referral) must be right for authoritative checks, and
 //! where the check lists expected values the RRset is compared with them to give a data
 //! [`Verdict`]. Unexpected NXDOMAIN is a failure (`nxdomain`) for a check with no reference, but
 //! *missing data* (a successful reply with verdict `missing`) for a check that has expected
-//! values: MATRIX.md counts NXDOMAIN/NODATA where the reference has data as missing data.
+//! values: docs/matrix.md counts NXDOMAIN/NODATA where the reference has data as missing data.
 
 use super::{Outcome, Verdict};
 use crate::config::{normalize_rdata, Check, Expect};

@@ -7,7 +7,7 @@
 //! their self-signature verifies), every RRSIG made by one of those keys is verified
 //! cryptographically over its RRset (hickory-proto's `Verifier`, ring): a signature that does
 //! not verify is *invalid*. A reply with an expired, not yet valid, missing or invalid
-//! signature is *wrong* data (MATRIX.md: expired or invalid signatures count as wrong). The
+//! signature is *wrong* data (docs/matrix.md: expired or invalid signatures count as wrong). The
 //! earliest expiration seen is reported so that signatures about to expire can be warned
 //! about before they do.
 //!

@@ -1,5 +1,5 @@
 //! The probe engine: one DNS query to one server address over one transport is one
-//! measurement (MATRIX.md, "probe").
+//! measurement (docs/matrix.md, "What is measured").
 //!
 //! - [`classify`]: query building and reply classification (pure).
 //! - [`dnssec`]: RRSIG validity windows of replies from signed zones (pure).

@@ -93,7 +93,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// The data-correctness verdict of a successful reply, when it could be checked against a
-/// reference (MATRIX.md, "data error ratio").
+/// reference (docs/matrix.md, "What is measured").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {

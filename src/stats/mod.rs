@@ -1,5 +1,4 @@
-//! Per-server statistics over a sliding window of time slices (MATRIX.md, "measured
-//! quantities").
+//! Per-server statistics over a sliding window of time slices (docs/matrix.md, "What is measured").
 //!
 //! # Design
 //!

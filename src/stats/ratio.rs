@@ -1,4 +1,4 @@
-//! A share with its 95% Wilson score interval (MATRIX.md, "confidence").
+//! A share with its 95% Wilson score interval (docs/matrix.md, "What is measured").
 
 use serde::Serialize;
 

@@ -111,7 +111,7 @@ fn nearest_rank(q: f64, n: u64) -> u64 {
     (r as u64).clamp(1, n)
 }
 
-/// Probes over the last stretch of time, for the "stopped" test (MATRIX.md: no success in the
+/// Probes over the last stretch of time, for the "stopped" test (docs/matrix.md: no success in the
 /// last 60 s with at least 5 attempts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RecentCounts {

@@ -16,7 +16,7 @@ pub const MAX_SLICES: usize = 86_400;
 /// How a server's window is shaped. One spec serves every server of a daemon.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowSpec {
-    /// Length of the sliding window that rates and quantiles are computed over (MATRIX.md:
+    /// Length of the sliding window that rates and quantiles are computed over (docs/matrix.md:
     /// 300 s). Rounded up to a whole number of slices.
     pub window: Duration,
     /// Length of one slice, the granularity at which records expire (the evaluation tick,

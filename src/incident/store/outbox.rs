@@ -33,7 +33,7 @@ pub struct MonitorObservation {
     pub control_failing: usize,
 }
 
-/// The two monitor event kinds (MATRIX.md, "Monitor health").
+/// The two monitor event kinds (docs/matrix.md, "Monitor health").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum MonitorKind {
     /// Most control probes fail: grading is suspended.

@@ -1,5 +1,5 @@
 //! Registry probes: the registration service (EPP) and the query service (RDAP, WHOIS) of a
-//! TLD registry, and the registration systems of registrars (MATRIX.md: a TLD's EPP unavailable
+//! TLD registry, and the registration systems of registrars (docs/matrix.md: a TLD's EPP unavailable
 //! for more than 4 h is level III, degraded EPP or an unavailable query service level IV; a
 //! registrar's registration system unavailable is level IV).
 //!
