@@ -186,15 +186,54 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What the two kinds of family share: the name, the labels, and the series by labels.
+#[derive(Debug)]
+struct Series<V> {
+    name: &'static str,
+    help: &'static str,
+    extra: &'static [&'static str],
+    plan: Vec<Piece>,
+    map: Mutex<BTreeMap<Key, V>>,
+}
+
+impl<V: Clone> Series<V> {
+    fn new(name: &'static str, help: &'static str, extra: &'static [&'static str]) -> Self {
+        assert!(extra.len() <= MAX_EXTRA, "{name}: too many labels");
+        Series {
+            name,
+            help,
+            extra,
+            plan: plan(extra),
+            map: Mutex::default(),
+        }
+    }
+
+    fn get(&self, labels: &AddressLabels, extra: &[&'static str], new: impl FnOnce() -> V) -> V {
+        debug_assert_eq!(extra.len(), self.extra.len(), "{}", self.name);
+        lock(&self.map)
+            .entry(key(labels, extra))
+            .or_insert_with(new)
+            .clone()
+    }
+
+    fn remove(&self, labels: &AddressLabels, extra: &[&'static str]) {
+        lock(&self.map).remove(&key(labels, extra));
+    }
+
+    fn remove_address(&self, labels: &AddressLabels) {
+        lock(&self.map).retain(|(l, _), _| l != labels);
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+}
+
 /// A counter or gauge family with a series per (address, extra label values).
 #[derive(Debug)]
 pub struct Family {
-    name: &'static str,
-    help: &'static str,
     kind: Kind,
-    extra: &'static [&'static str],
-    plan: Vec<Piece>,
-    series: Mutex<BTreeMap<Key, Value>>,
+    s: Series<Value>,
 }
 
 impl Family {
@@ -206,45 +245,36 @@ impl Family {
         kind: Kind,
         extra: &'static [&'static str],
     ) -> Self {
-        assert!(extra.len() <= MAX_EXTRA, "{name}: too many labels");
         Family {
-            name,
-            help,
             kind,
-            extra,
-            plan: plan(extra),
-            series: Mutex::default(),
+            s: Series::new(name, help, extra),
         }
     }
 
     /// The family's name.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.s.name
     }
 
     /// The handle of the series with these labels, created (at zero) if new. `extra` gives a
     /// value for each of the family's extra label names, in order.
     pub fn series(&self, labels: &AddressLabels, extra: &[&'static str]) -> Value {
-        debug_assert_eq!(extra.len(), self.extra.len(), "{}", self.name);
-        lock(&self.series)
-            .entry(key(labels, extra))
-            .or_default()
-            .clone()
+        self.s.get(labels, extra, Value::default)
     }
 
     /// Removes one series; a handle still held keeps counting into nothing.
     pub fn remove(&self, labels: &AddressLabels, extra: &[&'static str]) {
-        lock(&self.series).remove(&key(labels, extra));
+        self.s.remove(labels, extra);
     }
 
     /// Removes every series of the address.
     pub fn remove_address(&self, labels: &AddressLabels) {
-        lock(&self.series).retain(|(l, _), _| l != labels);
+        self.s.remove_address(labels);
     }
 
     /// Number of series.
     pub fn len(&self) -> usize {
-        lock(&self.series).len()
+        self.s.len()
     }
 
     /// Whether the family has no series (then it is not rendered at all).
@@ -254,14 +284,15 @@ impl Family {
 
     /// Appends the family in the text exposition format (nothing when it has no series).
     pub fn render(&self, out: &mut String) {
-        let series = lock(&self.series);
+        let s = &self.s;
+        let series = lock(&s.map);
         if series.is_empty() {
             return;
         }
-        header(out, self.name, self.help, self.kind.type_name());
+        header(out, s.name, s.help, self.kind.type_name());
         for ((labels, extra), v) in series.iter() {
-            out.push_str(self.name);
-            open_labels(out, labels, &self.plan, self.extra, extra);
+            out.push_str(s.name);
+            open_labels(out, labels, &s.plan, s.extra, extra);
             out.push_str("} ");
             let raw = v.raw();
             match self.kind {
@@ -310,12 +341,8 @@ impl Histogram {
 /// A histogram family with a series per (address, extra label values).
 #[derive(Debug)]
 pub struct HistogramFamily {
-    name: &'static str,
-    help: &'static str,
-    extra: &'static [&'static str],
-    plan: Vec<Piece>,
     bounds: &'static [f64],
-    series: Mutex<BTreeMap<Key, Histogram>>,
+    s: Series<Histogram>,
 }
 
 impl HistogramFamily {
@@ -326,47 +353,38 @@ impl HistogramFamily {
         extra: &'static [&'static str],
         bounds: &'static [f64],
     ) -> Self {
-        assert!(extra.len() <= MAX_EXTRA, "{name}: too many labels");
         debug_assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{name}: bounds");
         HistogramFamily {
-            name,
-            help,
-            extra,
-            plan: plan(extra),
             bounds,
-            series: Mutex::default(),
+            s: Series::new(name, help, extra),
         }
     }
 
     /// The family's name.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.s.name
     }
 
     /// The handle of the series with these labels, created empty if new.
     pub fn series(&self, labels: &AddressLabels, extra: &[&'static str]) -> Histogram {
-        debug_assert_eq!(extra.len(), self.extra.len(), "{}", self.name);
         let bounds = self.bounds;
-        lock(&self.series)
-            .entry(key(labels, extra))
-            .or_insert_with(|| {
-                Histogram(Arc::new(HistogramCells {
-                    bounds,
-                    counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-                    sum: AtomicU64::new(0f64.to_bits()),
-                }))
-            })
-            .clone()
+        self.s.get(labels, extra, || {
+            Histogram(Arc::new(HistogramCells {
+                bounds,
+                counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+                sum: AtomicU64::new(0f64.to_bits()),
+            }))
+        })
     }
 
     /// Removes every series of the address.
     pub fn remove_address(&self, labels: &AddressLabels) {
-        lock(&self.series).retain(|(l, _), _| l != labels);
+        self.s.remove_address(labels);
     }
 
     /// Number of series.
     pub fn len(&self) -> usize {
-        lock(&self.series).len()
+        self.s.len()
     }
 
     /// Whether the family has no series.
@@ -377,19 +395,20 @@ impl HistogramFamily {
     /// Appends the family in the text exposition format: cumulative `_bucket` series with
     /// `le`, then `_sum` and `_count` (the +Inf bucket, so the two always agree).
     pub fn render(&self, out: &mut String) {
-        let series = lock(&self.series);
+        let s = &self.s;
+        let series = lock(&s.map);
         if series.is_empty() {
             return;
         }
-        header(out, self.name, self.help, "histogram");
+        header(out, s.name, s.help, "histogram");
         let mut le = String::new();
         for ((labels, extra), h) in series.iter() {
             let mut cumulative = 0u64;
             for (i, c) in h.0.counts.iter().enumerate() {
                 cumulative += c.load(Ordering::Relaxed);
-                out.push_str(self.name);
+                out.push_str(s.name);
                 out.push_str("_bucket");
-                open_labels(out, labels, &self.plan, self.extra, extra);
+                open_labels(out, labels, &s.plan, s.extra, extra);
                 le.clear();
                 match self.bounds.get(i) {
                     Some(b) => {
@@ -399,15 +418,15 @@ impl HistogramFamily {
                 }
                 let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
             }
-            out.push_str(self.name);
+            out.push_str(s.name);
             out.push_str("_sum");
-            open_labels(out, labels, &self.plan, self.extra, extra);
+            open_labels(out, labels, &s.plan, s.extra, extra);
             out.push_str("} ");
             push_f64(out, f64::from_bits(h.0.sum.load(Ordering::Relaxed)));
             out.push('\n');
-            out.push_str(self.name);
+            out.push_str(s.name);
             out.push_str("_count");
-            open_labels(out, labels, &self.plan, self.extra, extra);
+            open_labels(out, labels, &s.plan, s.extra, extra);
             let _ = writeln!(out, "}} {cumulative}");
         }
     }
