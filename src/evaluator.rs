@@ -77,7 +77,7 @@ pub struct TickOutcome {
     /// The monitor event written by this tick (a change of the persisted isolation state).
     pub monitor_event: Option<MonitorEvent>,
     /// Objects whose open incidents were held after a restart (not stepped this tick).
-    pub held: Vec<String>,
+    pub held: Vec<crate::config::ObjectKey>,
 }
 
 /// Everything grading reads from the statistics, taken in one pass under the statistics lock
@@ -88,7 +88,7 @@ pub struct Observations {
     /// The active addresses of each (class, object, server), sorted by label.
     by_server: HashMap<(ObjectClass, String, String), Vec<AddressInput>>,
     /// Registry services by object key.
-    registries: HashMap<String, RegistryStatus>,
+    registries: HashMap<crate::config::ObjectKey, RegistryStatus>,
 }
 
 impl Observations {
@@ -352,13 +352,13 @@ impl Evaluator {
         objects: &mut [ObjectStatus],
         ready: &[bool],
         clocks: &mut ConditionClocks,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<crate::config::ObjectKey>, StoreError> {
         let m = &self.rules.measure;
         let warm_up = (m.window.as_millis() / m.tick.as_millis().max(1)) as u64;
         if self.ticks >= warm_up || ready.iter().all(|r| *r) {
             return Ok(Vec::new());
         }
-        let open: HashMap<String, crate::incident::Incident> = self
+        let open: HashMap<crate::config::ObjectKey, crate::incident::Incident> = self
             .store
             .list(&crate::incident::ListFilter {
                 state: crate::incident::StateFilter::Open,
@@ -418,6 +418,6 @@ impl Evaluator {
 }
 
 /// The object key of a status entry (`class/name`, as in the incident ledger).
-pub fn status_key(s: &ObjectStatus) -> String {
-    format!("{}/{}", s.class.as_str(), s.name)
+pub fn status_key(s: &ObjectStatus) -> crate::config::ObjectKey {
+    crate::config::ObjectKey::new(s.class, &s.name)
 }

@@ -167,7 +167,7 @@ pub fn render(board: &Board, open: &[Incident], now: UnixMillis) -> String {
             "<tr data-object=\"{key}\"><td>{class_zh}<br><span class=\"muted\">{class}{tier}</span></td><td>{name}</td>\
              <td>{grade}{candidate}</td><td>{reasons}</td><td>{lead}</td><td>{next}</td>\
              <td>{n} addresses · {bad} bad · {unknown} unknown{registry}</td></tr>",
-            key = esc(&format!("{}/{}", o.class.as_str(), o.name)),
+            key = esc(&crate::config::ObjectKey::new(o.class, &o.name)),
             class_zh = o.class.zh(),
             class = o.class.as_str(),
             reasons = reasons.join("<br>"),

@@ -39,7 +39,7 @@ fn config(dir: &std::path::Path, url: &str, give_up: &str) -> Config {
 fn assessment(cfg: &Config, rules: &Rules, i: usize, grade: Level, onset: u64) -> Assessment {
     let o = &cfg.objects[i];
     Assessment {
-        object: format!("tld/{}", o.name),
+        object: dnsgrade::config::ObjectKey::new(o.class, &o.name),
         grade: Some(grade),
         candidate: None,
         rule: Some("test.rule".into()),

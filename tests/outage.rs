@@ -135,7 +135,7 @@ fn event_kinds(d: &Daemon) -> Vec<(String, String)> {
             .expect("get")
             .expect("incident");
         for e in detail.timeline {
-            out.push((i.object.clone(), e.kind.as_str().to_string()));
+            out.push((i.object.to_string(), e.kind.as_str().to_string()));
         }
     }
     out

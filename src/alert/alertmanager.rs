@@ -36,10 +36,7 @@ pub fn incident_alert(
     ctx: &AlertContext,
     ends_at: Option<Timestamp>,
 ) -> Value {
-    let (class, name) = incident
-        .object
-        .split_once('/')
-        .unwrap_or(("", incident.object.as_str()));
+    let (class, name) = (incident.object.class().as_str(), incident.object.name());
     let g = incident.grade.0;
     let mut labels = Map::new();
     labels.insert("alertname".into(), json!(INCIDENT_ALERTNAME));

@@ -35,8 +35,8 @@ pub fn accepts_incident(filter: &SinkFilter, incident: &Incident, ctx: &AlertCon
     {
         return false;
     }
-    let class = incident.object.split('/').next().unwrap_or("");
-    if !filter.classes.is_empty() && !filter.classes.iter().any(|c| c.as_str() == class) {
+    let class = incident.object.class();
+    if !filter.classes.is_empty() && !filter.classes.contains(&class) {
         return false;
     }
     match &filter.authority {

@@ -148,7 +148,7 @@ pub struct AlertContext {
     pub api_base: String,
     /// Every authority name that leads or is notified of each object's response, at any
     /// grade (normalised), for the `authority` filter.
-    routing: HashMap<String, Vec<String>>,
+    routing: HashMap<crate::config::ObjectKey, Vec<String>>,
 }
 
 impl AlertContext {

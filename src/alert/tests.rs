@@ -104,7 +104,7 @@ fn incident(object: &str, grade: Level, max: Level) -> Incident {
         .map(|o| serde_json::to_value(authority(o, grade, &rules)).expect("json"));
     Incident {
         id: 7,
-        object: object.into(),
+        object: object.parse().expect("object key"),
         state: IncidentState::Open,
         grade: GradeView(grade),
         max_grade: GradeView(max),
@@ -246,7 +246,7 @@ fn the_provincial_hook_gets_its_provinces_incidents_only() {
     ));
     // An object no longer configured is judged by its snapshot's routing.
     let mut gone = incident("recursive/gd", Level::III, Level::III);
-    gone.object = "recursive/removed".into();
+    gone.object = "recursive/removed".parse().expect("object key");
     assert!(accepts_incident(&f, &gone, &c));
 }
 
@@ -370,7 +370,7 @@ fn alertmanager_refresh_reposts_open_and_recently_resolved_but_not_ahead_of_the_
     let store = IncidentStore::open_in_memory().expect("store");
     let rules = Rules::miit_2011();
     let asmt = |key: &str, grade: Option<Level>| crate::grading::Assessment {
-        object: key.into(),
+        object: key.parse().expect("object key"),
         grade,
         candidate: None,
         rule: grade.map(|_| "r".to_string()),

@@ -33,7 +33,7 @@ pub fn body(item: &OutboxItem, ctx: &AlertContext) -> Value {
 
 fn incident_body(key: &str, e: &IncidentEvent, ctx: &AlertContext) -> Value {
     let i = &e.incident;
-    let (class, name) = i.object.split_once('/').unwrap_or(("", i.object.as_str()));
+    let (class, name) = (i.object.class().as_str(), i.object.name());
     let obj = ctx.object(&i.object);
     let authority = i.authority.as_ref().map(|a| {
         json!({

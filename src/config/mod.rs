@@ -6,12 +6,14 @@
 
 mod duration;
 pub(crate) mod error;
+mod key;
 mod model;
 mod raw;
 mod validate;
 
 pub use duration::{parse_duration, HumanDuration};
 pub use error::{ConfigError, ConfigErrors};
+pub use key::{ObjectKey, ObjectKeyError};
 pub use model::*;
 pub use validate::{
     normalize_authority, normalize_province, normalize_rdata, normalize_value, parse_address,

@@ -4,8 +4,7 @@ use super::Level;
 use crate::clock::UnixMillis;
 use serde::Serialize;
 
-/// Identifies a graded object: `class/name`, e.g. `tld/cn`, `recursive/lab-gd`.
-pub type ObjectKey = String;
+pub use crate::config::ObjectKey;
 
 /// Who leads the response (plan section 5.1) and who is notified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -63,7 +63,7 @@ pub struct ObjectInput<'a> {
 
 /// The key of an object: `class/name`.
 pub fn object_key(o: &Object) -> ObjectKey {
-    format!("{}/{}", o.class.as_str(), o.name)
+    ObjectKey::new(o.class, &o.name)
 }
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -233,7 +233,7 @@ mod tests {
 
     fn a(grade: Option<Level>, candidate: Option<Level>, onset: Option<UnixMillis>) -> Assessment {
         Assessment {
-            object: "recursive/gd".into(),
+            object: "recursive/gd".parse().expect("object key"),
             grade,
             candidate,
             rule: grade.map(|_| "recursive.stopped".into()),

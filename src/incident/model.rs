@@ -409,8 +409,9 @@ pub struct IncidentDetail {
 pub struct MaintenanceWindow {
     /// Ledger id.
     pub id: i64,
-    /// The object, `class/name` (exact match).
-    pub object: ObjectKey,
+    /// The object, `class/name` (exact match), as declared: a window may name an object the
+    /// configuration no longer has.
+    pub object: String,
     /// Start, inclusive.
     pub starts: Timestamp,
     /// End, exclusive.

@@ -473,7 +473,9 @@ impl IncidentStore {
             "SELECT c.object, c.level FROM confirmations c
              JOIN incidents i ON i.id = c.incident_id WHERE i.state = 'open' AND i.drill = 0",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, ObjectKey>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out: HashMap<ObjectKey, Level> = HashMap::new();
         for row in rows {
             let (object, lv) = row?;
@@ -685,7 +687,7 @@ impl IncidentStore {
             .query_map(params![id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
+                    r.get::<_, ObjectKey>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, u64>(4)?,
@@ -914,7 +916,7 @@ fn apply_in(
     };
     let mut events = Vec::new();
     for a in assessments {
-        if a.grade.is_none() && !open.contains(&a.object) {
+        if a.grade.is_none() && !open.contains(a.object.as_str()) {
             continue;
         }
         events.extend(apply_one(conn, drill, a, now, clear_after)?);
@@ -1278,7 +1280,12 @@ fn decode(r: RawIncident) -> StoreResult<Incident> {
             .map(|c| parse_level(c, "incidents.candidate"))
             .transpose()?
             .map(GradeView),
-        object: r.object,
+        object: r
+            .object
+            .parse()
+            .map_err(|e: crate::config::ObjectKeyError| {
+                StoreError::Corrupt(format!("incidents.object: {e}"))
+            })?,
         rule: r.rule,
         reasons_zh: reasons.zh,
         reasons_en: reasons.en,

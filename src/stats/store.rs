@@ -92,7 +92,7 @@ pub struct StatsStore {
     pub servers: HashMap<Arc<Target>, ServerEntry>,
     /// Registry services (EPP, RDAP, WHOIS) of each object that has them, by object key
     /// (`class/name`).
-    pub registries: HashMap<String, RegistryHealthTracker>,
+    pub registries: HashMap<crate::config::ObjectKey, RegistryHealthTracker>,
 }
 
 impl StatsStore {

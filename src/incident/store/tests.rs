@@ -28,7 +28,7 @@ fn evidence(stopped: bool) -> Vec<ServerEvidence> {
 
 fn asmt(object: &str, grade: Option<Level>, onset: Option<UnixMillis>) -> Assessment {
     Assessment {
-        object: object.into(),
+        object: object.parse().expect("object key"),
         grade,
         candidate: None,
         rule: grade.map(|_| "recursive.stopped".to_string()),
@@ -736,7 +736,7 @@ fn prune_keeps_open_and_recent_incidents() {
         })
         .expect("list")
         .into_iter()
-        .map(|i| i.object)
+        .map(|i| i.object.to_string())
         .collect();
     assert_eq!(left, ["tld/recent", "tld/stuck"]);
     // Events and confirmations went with the incident.
@@ -785,7 +785,7 @@ fn list_filters() {
         st.list(&f)
             .expect("list")
             .into_iter()
-            .map(|i| i.object)
+            .map(|i| i.object.to_string())
             .collect()
     };
     assert_eq!(names(ListFilter::default()), ["tld/b"]);
@@ -1147,7 +1147,7 @@ fn drills_run_beside_real_incidents_without_touching_clocks() {
     use crate::grading::{Assessment, Level};
     let st = IncidentStore::open_in_memory().expect("store");
     let a = |grade: Option<Level>| Assessment {
-        object: "tld/cn".into(),
+        object: "tld/cn".parse().expect("object key"),
         grade,
         candidate: None,
         rule: grade.map(|_| "tld.bad_nodes_some".into()),
