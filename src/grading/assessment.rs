@@ -67,7 +67,10 @@ pub struct Assessment {
     /// A higher grade that awaits a person's confirmation of social impact (docs/matrix.md:
     /// tier-1 institution stopped → candidate I; tier-1 website stopped → candidate III).
     pub candidate: Option<Level>,
-    /// The rule that fired (e.g. `tld.bad_nodes_half`), None when healthy.
+    /// The rule that fired, by its stable id ([`super::RuleId::as_str`], e.g.
+    /// `tld.bad_nodes_half`), None when healthy. Kept as text here: the ledger, the API and
+    /// alerts carry it as text, and an incident written by an earlier version may name a rule
+    /// this one no longer has.
     pub rule: Option<String>,
     /// Reasons in Chinese, one sentence each.
     pub reasons_zh: Vec<String>,

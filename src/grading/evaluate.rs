@@ -19,8 +19,8 @@
 //! stop window when none is known); for other conditions, the first evaluation that saw it.
 
 use super::rules::Rules;
-use super::ConditionClocks;
 use super::{Assessment, Authority, Escalation, Level, ObjectKey, ServerEvidence};
+use super::{ConditionClocks, RuleId};
 use crate::clock::UnixMillis;
 use crate::config::{Licensor, Object, ObjectClass, Scope, Tier};
 pub use crate::probe::registry::RegistryInput;
@@ -140,7 +140,7 @@ fn evidence(a: &AddressInput, j: &Judged, rules: &Rules) -> ServerEvidence {
 struct Finding {
     grade: Level,
     candidate: Option<Level>,
-    rule: &'static str,
+    rule: RuleId,
     zh: String,
     en: String,
     onset_hint: UnixMillis,
@@ -204,7 +204,7 @@ pub fn evaluate(
     // Run a clock for every rule; those that do not hold now are observed as false so that
     // they clear after `clear_after`.
     let clear_after = rules.measure.clear_after;
-    let mut onsets: HashMap<&'static str, UnixMillis> = HashMap::new();
+    let mut onsets: HashMap<RuleId, UnixMillis> = HashMap::new();
     for f in &findings {
         let ck = format!("{key}:{}", f.rule);
         if let Some(on) = clocks.observe(&ck, true, f.onset_hint.min(now), now, clear_after) {
@@ -223,7 +223,7 @@ pub fn evaluate(
         let prefix = format!("{key}:");
         clocks.observe_others_false(
             &prefix,
-            |rule| findings.iter().any(|f| f.rule == rule),
+            |rule| findings.iter().any(|f| f.rule.as_str() == rule),
             now,
             clear_after,
         );
@@ -232,7 +232,7 @@ pub fn evaluate(
     // Duration cells: promote once the clock has run long enough.
     let mut graded: Vec<(Level, Option<Level>, &Finding, Option<Escalation>)> = Vec::new();
     for f in &findings {
-        let onset = onsets.get(f.rule).copied().unwrap_or(now);
+        let onset = onsets.get(&f.rule).copied().unwrap_or(now);
         let mut grade = f.grade;
         let mut next = None;
         if let Some((to, after)) = f.next {
@@ -276,12 +276,12 @@ pub fn evaluate(
         object: key,
         grade: Some(grade),
         candidate,
-        rule: Some(top.rule.to_string()),
+        rule: Some(top.rule.as_str().to_string()),
         reasons_zh: graded.iter().map(|g| g.2.zh.clone()).collect(),
         reasons_en: graded.iter().map(|g| g.2.en.clone()).collect(),
         evidence: evidence_list,
         authority: Some(authority(obj, grade, rules)),
-        onset: onsets.get(top.rule).copied(),
+        onset: onsets.get(&top.rule).copied(),
         next_escalation: next,
     }
 }
@@ -338,7 +338,7 @@ fn tld(
         f.push(Finding {
             grade: Level::I,
             candidate: None,
-            rule: "tld.system_stopped",
+            rule: RuleId::TldSystemStopped,
             zh: format!("顶级域名系统停止解析服务：全部 {nodes} 个节点停止解析"),
             en: format!("the TLD system stopped resolving: all {nodes} nodes are stopped"),
             onset_hint: stop_hint,
@@ -349,7 +349,7 @@ fn tld(
         f.push(Finding {
             grade: Level::II,
             candidate: None,
-            rule: "tld.bad_nodes_half",
+            rule: RuleId::TldBadNodesHalf,
             zh: format!(
                 "{bad}/{nodes} 个顶级节点解析成功率低于{}或解析响应时间高于{}秒（半数及以上）",
                 pct(r.bad_node_success_below),
@@ -367,7 +367,7 @@ fn tld(
         f.push(Finding {
             grade: Level::III,
             candidate: None,
-            rule: "tld.bad_nodes_some",
+            rule: RuleId::TldBadNodesSome,
             zh: format!("{bad}/{nodes} 个顶级节点解析成功率低于{}或解析响应时间高于{}秒（半数以下）", pct(r.bad_node_success_below), rules.measure.latency_threshold.as_secs_f64()),
             en: format!("{bad} of {nodes} nodes (fewer than half) succeed below {} or answer slower than {:?}", pct(r.bad_node_success_below), rules.measure.latency_threshold),
             onset_hint: now,
@@ -378,7 +378,7 @@ fn tld(
         f.push(Finding {
             grade: Level::II,
             candidate: None,
-            rule: "tld.data_error_ii",
+            rule: RuleId::TldDataErrorIi,
             zh: format!(
                 "顶级域名节点解析数据缺失或出错超过{}（置信下限 {}）",
                 pct(r.data_error_above_ii),
@@ -396,7 +396,7 @@ fn tld(
         f.push(Finding {
             grade: Level::III,
             candidate: None,
-            rule: "tld.data_error_iii",
+            rule: RuleId::TldDataErrorIii,
             zh: format!(
                 "顶级域名节点解析数据缺失或出错超过{}（置信下限 {}）",
                 pct(r.data_error_above_iii),
@@ -415,7 +415,7 @@ fn tld(
         f.push(Finding {
             grade: Level::II,
             candidate: None,
-            rule: "tld.key_domain_error",
+            rule: RuleId::TldKeyDomainError,
             zh: format!("顶级域名系统重点域名相关解析数据出错（{key_errors} 次）"),
             en: format!("data errors on key domains ({key_errors} in the window)"),
             onset_hint: now,
@@ -438,7 +438,7 @@ fn registry_findings(
             f.push(Finding {
                 grade: Level::IV,
                 candidate: None,
-                rule: "tld.registration_unavailable",
+                rule: RuleId::TldRegistrationUnavailable,
                 zh: "顶级域名系统的注册服务不可用".into(),
                 en: "the registry's registration service (EPP) is unavailable".into(),
                 onset_hint: reg.registration_unavailable_since.unwrap_or(now),
@@ -448,7 +448,7 @@ fn registry_findings(
             f.push(Finding {
                 grade: Level::IV,
                 candidate: None,
-                rule: "tld.registration_degraded",
+                rule: RuleId::TldRegistrationDegraded,
                 zh: "顶级域名系统注册服务性能下降".into(),
                 en: "the registry's registration service (EPP) is degraded".into(),
                 onset_hint: now,
@@ -459,7 +459,7 @@ fn registry_findings(
             f.push(Finding {
                 grade: Level::IV,
                 candidate: None,
-                rule: "tld.query_unavailable",
+                rule: RuleId::TldQueryUnavailable,
                 zh: "顶级域名系统查询服务不可用".into(),
                 en: "the registry's query service (RDAP/WHOIS) is unavailable".into(),
                 onset_hint: reg.query_unavailable_since.unwrap_or(now),
@@ -470,7 +470,7 @@ fn registry_findings(
         f.push(Finding {
             grade: Level::IV,
             candidate: None,
-            rule: "institution.registration_unavailable",
+            rule: RuleId::InstitutionRegistrationUnavailable,
             zh: "注册服务机构域名注册系统服务不可用".into(),
             en: "the registrar's registration system is unavailable".into(),
             onset_hint: reg.registration_unavailable_since.unwrap_or(now),
@@ -558,7 +558,7 @@ fn institution(
         f.push(Finding {
             grade: Level::II,
             candidate: Some(Level::I),
-            rule: "institution.tier1_stopped",
+            rule: RuleId::InstitutionTier1Stopped,
             zh: "一级域名服务机构域名解析系统停止解析服务（待人工确认是否造成特别重大社会影响）".into(),
             en: "a tier-1 institution's resolution system stopped (a person must confirm especially major social impact for level I)".into(),
             onset_hint: stop_hint,
@@ -580,7 +580,7 @@ fn institution(
         if s.known && s.success_upper < r.tier1_success_below_ii {
             push(
                 Level::II,
-                "institution.tier1_success_ii",
+                RuleId::InstitutionTier1SuccessIi,
                 format!(
                     "一级域名服务机构解析成功率低于{}",
                     pct(r.tier1_success_below_ii)
@@ -595,7 +595,7 @@ fn institution(
         } else if s.known && s.success_upper < r.tier1_success_below_iii {
             push(
                 Level::III,
-                "institution.tier1_success_iii",
+                RuleId::InstitutionTier1SuccessIii,
                 format!(
                     "一级域名服务机构解析成功率低于{}",
                     pct(r.tier1_success_below_iii)
@@ -611,7 +611,7 @@ fn institution(
         if s.slow {
             push(
                 Level::II,
-                "institution.tier1_latency",
+                RuleId::InstitutionTier1Latency,
                 format!("一级域名服务机构解析响应时间高于{}秒", thr.as_secs_f64()),
                 format!("tier-1 system answers slower than {thr:?}"),
                 now,
@@ -620,7 +620,7 @@ fn institution(
         if s.data_error_lower > r.tier1_data_error_above_ii {
             push(
                 Level::II,
-                "institution.tier1_data_error_ii",
+                RuleId::InstitutionTier1DataErrorIi,
                 format!(
                     "一级域名服务机构解析数据缺失或出错超过{}",
                     pct(r.tier1_data_error_above_ii)
@@ -635,7 +635,7 @@ fn institution(
         } else if s.data_error_lower > r.tier1_data_error_above_iii {
             push(
                 Level::III,
-                "institution.tier1_data_error_iii",
+                RuleId::InstitutionTier1DataErrorIii,
                 format!(
                     "一级域名服务机构解析数据缺失或出错超过{}",
                     pct(r.tier1_data_error_above_iii)
@@ -654,7 +654,7 @@ fn institution(
             || s.slow
             || s.data_error_lower > r.tier1_data_error_above_iii;
         if failing {
-            push(Level::IV, "institution.tier2_degraded", "二级域名服务机构域名解析系统服务性能下降".into(), format!("a tier-2 institution's resolution is degraded (success upper bound {}, data error lower bound {})", pct(s.success_upper), pct(s.data_error_lower)), if s.stopped { stop_hint } else { now });
+            push(Level::IV, RuleId::InstitutionTier2Degraded, "二级域名服务机构域名解析系统服务性能下降".into(), format!("a tier-2 institution's resolution is degraded (success upper bound {}, data error lower bound {})", pct(s.success_upper), pct(s.data_error_lower)), if s.stopped { stop_hint } else { now });
         }
     }
     registry_findings(input.registry, rules, now, &mut f, false);
@@ -674,7 +674,7 @@ fn website(
         f.push(Finding {
             grade: Level::IV,
             candidate: Some(Level::III),
-            rule: "website.tier1_stopped",
+            rule: RuleId::WebsiteTier1Stopped,
             zh: "一级网站的权威域名解析系统停止解析服务（待人工确认是否造成较大社会影响）".into(),
             en: "a tier-1 website's authoritative DNS stopped (a person must confirm relatively major social impact for level III)".into(),
             onset_hint: stop_hint,
@@ -691,7 +691,7 @@ fn website(
         f.push(Finding {
             grade: Level::IV,
             candidate: None,
-            rule: "website.failing",
+            rule: RuleId::WebsiteFailing,
             zh: format!("网站的权威域名解析系统解析服务故障（{bad} 个地址异常）"),
             en: format!("the website's authoritative DNS is failing ({bad} bad addresses, data error lower bound {})", pct(worst_data)),
             onset_hint: if stopped { stop_hint } else { now },
@@ -732,7 +732,7 @@ fn recursive(
     vec![Finding {
         grade: Level::IV,
         candidate: None,
-        rule: "recursive.stopped",
+        rule: RuleId::RecursiveStopped,
         zh: format!(
             "{zh_scope}递归域名解析系统停止解析服务（超过{}升级）",
             hours(after)

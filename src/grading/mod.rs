@@ -4,6 +4,7 @@
 mod assessment;
 mod clocks;
 mod evaluate;
+mod rule_id;
 mod rules;
 
 pub use crate::level::Level;
@@ -13,6 +14,7 @@ pub use clocks::{ClockState, ConditionClocks};
 pub use evaluate::{
     authority, evaluate, object_key, AddressInput, ObjectInput, RegistryInput, ServerInput,
 };
+pub use rule_id::RuleId;
 pub use rules::{
     z_for, AuthorityNames, InstitutionRules, Measure, RecursiveRules, Rules, TldRules,
     WebsiteRules, MIIT_2011,
