@@ -272,14 +272,9 @@ impl Family {
         self.s.remove_address(labels);
     }
 
-    /// Number of series.
-    pub fn len(&self) -> usize {
+    /// Number of series (to size a scrape's buffer).
+    pub(super) fn len(&self) -> usize {
         self.s.len()
-    }
-
-    /// Whether the family has no series (then it is not rendered at all).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Appends the family in the text exposition format (nothing when it has no series).
@@ -377,19 +372,9 @@ impl HistogramFamily {
         })
     }
 
-    /// Removes every series of the address.
-    pub fn remove_address(&self, labels: &AddressLabels) {
-        self.s.remove_address(labels);
-    }
-
-    /// Number of series.
-    pub fn len(&self) -> usize {
+    /// Number of series (to size a scrape's buffer).
+    pub(super) fn len(&self) -> usize {
         self.s.len()
-    }
-
-    /// Whether the family has no series.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Appends the family in the text exposition format: cumulative `_bucket` series with
