@@ -17,6 +17,8 @@
 //! - [`clock`]: the only place that reads the wall clock; everything else takes time as a value.
 //! - [`level`]: the four grades, 特别重大 / 重大 / 较大 / 一般 (I–IV).
 //! - [`metrics`]: every metric family; the per-address ones held compactly.
+//! - [`zonefile`]: the one streaming RFC 1035 master-file reader (reference zones, `dnsgrade
+//!   sweep`, the lab's zones).
 //! - [`config`]: the `probes.toml` schema, defaults and validation with source spans.
 //! - [`reference`](mod@reference): reference delegations, streamed from a zone file or
 //!   transferred by AXFR.
@@ -58,3 +60,4 @@ pub mod stats;
 pub mod status_page;
 pub mod sweep;
 pub mod walkthrough;
+pub mod zonefile;

@@ -95,10 +95,18 @@ async fn sweep_reports_exactly_the_planted_wrong_delegations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_falls_back_to_tcp_and_counts_failures_by_kind() {
     use dnsgrade::probe::Outcome;
-    use dnsgrade::reference::Delegations;
     use dnsgrade::sweep::{sweep, SweepOptions};
-    let zone = Zone::parse("cn.", &zone_text(50)).expect("zone");
-    let list = std::sync::Arc::new(Delegations::from_zone(&zone));
+    let text = zone_text(50);
+    let zone = Zone::parse("cn.", &text).expect("zone");
+    let list = std::sync::Arc::new(
+        dnsgrade::reference::parse_zone_reader(
+            text.as_bytes(),
+            std::path::Path::new("cn.zone"),
+            None,
+        )
+        .expect("reference"),
+    );
+    assert_eq!(list.len(), 50);
     let node = LabServer::start("127.0.0.1:0".parse().expect("addr"), vec![zone])
         .await
         .expect("lab");
@@ -133,4 +141,50 @@ async fn sweep_falls_back_to_tcp_and_counts_failures_by_kind() {
     let r = sweep(list, &opts).await.expect("sweep");
     assert_eq!(r.failures, vec![(Outcome::Mismatch, 50)], "{r:?}");
     node.stop().await;
+}
+
+/// The lab serves, and the reference expects, the same delegations from one zone text: both
+/// read it with the one zone-file reader, the lab with full RDATA, the reference through its
+/// plain-name fast path.
+#[test]
+fn the_lab_zone_and_the_reference_agree_on_the_delegations() {
+    use dnsgrade::config::normalize_rdata;
+    use hickory_proto::rr::RecordType;
+    let mut text = zone_text(300);
+    text.push_str("$ORIGIN sub.cn.\nDeep NS ns.deep\n中文 NS ns.中文\n\\065x NS \\065\n");
+    let reference = dnsgrade::reference::parse_zone_reader(
+        text.as_bytes(),
+        std::path::Path::new("cn.zone"),
+        None,
+    )
+    .expect("reference");
+    let zone = Zone::parse("cn.", &text).expect("lab zone");
+    let mut from_reference: Vec<(String, String)> = (0..reference.len())
+        .map(|i| {
+            (
+                reference.name_text(i).to_string(),
+                reference.set_text(i).to_string(),
+            )
+        })
+        .collect();
+    let mut from_lab: Vec<(String, String)> = zone
+        .delegations()
+        .map(|owner| {
+            let mut targets: Vec<String> = zone
+                .lookup(owner, RecordType::NS)
+                .map(|r| normalize_rdata(&r.data))
+                .collect();
+            targets.sort();
+            targets.dedup();
+            (owner.to_ascii(), targets.join("\n"))
+        })
+        .collect();
+    from_reference.sort();
+    from_lab.sort();
+    assert_eq!(from_reference.len(), 303);
+    assert_eq!(from_reference, from_lab);
+    assert!(from_reference
+        .iter()
+        .any(|(n, _)| n == "xn--fiq228c.sub.cn."));
+    assert_eq!(reference.serial(), 2026112201);
 }

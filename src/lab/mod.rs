@@ -39,7 +39,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`zone`](Zone) holds the data and the answer logic, `parse` reads master files,
+//! Layout: [`zone`](Zone) holds the data and the answer logic, `parse` builds a zone from
+//! master-file text (read by [`crate::zonefile`]),
 //! [`faults`](Faults) says what goes wrong, `respond` turns one query into one reply (or none)
 //! with the faults applied, `axfr` serves zone transfers over TCP (the zone as it is when
 //! the transfer starts; [`LabServer::set_zones`] replaces it), and `server` owns the sockets
@@ -58,7 +59,6 @@ mod zone;
 pub use counters::LabCounters;
 pub use error::LabError;
 pub use faults::{name_share, Faults};
-pub(crate) use parse::parse_name as parse_name_text;
 pub use server::LabServer;
 pub use zone::{AnswerKind, Zone, ZoneAnswer};
 

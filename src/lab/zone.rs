@@ -103,10 +103,9 @@ impl Zone {
         SOA::new(under("ns1"), under("hostmaster"), 1, 3600, 600, 86_400, 300)
     }
 
-    /// Parses a practical subset of RFC 1035 master-file text for `origin`: `$ORIGIN`, `$TTL`,
-    /// one record per line (parentheses may continue it), an omitted owner meaning the
-    /// previous one, relative and absolute names, `@`, `;` comments, optional TTL and class
-    /// `IN`, and the types SOA, NS, A, AAAA, CNAME, MX, TXT and DS. Errors name the line.
+    /// Parses RFC 1035 master-file text for `origin` with the grammar of [`crate::zonefile`];
+    /// RDATA of the types SOA, NS, A, AAAA, CNAME, MX, TXT and DS in presentation form, any
+    /// other type in the generic form `\# <length> <hex>`. Errors name the line.
     pub fn parse(origin: &str, text: &str) -> Result<Zone, LabError> {
         parse::parse_zone(origin, text)
     }

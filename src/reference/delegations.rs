@@ -111,19 +111,6 @@ impl Delegations {
     pub fn position(&self, owner: &str) -> Option<usize> {
         (0..self.len()).find(|&i| self.name_text(i) == owner)
     }
-
-    /// Builds the delegations of a lab zone (tests and `dnsgrade lab`).
-    pub fn from_zone(zone: &crate::lab::Zone) -> Delegations {
-        let mut b = DelegationsBuilder::new(zone.origin().clone());
-        b.set_serial(zone.serial());
-        for owner in zone.delegations() {
-            let owner_text = owner.to_ascii();
-            for r in zone.lookup(owner, hickory_proto::rr::RecordType::NS) {
-                b.add_ns(&owner_text, &crate::config::normalize_rdata(&r.data));
-            }
-        }
-        b.finish()
-    }
 }
 
 /// Collects NS records one at a time (from a zone file being read, or an AXFR stream) and
@@ -319,17 +306,5 @@ mod tests {
             )
         );
         assert_eq!(d.position("a.cn."), Some(1));
-    }
-
-    #[test]
-    fn same_as_the_lab_zone() {
-        let z = crate::lab::Zone::synthetic_tld("cn.", 50);
-        let d = Delegations::from_zone(&z);
-        let old = crate::sweep::delegations(&z);
-        assert_eq!(d.len(), old.len());
-        for (i, (n, v)) in old.iter().enumerate() {
-            let (dn, dv) = d.get(d.position(&n.to_ascii()).unwrap());
-            assert_eq!((&dn, &dv), (n, v), "{i}");
-        }
     }
 }

@@ -9,7 +9,8 @@
 //! - [`axfr`]: the zone transfer, the SOA poll and the task that keeps a reference fresh.
 //!
 //! - [`Delegations`], [`DelegationsBuilder`]: the compact store and how it is filled.
-//! - [`load_zone_file`], [`parse_zone_reader`]: the streaming master-file reader.
+//! - [`load_zone_file`], [`parse_zone_reader`]: a reference from a zone file, through the
+//!   streaming reader of [`crate::zonefile`].
 //! - [`LiveReference`]: the reference in force, replaceable while samplers read it.
 //! - [`ReferenceError`]: file:line errors, I/O and transfer failures.
 

@@ -15,14 +15,12 @@
 mod udp;
 mod wire;
 
-use crate::config::{normalize_value, Check, CheckRole, Expect, Transport};
-use crate::lab::Zone;
+use crate::config::{Check, CheckRole, Expect, Transport};
 use crate::probe::classify::{classify, referral_targets, relevant_answers, Question};
 use crate::probe::{Outcome, Prober, ProberConfig, Verdict};
 use crate::reference::Delegations;
 use governor::{Quota, RateLimiter};
-use hickory_proto::rr::rdata::NS;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::RecordType;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -160,26 +158,6 @@ impl SweepReport {
         }
         o
     }
-}
-
-/// The delegations of a zone: (name, NS set normalised), in zone order.
-pub fn delegations(zone: &Zone) -> Vec<(Name, Vec<String>)> {
-    zone.delegations()
-        .map(|n| {
-            let mut v: Vec<String> = zone
-                .lookup(n, RecordType::NS)
-                .filter_map(|r| match &r.data {
-                    RData::NS(NS(t)) => {
-                        normalize_value(&t.to_ascii(), RecordType::NS, Expect::Referral).ok()
-                    }
-                    _ => None,
-                })
-                .collect();
-            v.sort();
-            v.dedup();
-            (n.clone(), v)
-        })
-        .collect()
 }
 
 /// Accumulates the results of a sweep into a report.
