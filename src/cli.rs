@@ -242,20 +242,20 @@ pub async fn probe(
         "; dnsgrade probe {addr} {qname} {qtype}{}",
         if tcp { " +tcp" } else { "" }
     );
-    match (&reply.failure, &reply.message) {
-        (Some(kind), _) => {
+    match &reply.answer {
+        Err(kind) => {
             let _ = writeln!(
                 out,
                 ";; no usable reply: {kind} (over {})",
                 reply.transport.as_str()
             );
         }
-        (None, Some(m)) => {
+        Ok((m, rtt)) => {
             out.push_str(&format_message(m));
             let _ = writeln!(
                 out,
                 ";; Query time: {:.3} ms over {}{}",
-                reply.rtt.unwrap_or_default().as_secs_f64() * 1000.0,
+                rtt.as_secs_f64() * 1000.0,
                 reply.transport.as_str(),
                 if reply.tcp_fallback {
                     " (UDP reply was truncated; retried over TCP)"
@@ -266,9 +266,6 @@ pub async fn probe(
             if let Some(n) = &reply.nsid {
                 let _ = writeln!(out, ";; NSID: {n}");
             }
-        }
-        (None, None) => {
-            let _ = writeln!(out, ";; no reply");
         }
     }
     let _ = writeln!(out, ";; SERVER: {addr}");

@@ -150,7 +150,7 @@ async fn signed_nsd(dir: &Path, tamper: bool) -> (Nsd, std::net::SocketAddr) {
         if prober
             .probe(server, &q, dnsgrade::config::Transport::Udp)
             .await
-            .message
+            .message()
             .is_some()
         {
             up = true;

@@ -7,7 +7,7 @@ mod support;
 use dnsgrade::clock::{Clock, ManualClock};
 use dnsgrade::config::{Expect, ObjectClass, Transport};
 use dnsgrade::lab::{Faults, LabServer};
-use dnsgrade::probe::schedule::{probe_once, ProbeResult, Target};
+use dnsgrade::probe::schedule::{probe_once, CheckId, ProbeResult, Target};
 use dnsgrade::probe::{Outcome, Prober, ProberConfig, Verdict};
 use dnsgrade::stats::{ServerStats, WindowSpec};
 use hickory_proto::op::ResponseCode;
@@ -38,7 +38,14 @@ fn target(addr: SocketAddr) -> Arc<Target> {
 
 async fn once(p: &Prober, server: &LabServer, c: &dnsgrade::config::Check) -> ProbeResult {
     let clock = ManualClock::new(1_700_000_000_000);
-    probe_once(p, &clock, &target(server.local_addr()), 0, c).await
+    probe_once(
+        p,
+        &clock,
+        &target(server.local_addr()),
+        CheckId::Configured(0),
+        c,
+    )
+    .await
 }
 
 fn www() -> dnsgrade::config::Check {
@@ -227,7 +234,7 @@ async fn tcp_to_a_closed_port_is_a_network_error() {
     let clock = ManualClock::new(0);
     let mut c = www();
     c.transport = Transport::Tcp;
-    let r = probe_once(&p, &clock, &target(port), 0, &c).await;
+    let r = probe_once(&p, &clock, &target(port), CheckId::Configured(0), &c).await;
     assert_eq!(r.outcome, Outcome::NetworkError);
 }
 
@@ -244,7 +251,11 @@ async fn a_server_that_never_answers_leaves_nothing_behind() {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..2_000 {
         let (p, c, t, clock) = (p.clone(), c.clone(), t.clone(), clock.clone());
-        set.spawn(async move { probe_once(&p, &clock, &t, 0, &c).await.outcome });
+        set.spawn(async move {
+            probe_once(&p, &clock, &t, CheckId::Configured(0), &c)
+                .await
+                .outcome
+        });
     }
     let mut timeouts = 0;
     while let Some(o) = set.join_next().await {
@@ -345,7 +356,7 @@ async fn every_outcome_kind_is_counted_in_the_window() {
     for (faults, c, n) in plan {
         s.set_faults(faults);
         for _ in 0..n {
-            let r = probe_once(&p, &clock, &t, 0, &c).await;
+            let r = probe_once(&p, &clock, &t, CheckId::Configured(0), &c).await;
             stats.record(r.sent_at, r.outcome, r.rtt, r.verdict);
             clock.advance_ms(100);
         }

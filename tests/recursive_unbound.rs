@@ -84,7 +84,7 @@ async fn cache_busting_fails_when_the_authority_stops_while_cached_names_still_a
         if prober
             .probe(resolver, &q, dnsgrade::config::Transport::Udp)
             .await
-            .failure
+            .failure()
             .is_none()
         {
             up = true;

@@ -76,12 +76,9 @@ pub struct ProberCounters {
 /// What came back for one probe, before classification against its check.
 #[derive(Debug, Clone)]
 pub struct ProbeReply {
-    /// `Some(kind)` when no usable reply arrived (timeout, network error, malformed, mismatch).
-    pub failure: Option<Outcome>,
-    /// The matching reply, when one arrived.
-    pub message: Option<Message>,
-    /// Send-to-receive time of the matching reply (including a TCP fallback).
-    pub rtt: Option<Duration>,
+    /// The matching reply with its send-to-receive time (including a TCP fallback), or why no
+    /// usable reply arrived (timeout, network error, malformed, mismatch).
+    pub answer: Result<(Message, Duration), Outcome>,
     /// The transport that carried the final reply.
     pub transport: Transport,
     /// True when a TC=1 UDP reply made the probe retry over TCP.
@@ -91,11 +88,24 @@ pub struct ProbeReply {
 }
 
 impl ProbeReply {
+    /// The matching reply, when one arrived.
+    pub fn message(&self) -> Option<&Message> {
+        self.answer.as_ref().ok().map(|(m, _)| m)
+    }
+
+    /// Why no usable reply arrived, when none did.
+    pub fn failure(&self) -> Option<Outcome> {
+        self.answer.as_ref().err().copied()
+    }
+
+    /// Send-to-receive time of the matching reply.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.answer.as_ref().ok().map(|(_, rtt)| *rtt)
+    }
+
     fn failed(kind: Outcome, transport: Transport) -> Self {
         Self {
-            failure: Some(kind),
-            message: None,
-            rtt: None,
+            answer: Err(kind),
             transport,
             tcp_fallback: false,
             nsid: None,
@@ -361,9 +371,7 @@ impl Prober {
                 }
                 let nsid = reply_nsid(&msg);
                 ProbeReply {
-                    failure: None,
-                    message: Some(*msg),
-                    rtt: Some(at.saturating_duration_since(sent)),
+                    answer: Ok((*msg, at.saturating_duration_since(sent))),
                     transport: Transport::Udp,
                     tcp_fallback: false,
                     nsid,
@@ -500,10 +508,8 @@ async fn tcp_query(
     };
     match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok((msg, at))) => ProbeReply {
-            failure: None,
             nsid: reply_nsid(&msg),
-            message: Some(msg),
-            rtt: Some(at.saturating_duration_since(rtt_from)),
+            answer: Ok((msg, at.saturating_duration_since(rtt_from))),
             transport: Transport::Tcp,
             tcp_fallback: false,
         },

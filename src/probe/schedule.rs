@@ -36,13 +36,23 @@ pub struct Target {
     pub address: SocketAddr,
 }
 
+/// Which check a probe ran: one of its object's configured checks, or a sample drawn from the
+/// reference (one sampled check per server: samples of a node are judged together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckId {
+    /// Index of the check in its object's check list.
+    Configured(usize),
+    /// A delegation sampled from the reference.
+    Sampled,
+}
+
 /// The measurement of one probe, as it travels to the statistics.
 #[derive(Debug, Clone)]
 pub struct ProbeResult {
     /// Where it went.
     pub target: Arc<Target>,
-    /// Index of the check in its object's check list.
-    pub check: usize,
+    /// The check.
+    pub check: CheckId,
     /// The check's role.
     pub role: CheckRole,
     /// Transport that carried the final reply (or was tried).
@@ -209,7 +219,7 @@ impl ProbeContext {
     /// Sends one check to `target` with the DNSSEC checks of its object, if it is signed. The
     /// caller holds the budget the probe counts against (a permit of the in-flight cap, or a
     /// place in a node's sampling budget).
-    pub async fn probe(&self, target: &Arc<Target>, idx: usize, check: &Check) -> ProbeResult {
+    pub async fn probe(&self, target: &Arc<Target>, idx: CheckId, check: &Check) -> ProbeResult {
         // Most objects are unsigned: no key (and no String clone) to look up then.
         let dnssec = if self.dnssec.is_empty() {
             None
@@ -277,7 +287,7 @@ pub async fn probe_once(
     prober: &Prober,
     clock: &dyn Clock,
     target: &Arc<Target>,
-    idx: usize,
+    idx: CheckId,
     check: &Check,
 ) -> ProbeResult {
     probe_checked(prober, clock, target, idx, check, None, Budget::Cap).await
@@ -291,7 +301,7 @@ pub async fn probe_checked(
     prober: &Prober,
     clock: &dyn Clock,
     target: &Arc<Target>,
-    idx: usize,
+    idx: CheckId,
     check: &Check,
     dnssec: Option<(crate::config::Dnssec, &super::dnssec::ZoneKeys)>,
     budget: Budget,
@@ -308,13 +318,12 @@ pub async fn probe_checked(
             prober.send(target.address, &q, check.transport).await,
         ),
     };
-    let (outcome, mut verdict) = match (&reply.failure, &reply.message) {
-        (Some(kind), _) => (*kind, Verdict::Unchecked),
-        (None, Some(msg)) => classify(check, &q.qname, msg),
-        (None, None) => (Outcome::NetworkError, Verdict::Unchecked),
+    let (outcome, mut verdict) = match &reply.answer {
+        Err(kind) => (*kind, Verdict::Unchecked),
+        Ok((msg, _)) => classify(check, &q.qname, msg),
     };
     let mut dnssec_expires_at = None;
-    if let (Some((_, zone_keys)), Some(msg), true) = (dnssec, &reply.message, outcome.is_success())
+    if let (Some((_, zone_keys)), Some(msg), true) = (dnssec, reply.message(), outcome.is_success())
     {
         let own = if check.qtype == hickory_proto::rr::RecordType::DNSKEY {
             super::dnssec::dnskeys_in(msg, &q.qname)
@@ -344,7 +353,7 @@ pub async fn probe_checked(
         transport: reply.transport,
         sent_at,
         rtt: if outcome.is_success() {
-            reply.rtt
+            reply.rtt()
         } else {
             None
         },
@@ -354,16 +363,15 @@ pub async fn probe_checked(
         } else {
             Verdict::Unchecked
         },
-        nsid: reply.nsid,
         tcp_fallback: reply.tcp_fallback,
         serial: match (
-            &reply.message,
+            reply.message(),
             outcome.is_success() && check.qtype == hickory_proto::rr::RecordType::SOA,
         ) {
             (Some(m), true) => crate::probe::classify::soa_serial(m),
             _ => None,
         },
-        consensus_answer: match &reply.message {
+        consensus_answer: match reply.message() {
             Some(m) if outcome.is_success() && consensus_eligible(target, check) => {
                 let mut got = crate::probe::classify::relevant_answers(m, &q.qname, check.qtype);
                 if got.is_empty() && check.expect == crate::config::Expect::Referral {
@@ -373,6 +381,8 @@ pub async fn probe_checked(
             }
             _ => None,
         },
+        // Last: it moves out of the reply the fields above read.
+        nsid: reply.nsid,
         dnssec_expires_at,
     }
 }
@@ -462,7 +472,7 @@ pub fn spawn_address_loop(
                 // Boxed: the exchange is the phase that lasts (the whole timeout when the server
                 // is dark), so the slot itself stays the size of its short waiting phases and a
                 // probe in flight holds one allocation sized for the exchange alone.
-                let r = Box::pin(ctx.probe(target, i, &checks[i])).await;
+                let r = Box::pin(ctx.probe(target, CheckId::Configured(i), &checks[i])).await;
                 drop(permit);
                 deliver(&ctx.results, r).await;
             });
@@ -663,7 +673,7 @@ pub fn spawn_sampler(
                 let gauge = InFlight::new(&counters.samples_in_flight);
                 running.push(async move {
                     // Boxed for the same reason as a configured check's exchange.
-                    let r = Box::pin(ctx.probe(target, usize::MAX, &check)).await;
+                    let r = Box::pin(ctx.probe(target, CheckId::Sampled, &check)).await;
                     drop(gauge);
                     let timed_out = r.outcome == Outcome::Timeout;
                     deliver(&ctx.results, r).await;

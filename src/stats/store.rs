@@ -8,7 +8,7 @@ use super::{ServerStats, WindowSpec};
 use crate::clock::UnixMillis;
 use crate::config::CheckRole;
 use crate::probe::registry::RegistryHealthTracker;
-use crate::probe::schedule::{ProbeResult, Target};
+use crate::probe::schedule::{CheckId, ProbeResult, Target};
 use crate::probe::Verdict;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -35,7 +35,7 @@ pub struct ServerEntry {
     pub active: bool,
     /// Signed zones: the earliest RRSIG expiration in the last reply to each check (by check
     /// index; sampled delegations share one entry), Unix milliseconds.
-    pub dnssec_expiry: BTreeMap<usize, UnixMillis>,
+    pub dnssec_expiry: BTreeMap<CheckId, UnixMillis>,
     /// True while the expiry warning for this address has been logged.
     pub dnssec_warned: bool,
     /// The address's gauge handles, resolved on the first tick that exports them and dropped
@@ -85,7 +85,7 @@ pub struct StatsStore {
     spec: WindowSpec,
     /// Node consensus: the last answer of each address to each consensus check, with the
     /// serial the address served then, keyed by (object, check index).
-    pub consensus: HashMap<(String, usize), PeerAnswers>,
+    pub consensus: HashMap<(String, CheckId), PeerAnswers>,
     /// The newest SOA serial per object (class, name).
     pub newest_serial: HashMap<(crate::config::ObjectClass, String), NewestSerial>,
     /// The entries.

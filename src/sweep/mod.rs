@@ -360,18 +360,15 @@ async fn sweep_with_prober(
                     };
                     let reply = prober.probe(server, &q, transport).await;
                     drop(permit);
-                    let r = match (&reply.failure, &reply.message) {
-                        (Some(k), _) => (*k, Verdict::Unchecked, None, Vec::new()),
-                        (None, Some(m)) => {
+                    let r = match &reply.answer {
+                        Err(k) => (*k, Verdict::Unchecked, None, Vec::new()),
+                        Ok((m, rtt)) => {
                             let (o, v) = classify(&check, &name, m);
                             let mut got = referral_targets(m, &name);
                             if got.is_empty() {
                                 got = relevant_answers(m, &name, RecordType::NS);
                             }
-                            (o, v, reply.rtt, got)
-                        }
-                        (None, None) => {
-                            (Outcome::NetworkError, Verdict::Unchecked, None, Vec::new())
+                            (o, v, Some(*rtt), got)
                         }
                     };
                     let _ = tx.send((idx, r)).await;
