@@ -1,0 +1,96 @@
+//! The result consumer: probe results into the store of observations, and their counters.
+
+use crate::config::CheckRole;
+use crate::metrics::Metrics;
+use crate::probe::schedule::{ProbeResult, Target};
+use crate::probe::{Outcome, Verdict};
+use crate::state::{address_labels, lock};
+use crate::stats::StatsStore;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The metric handles of one (address, check role), resolved on first use and then reused,
+/// so counting a probe is an atomic add with no label look-up.
+struct Handles {
+    /// Keeps the target alive, so its pointer (the cache key) cannot be reused by another.
+    _target: Arc<Target>,
+    labels: crate::metrics::AddressLabels,
+    probes: [[Option<crate::metrics::Value>; Outcome::COUNT]; 2],
+    duration: [Option<crate::metrics::compact::Histogram>; 2],
+    data: [Option<crate::metrics::Value>; 4],
+}
+
+impl Handles {
+    fn new(target: Arc<Target>) -> Self {
+        Self {
+            labels: address_labels(&target),
+            _target: target,
+            probes: Default::default(),
+            duration: Default::default(),
+            data: Default::default(),
+        }
+    }
+
+    fn count(&mut self, m: &Metrics, r: &ProbeResult, verdict: Verdict) {
+        let (role, transport) = (r.role.as_str(), r.transport.as_str());
+        let tr = usize::from(r.transport == crate::config::Transport::Tcp);
+        if let Some(slot) = self.probes[tr].get_mut(r.outcome.index()) {
+            slot.get_or_insert_with(|| {
+                m.probes
+                    .series(&self.labels, &[role, transport, r.outcome.as_str()])
+            })
+            .inc();
+        }
+        if let Some(rtt) = r.rtt {
+            self.duration[tr]
+                .get_or_insert_with(|| m.probe_duration.series(&self.labels, &[role, transport]))
+                .observe(rtt.as_secs_f64());
+        }
+        if verdict.is_checked() {
+            let v = match verdict {
+                Verdict::Unchecked => 0,
+                Verdict::Correct => 1,
+                Verdict::Missing => 2,
+                Verdict::Wrong => 3,
+            };
+            self.data[v]
+                .get_or_insert_with(|| m.data_checks.series(&self.labels, &[verdict.as_str()]))
+                .inc();
+        }
+    }
+}
+
+pub(super) async fn consume(
+    mut rx: mpsc::Receiver<ProbeResult>,
+    store: Arc<Mutex<StatsStore>>,
+    metrics: Metrics,
+) {
+    let mut batch = Vec::with_capacity(1024);
+    let mut handles: HashMap<(usize, CheckRole), Handles> = HashMap::new();
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        // Results trickle in one by one; a short pause gathers them into batches, so the
+        // consumer wakes at most about a hundred times a second whatever the probe rate.
+        if batch.len() < 1024 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            while batch.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
+        let verdicts: Vec<Verdict> = {
+            let mut s = lock(&store);
+            batch.iter().map(|r| s.record(r)).collect()
+        };
+        for (r, verdict) in batch.drain(..).zip(verdicts) {
+            let key = (Arc::as_ptr(&r.target) as usize, r.role);
+            handles
+                .entry(key)
+                .or_insert_with(|| Handles::new(r.target.clone()))
+                .count(&metrics, &r, verdict);
+        }
+    }
+}

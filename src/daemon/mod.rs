@@ -1,0 +1,382 @@
+//! `dnsgrade run`: builds the parts from a validated configuration and runs them.
+//!
+//! [`Daemon::start`] reads as the order of things: the ledger, the probe engine, the store of
+//! observations, the HTTP listener, the alert outbox, the result consumer (`consume`), the
+//! configured maintenance windows, the references, a first evaluation, then the HTTP server,
+//! the servers' probe loops (`servers`), the registry runners (`registries`) and the tick
+//! (`tick`).
+//!
+//! Services and how they end: the probe loops are cancelled by one token;
+//! the result consumer ends when every sender (the probe tasks) is gone and flushes as it goes;
+//! the evaluation ticker and the HTTP server stop on the same token. [`Daemon::stop`] waits for
+//! all of them with a grace timeout.
+
+mod consume;
+mod registries;
+mod servers;
+mod tick;
+
+use crate::alert::AlertService;
+use crate::clock::{Clock, UnixMillis};
+use crate::config::{Config, DaemonConfig};
+use crate::evaluator::{Evaluator, Observations};
+use crate::grading::Rules;
+use crate::incident::{IncidentStore, StoreError};
+use crate::metrics::Metrics;
+use crate::probe::runtime::ProbeRuntime;
+use crate::probe::schedule::{Limits, ProbeContext, ProbeResult, ReferenceSet};
+use crate::probe::{Prober, ProberConfig};
+use crate::state::Shared;
+use crate::stats::{StatsStore, WindowSpec};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Probe results waiting for the consumer, at most: a burst this long is absorbed while the
+/// consumer holds the store's lock.
+const RESULT_QUEUE: usize = 16_384;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The HTTP listen address could not be bound (in use, or not permitted).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The probe sockets could not be opened.
+    #[error("cannot open probe sockets: {0}")]
+    Sockets(std::io::Error),
+    /// The state directory or the incident ledger could not be opened.
+    #[error("cannot open the incident ledger in {dir}: {source}")]
+    Ledger {
+        /// The state directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        source: StoreError,
+    },
+    /// The alert outbox could not be set up.
+    #[error("{0}")]
+    Alerts(crate::alert::AlertError),
+    /// A reference zone could not be read.
+    #[error("cannot load the reference zone {file} of {object}: {reason}")]
+    Reference {
+        /// The object.
+        object: String,
+        /// The file.
+        file: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A registry probe could not be built (CA file, client certificate, EPP credentials).
+    #[error("cannot probe the registry services of {object}: {source}")]
+    Registry {
+        /// The object.
+        object: String,
+        /// The cause.
+        source: crate::probe::registry::RegistryError,
+    },
+    /// The state directory could not be created.
+    #[error("cannot create the state directory {dir}: {source}")]
+    StateDir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A running daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    /// State the HTTP server reads; also handy for tests.
+    pub shared: Shared,
+    /// The bound HTTP address (useful when the config asks for port 0).
+    pub http_addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    consumer: JoinHandle<()>,
+    ctx: Arc<ProbeContext>,
+    alerts: AlertService,
+    probe_runtime: ProbeRuntime,
+}
+
+impl Daemon {
+    /// Starts every service. Returns once the HTTP port is bound and probing has begun.
+    pub async fn start(
+        config: Config,
+        rules: Rules,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Daemon, DaemonError> {
+        let config = Arc::new(config);
+        let d = &config.daemon;
+        let rules = Arc::new(measured_by(rules, d));
+        let incidents = open_ledger(d)?;
+        let metrics = Metrics::new();
+        let (probe_runtime, prober) = start_prober(d).await?;
+        let store = Arc::new(Mutex::new(StatsStore::new(window_spec(d, &rules))));
+        let (tx, rx) = mpsc::channel::<ProbeResult>(RESULT_QUEUE);
+        let ctx = probe_context(&config, &probe_runtime, &prober, &clock, tx);
+        let shared = Shared {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            resolve: Arc::default(),
+            clock: clock.clone(),
+            stop_window: d.stop_window,
+            prober,
+            board: Arc::default(),
+            status_len: Arc::default(),
+            incidents: incidents.clone(),
+            api_token: d.api_token.as_deref().map(Arc::from),
+            rules: rules.clone(),
+            config: config.clone(),
+            prober_sync: Arc::default(),
+        };
+        let cancel = CancellationToken::new();
+        let (listener, http_addr) = listen(d.listen).await?;
+        // Alert sinks: their cursors exist before the first tick can write an event.
+        let alerts = start_alerts(&shared, http_addr)?;
+        let consumer = tokio::spawn(consume::consume(rx, store.clone(), metrics.clone()));
+        declare_maintenance(&config, &incidents, clock.now_ms());
+        let (references, mut tasks) = start_references(&config, &metrics, &cancel).await?;
+        let evaluator = first_evaluation(&config, &rules, &incidents, &shared, clock.now_ms())?;
+        for w in crate::capacity::assess(&config, &rules).warnings {
+            tracing::warn!("{w}");
+        }
+        tasks.push(tokio::spawn(crate::http::serve(
+            listener,
+            shared.clone(),
+            cancel.clone(),
+        )));
+        tasks.extend(
+            servers::Servers {
+                references: Arc::new(references),
+                config: config.clone(),
+                ctx: ctx.clone(),
+                shared: shared.clone(),
+                resolver: system_resolver(d),
+                cancel: cancel.clone(),
+            }
+            .start(),
+        );
+        tasks.extend(registries::start(
+            &config, &rules, &store, &metrics, &clock, &cancel,
+        )?);
+        tasks.push(tokio::spawn(tick::tick(
+            shared.clone(),
+            d.tick,
+            d.ledger_retention,
+            evaluator,
+            cancel.clone(),
+        )));
+        tracing::info!(http = %http_addr, objects = config.objects.len(), "dnsgrade started");
+        Ok(Daemon {
+            shared,
+            http_addr,
+            cancel,
+            tasks,
+            consumer,
+            ctx,
+            alerts,
+            probe_runtime,
+        })
+    }
+
+    /// Stops probing, lets in-flight results drain into the statistics, stops HTTP.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let grace = Duration::from_secs(5);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(grace, t).await;
+        }
+        drop(self.ctx);
+        let _ = tokio::time::timeout(grace, self.consumer).await;
+        self.alerts.stop().await;
+        // Its thread is joined off the async workers.
+        let rt = self.probe_runtime;
+        let _ = tokio::task::spawn_blocking(move || drop(rt)).await;
+    }
+
+    /// A token that is cancelled when the daemon stops.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+/// The rules with the daemon's measurement settings, which are the ones graded on.
+fn measured_by(mut rules: Rules, d: &DaemonConfig) -> Rules {
+    rules.measure.window = d.window;
+    rules.measure.tick = d.tick;
+    rules.measure.stop_window = d.stop_window;
+    rules
+}
+
+/// The statistics windows: the daemon's window and slice, the rules' latency threshold and
+/// quantile.
+fn window_spec(d: &DaemonConfig, rules: &Rules) -> WindowSpec {
+    WindowSpec {
+        window: d.window,
+        slice: d.tick,
+        latency_thresholds: vec![rules.measure.latency_threshold],
+        latency_quantiles: vec![rules.measure.latency_quantile],
+    }
+}
+
+/// The state directory, created if needed, and the ledger in it.
+fn open_ledger(d: &DaemonConfig) -> Result<Arc<IncidentStore>, DaemonError> {
+    std::fs::create_dir_all(&d.state_dir).map_err(|source| DaemonError::StateDir {
+        dir: d.state_dir.clone(),
+        source,
+    })?;
+    let store = IncidentStore::open(&d.state_dir.join("dnsgrade.sqlite3")).map_err(|source| {
+        DaemonError::Ledger {
+            dir: d.state_dir.clone(),
+            source,
+        }
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// The probe runtime and the prober, whose sockets belong to that runtime's reactor (so they
+/// are opened there).
+async fn start_prober(d: &DaemonConfig) -> Result<(ProbeRuntime, Prober), DaemonError> {
+    let runtime = ProbeRuntime::start().map_err(DaemonError::Sockets)?;
+    let prober = runtime
+        .handle()
+        .spawn(Prober::new(ProberConfig {
+            udp_sockets: d.udp_sockets,
+            edns_payload: d.edns_payload,
+            timeout: d.timeout,
+            max_in_flight: d.max_in_flight,
+        }))
+        .await
+        .map_err(|e| DaemonError::Sockets(std::io::Error::other(e)))?
+        .map_err(DaemonError::Sockets)?;
+    Ok((runtime, prober))
+}
+
+/// What every probe loop and sampler shares.
+fn probe_context(
+    config: &Config,
+    runtime: &ProbeRuntime,
+    prober: &Prober,
+    clock: &Arc<dyn Clock>,
+    results: mpsc::Sender<ProbeResult>,
+) -> Arc<ProbeContext> {
+    let d = &config.daemon;
+    Arc::new(ProbeContext {
+        runtime: runtime.handle().clone(),
+        epoch: tokio::time::Instant::now(),
+        prober: prober.clone(),
+        limits: Limits::new(d.global_rate, d.per_server_rate),
+        clock: clock.clone(),
+        results,
+        interval: d.interval,
+        jitter: d.jitter,
+        dnssec: config
+            .objects
+            .iter()
+            .filter_map(|o| o.dnssec.map(|p| ((o.class, o.name.clone()), p)))
+            .collect(),
+        dnssec_keys: Default::default(),
+    })
+}
+
+/// The HTTP listener and the address it is bound to (the kernel's choice for port 0).
+async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DaemonError> {
+    let fail = |source| DaemonError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(fail)?;
+    let bound = listener.local_addr().map_err(fail)?;
+    Ok((listener, bound))
+}
+
+/// The alert outbox's workers, one per configured sink; links in alerts point at `http_addr`.
+fn start_alerts(shared: &Shared, http_addr: SocketAddr) -> Result<AlertService, DaemonError> {
+    let context = crate::alert::AlertContext::new(
+        shared.config.clone(),
+        shared.rules.clone(),
+        format!("http://{http_addr}"),
+    );
+    AlertService::start(
+        &shared.config.alert,
+        Arc::new(context),
+        shared.incidents.clone(),
+        shared.clock.clone(),
+        shared.metrics.clone(),
+        crate::alert::Options::default(),
+    )
+    .map_err(DaemonError::Alerts)
+}
+
+/// References: zone files streamed once; AXFR references kept fresh by their own task.
+async fn start_references(
+    config: &Config,
+    metrics: &Metrics,
+    cancel: &CancellationToken,
+) -> Result<(HashMap<String, ReferenceSet>, Vec<JoinHandle<()>>), DaemonError> {
+    crate::reference::start(&config.objects, metrics, cancel)
+        .await
+        .map_err(|(object, file, e)| DaemonError::Reference {
+            object,
+            file,
+            reason: e.to_string(),
+        })
+}
+
+/// The configured maintenance windows go into the ledger once (idempotent across restarts).
+fn declare_maintenance(config: &Config, incidents: &IncidentStore, now: UnixMillis) {
+    let declared = incidents.maintenance_windows(now).unwrap_or_default();
+    for m in &config.maintenance {
+        let exists = declared
+            .iter()
+            .any(|w| w.object == m.object && w.starts.ms() == m.starts && w.ends.ms() == m.ends);
+        if !exists && m.ends > now {
+            if let Err(e) = incidents.declare_maintenance(&m.object, m.starts, m.ends, &m.reason) {
+                tracing::error!(object = %m.object, error = %e, "cannot record the configured maintenance window");
+            }
+        }
+    }
+}
+
+/// The evaluator, after a first evaluation before anything is served: open incidents are
+/// held at their grades (the windows are empty), so /metrics never shows a restart as a drop
+/// to 0.
+fn first_evaluation(
+    config: &Arc<Config>,
+    rules: &Arc<Rules>,
+    incidents: &Arc<IncidentStore>,
+    shared: &Shared,
+    now: UnixMillis,
+) -> Result<Evaluator, DaemonError> {
+    let mut evaluator =
+        Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
+            DaemonError::Ledger {
+                dir: config.daemon.state_dir.clone(),
+                source,
+            }
+        })?;
+    match evaluator.tick(&Observations::default(), now) {
+        Ok((board, outcome)) => shared.publish(board, &outcome),
+        Err(e) => tracing::error!(error = %e, "first evaluation failed; will retry next tick"),
+    }
+    Ok(evaluator)
+}
+
+/// The resolver for server host names; without one, pinned addresses still work.
+fn system_resolver(d: &DaemonConfig) -> Option<Arc<hickory_resolver::TokioResolver>> {
+    match servers::build_resolver(&d.resolvers) {
+        Ok(r) => Some(Arc::new(r)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no system resolver configuration; host names cannot be resolved, pinned addresses still work");
+            None
+        }
+    }
+}
