@@ -4,9 +4,13 @@
 use clap::{Parser, Subcommand};
 use dnsgrade::clock::SystemClock;
 use dnsgrade::config::{self, LoadError};
+use hickory_proto::rr::Name;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dnsgrade::cli;
 
@@ -110,38 +114,7 @@ enum Command {
     },
     /// Check every delegation of a zone against one node at a bounded rate; report q/s,
     /// latency quantiles, missing and wrong delegations.
-    Sweep {
-        /// The node, e.g. 127.0.1.1 or 127.0.1.1:5300.
-        #[arg(long)]
-        server: String,
-        /// The zone file (RFC 1035 master format).
-        #[arg(long)]
-        zone: PathBuf,
-        /// The zone's origin (default: from $ORIGIN or the file name).
-        #[arg(long)]
-        origin: Option<String>,
-        /// Queries per second, at most.
-        #[arg(long, default_value_t = 2000)]
-        rate: u32,
-        /// Queries in flight, at most.
-        #[arg(long, default_value_t = 256)]
-        concurrency: usize,
-        /// udp or tcp.
-        #[arg(long, default_value = "udp")]
-        transport: String,
-        /// Per-query timeout.
-        #[arg(long, default_value = "2s")]
-        timeout: String,
-        /// Check every n-th delegation only (a sample).
-        #[arg(long, default_value_t = 1)]
-        every: usize,
-        /// Exit 1 when (missing + wrong) / answered exceeds this ratio.
-        #[arg(long, default_value_t = 0.0)]
-        max_error_ratio: f64,
-        /// Print every missing or wrong name.
-        #[arg(long)]
-        list: bool,
-    },
+    Sweep(SweepArgs),
     /// Send one query and print the reply like dig, with its timing.
     Probe {
         /// Server address, e.g. 127.0.0.1, 127.0.0.1:5353, [::1]:53.
@@ -161,6 +134,59 @@ enum Command {
         #[arg(long, default_value = "10s")]
         timeout: String,
     },
+}
+
+/// The arguments of `dnsgrade sweep`, typed by their parsers.
+#[derive(clap::Args, Debug)]
+struct SweepArgs {
+    /// The node, e.g. 127.0.1.1 or 127.0.1.1:5300.
+    #[arg(long, value_parser = |s: &str| config::parse_address(s, 53))]
+    server: SocketAddr,
+    /// The zone file (RFC 1035 master format).
+    #[arg(long)]
+    zone: PathBuf,
+    /// The zone's origin (default: from $ORIGIN or the file name).
+    #[arg(long, value_parser = |s: &str| Name::from_utf8(s).map_err(|e| e.to_string()))]
+    origin: Option<Name>,
+    /// Queries per second, at most.
+    #[arg(long, default_value = "2000")]
+    rate: NonZeroU32,
+    /// Queries in flight, at most.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// The transport.
+    #[arg(long, value_enum, default_value = "udp")]
+    transport: TransportArg,
+    /// Per-query timeout.
+    #[arg(long, default_value = "2s", value_parser = config::parse_duration)]
+    timeout: Duration,
+    /// Check every n-th delegation only (a sample).
+    #[arg(long, default_value_t = 1)]
+    every: usize,
+    /// Exit 1 when (missing + wrong) / answered exceeds this ratio.
+    #[arg(long, default_value_t = 0.0)]
+    max_error_ratio: f64,
+    /// Print every missing or wrong name.
+    #[arg(long)]
+    list: bool,
+}
+
+/// `--transport`'s values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum TransportArg {
+    /// UDP, retrying over TCP on TC=1.
+    Udp,
+    /// TCP only.
+    Tcp,
+}
+
+impl From<TransportArg> for config::Transport {
+    fn from(t: TransportArg) -> config::Transport {
+        match t {
+            TransportArg::Udp => config::Transport::Udp,
+            TransportArg::Tcp => config::Transport::Tcp,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,30 +248,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run { config, rules } => rt.block_on(run(config, rules)),
-        Command::CheckConfig { config, rules } => {
-            let loaded = match &rules {
-                Some(r) => match dnsgrade::grading::Rules::load(r) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return ExitCode::from(EXIT_CONFIG);
-                    }
-                },
-                None => dnsgrade::grading::Rules::miit_2011(),
-            };
-            match load(&config) {
-                Ok(c) => {
-                    print!("{}", cli::describe_config(&c, &loaded));
-                    if let Some(r) = &rules {
-                        println!("rules: {} OK", r.display());
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(code) => code,
-            }
-        }
+        Command::CheckConfig { config, rules } => check_config(&config, rules.as_deref()),
         Command::Incidents { api, token, action } => {
-            let token = token.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok());
             let call = match action {
                 IncidentsCommand::List { state, since } => cli::IncidentCall::List { state, since },
                 IncidentsCommand::Show { id } => cli::IncidentCall::Show { id },
@@ -254,16 +258,9 @@ fn main() -> ExitCode {
                     cli::IncidentCall::ConfirmImpact { id, by }
                 }
             };
-            match rt.block_on(cli::incidents(&api, token.as_deref(), call)) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("dnsgrade incidents: {e}");
-                    ExitCode::from(EXIT_UNAVAILABLE)
-                }
-            }
+            let token = api_token(token);
+            let result = rt.block_on(cli::incidents(&api, token.as_deref(), call));
+            print_or_fail("dnsgrade incidents", result, EXIT_UNAVAILABLE)
         }
         Command::Drill {
             scenario,
@@ -274,68 +271,21 @@ fn main() -> ExitCode {
             api,
             token,
         } => {
-            let token = token.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok());
-            let call = if list {
-                cli::DrillCall::List
-            } else if let Some(id) = end {
-                cli::DrillCall::End { id, by }
-            } else {
-                cli::DrillCall::Start {
+            let call = match (list, end) {
+                (true, _) => cli::DrillCall::List,
+                (false, Some(id)) => cli::DrillCall::End { id, by },
+                (false, None) => cli::DrillCall::Start {
                     scenario: scenario.unwrap_or_default(),
                     object,
                     by,
-                }
+                },
             };
-            match rt.block_on(cli::drill(&api, token.as_deref(), call)) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("dnsgrade drill: {e}");
-                    ExitCode::from(EXIT_UNAVAILABLE)
-                }
-            }
+            let token = api_token(token);
+            let result = rt.block_on(cli::drill(&api, token.as_deref(), call));
+            print_or_fail("dnsgrade drill", result, EXIT_UNAVAILABLE)
         }
-        Command::Lab { hold } => rt.block_on(async {
-            let hold: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
-                if hold {
-                    Some(Box::pin(wait_for_signal()))
-                } else {
-                    None
-                };
-            let mut out = std::io::stdout();
-            match dnsgrade::walkthrough::run(&mut out, hold).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("dnsgrade lab: {e}");
-                    ExitCode::from(EXIT_UNAVAILABLE)
-                }
-            }
-        }),
-        Command::Sweep {
-            server,
-            zone,
-            origin,
-            rate,
-            concurrency,
-            transport,
-            timeout,
-            every,
-            max_error_ratio,
-            list,
-        } => rt.block_on(run_sweep(
-            server,
-            zone,
-            origin,
-            rate,
-            concurrency,
-            transport,
-            timeout,
-            every,
-            max_error_ratio,
-            list,
-        )),
+        Command::Lab { hold } => rt.block_on(lab(hold)),
+        Command::Sweep(args) => rt.block_on(run_sweep(args)),
         Command::Probe {
             server,
             name,
@@ -343,16 +293,74 @@ fn main() -> ExitCode {
             tcp,
             rd,
             timeout,
-        } => match rt.block_on(cli::probe(&server, &name, &qtype, tcp, rd, &timeout)) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
+        } => {
+            let result = rt.block_on(cli::probe(&server, &name, &qtype, tcp, rd, &timeout));
+            print_or_fail("dnsgrade probe", result, EXIT_DATA)
+        }
+    }
+}
+
+/// The API token: the flag, else `$DNSGRADE_API_TOKEN`.
+fn api_token(flag: Option<String>) -> Option<String> {
+    flag.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok())
+}
+
+/// Prints a command's text and exits 0, or prints its error and exits with `code`.
+fn print_or_fail<E: std::fmt::Display>(
+    command: &str,
+    result: Result<String, E>,
+    code: u8,
+) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{command}: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// `dnsgrade check-config`.
+fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>) -> ExitCode {
+    let loaded = match rules {
+        Some(r) => match dnsgrade::grading::Rules::load(r) {
+            Ok(l) => l,
             Err(e) => {
-                eprintln!("dnsgrade probe: {e}");
-                ExitCode::from(EXIT_DATA)
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
             }
         },
+        None => dnsgrade::grading::Rules::miit_2011(),
+    };
+    match load(config) {
+        Ok(c) => {
+            print!("{}", cli::describe_config(&c, &loaded));
+            if let Some(r) = rules {
+                println!("rules: {} OK", r.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `dnsgrade lab`.
+async fn lab(hold: bool) -> ExitCode {
+    let hold: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = if hold {
+        Some(Box::pin(wait_for_signal()))
+    } else {
+        None
+    };
+    let mut out = std::io::stdout();
+    match dnsgrade::walkthrough::run(&mut out, hold).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dnsgrade lab: {e}");
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
     }
 }
 
@@ -414,44 +422,24 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_sweep(
-    server: String,
-    zone: PathBuf,
-    origin: Option<String>,
-    rate: u32,
-    concurrency: usize,
-    transport: String,
-    timeout: String,
-    every: usize,
-    max_error_ratio: f64,
-    list: bool,
-) -> ExitCode {
+/// `dnsgrade sweep`.
+async fn run_sweep(args: SweepArgs) -> ExitCode {
     let fail = |m: String| {
         eprintln!("dnsgrade sweep: {m}");
         ExitCode::from(EXIT_DATA)
     };
-    let server = match config::parse_address(&server, 53) {
-        Ok(a) => a,
-        Err(m) => return fail(m),
-    };
-    let transport = match transport.as_str() {
-        "udp" => config::Transport::Udp,
-        "tcp" => config::Transport::Tcp,
-        other => return fail(format!("transport must be udp or tcp, not {other}")),
-    };
-    let timeout = match config::parse_duration(&timeout) {
-        Ok(t) => t,
-        Err(m) => return fail(m),
-    };
-    let Some(rate) = std::num::NonZeroU32::new(rate) else {
-        return fail("rate must be at least 1".into());
-    };
-    let origin = match origin.as_deref().map(hickory_proto::rr::Name::from_utf8) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(e)) => return fail(format!("bad --origin: {e}")),
-    };
+    let SweepArgs {
+        server,
+        zone,
+        origin,
+        rate,
+        concurrency,
+        transport,
+        timeout,
+        every,
+        max_error_ratio,
+        list,
+    } = args;
     // Streamed: only the delegations are kept, never the zone text or a full zone.
     let list_of = match dnsgrade::reference::load_zone_file(&zone, origin.as_ref()) {
         Ok(d) => std::sync::Arc::new(d),
@@ -468,7 +456,7 @@ async fn run_sweep(
         server,
         rate,
         concurrency,
-        transport,
+        transport: transport.into(),
         timeout,
         every,
         examples: 5,
