@@ -1,8 +1,14 @@
 //! Ledger tests: plain millisecond values (or a ManualClock), no sleeping.
 
+use super::schema::MIGRATIONS;
 use super::*;
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{Clock, ManualClock, UnixMillis};
+use crate::grading::{Assessment, ConditionClocks, Level};
 use crate::grading::{Authority, Escalation, ServerEvidence};
+use crate::incident::model::{
+    EventKind, GradeView, Incident, IncidentEvent, IncidentState, ListFilter, NextEscalation,
+    StateFilter, Timestamp,
+};
 
 const T0: UnixMillis = 1_700_000_000_000;
 const S: u64 = 1_000;
