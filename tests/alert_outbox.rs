@@ -275,6 +275,11 @@ async fn fifty_events_survive_a_receiver_outage_in_order_signed_and_deduplicable
             ]
         );
     }
+    // The receiver has answered all 50; the worker records each delivery just after.
+    eventually(5, "every delivery recorded", || {
+        s.store.outbox_summary("noc").expect("summary").pending == 0
+    })
+    .await;
     let sum = s.store.outbox_summary("noc").expect("summary");
     assert_eq!((sum.pending, sum.delivered, sum.given_up), (0, 50, 0));
     eventually(5, "depth gauge back to 0", || {
