@@ -297,7 +297,7 @@ pub(crate) struct RawWebsite {
     /// Its authoritative servers.
     #[serde(default)]
     pub server: Vec<Spanned<RawServer>>,
-    /// Checks; default: SOA and A of the domain.
+    /// Checks; default: SOA and NS of the domain.
     #[serde(default)]
     pub check: Vec<Spanned<RawCheck>>,
 }
