@@ -321,6 +321,33 @@ async fn tier1_institution_stopped_is_ii_with_candidate_i_until_a_person_confirm
             && text.contains("acked by noc-alice"),
         "{text}"
     );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"))
+        .args(["incidents", "show", &id.to_string(), "--api", &api])
+        .output()
+        .expect("cli");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("timeline:")
+            && text.contains("incident.opened")
+            && text.contains("incident.acknowledged")
+            && text.contains("rule: "),
+        "{text}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"))
+        .args(["incidents", "show", "999999", "--api", &api])
+        .output()
+        .expect("cli");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("404: incident 999999 not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(d);
     for n in ns {
         n.stop().await;

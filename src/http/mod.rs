@@ -5,6 +5,8 @@
 //! with the `api_token` of the config, compared in constant time; without a configured token
 //! the write API is off (403). A bad request body is a 400 with a reason.
 
+pub mod wire;
+
 use crate::incident::{ListFilter, StateFilter, StoreError};
 use crate::state::Shared;
 use axum::extract::{Path, Query, State};
@@ -12,9 +14,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use wire::{
+    ByBody, CauseBody, DrillBody, DrillEvents, ErrorAnswer, EventAnswer, IncidentList, ListQuery,
+    MaintenanceBody, ReasonBody,
+};
 
 /// The router over the daemon's shared state.
 pub fn router(shared: Shared) -> Router {
@@ -61,7 +66,7 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.0, Json(ErrorAnswer { error: self.1 })).into_response()
     }
 }
 
@@ -209,15 +214,6 @@ async fn outbox(State(s): State<Shared>) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    state: Option<String>,
-    since: Option<String>,
-    include_false_positive: Option<bool>,
-    include_drill: Option<bool>,
-    limit: Option<u32>,
-}
-
 /// "1700000000000" (Unix ms) or "2026-11-22T10:00:00Z".
 fn parse_time(s: &str) -> Option<u64> {
     s.parse::<u64>()
@@ -253,7 +249,7 @@ async fn list_incidents(State(s): State<Shared>, Query(q): Query<ListQuery>) -> 
     let list = tokio::task::spawn_blocking(move || store.list(&filter))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(json!({ "incidents": list })).into_response())
+    Ok(Json(IncidentList { incidents: list }).into_response())
 }
 
 fn parse_id(id: &str) -> Result<i64, ApiError> {
@@ -305,45 +301,16 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ByBody {
-    by: String,
-    note: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReasonBody {
-    reason: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CauseBody {
-    text: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaintenanceBody {
-    object: String,
-    starts: String,
-    ends: String,
-    reason: String,
-}
-
 /// Parses a JSON body, turning every problem into a 400 with the reason.
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
 }
 
-async fn write<F>(s: &Shared, f: F) -> ApiResult
+async fn write<F, T>(s: &Shared, f: F) -> ApiResult
 where
-    F: FnOnce(&crate::incident::IncidentStore, u64) -> Result<serde_json::Value, StoreError>
-        + Send
-        + 'static,
+    F: FnOnce(&crate::incident::IncidentStore, u64) -> Result<T, StoreError> + Send + 'static,
+    T: serde::Serialize + Send + 'static,
 {
     let store = s.incidents.clone();
     let now = s.clock.now_ms();
@@ -369,7 +336,9 @@ async fn ack(
         ));
     }
     write(&s, move |st, now| {
-        Ok(json!({ "event": st.acknowledge(id, b.by.trim(), b.note.as_deref(), now)? }))
+        Ok(EventAnswer {
+            event: st.acknowledge(id, b.by.trim(), b.note.as_deref(), now)?,
+        })
     })
     .await
 }
@@ -390,7 +359,9 @@ async fn confirm_impact(
         ));
     }
     write(&s, move |st, now| {
-        Ok(json!({ "event": st.confirm_impact(id, b.by.trim(), now)? }))
+        Ok(EventAnswer {
+            event: st.confirm_impact(id, b.by.trim(), now)?,
+        })
     })
     .await
 }
@@ -405,7 +376,9 @@ async fn false_positive(
     let id = parse_id(&id)?;
     let b: ReasonBody = body(&raw)?;
     write(&s, move |st, now| {
-        Ok(json!({ "event": st.mark_false_positive(id, &b.reason, now)? }))
+        Ok(EventAnswer {
+            event: st.mark_false_positive(id, &b.reason, now)?,
+        })
     })
     .await
 }
@@ -420,7 +393,9 @@ async fn cause(
     let id = parse_id(&id)?;
     let b: CauseBody = body(&raw)?;
     write(&s, move |st, now| {
-        Ok(json!({ "event": st.set_cause(id, &b.text, now)? }))
+        Ok(EventAnswer {
+            event: st.set_cause(id, &b.text, now)?,
+        })
     })
     .await
 }
@@ -455,28 +430,6 @@ async fn declare_maintenance(
         Ok(json!({ "id": st.declare_maintenance(&b.object, starts, ends, &b.reason)? }))
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-
-    #[test]
-    fn times_parse_as_ms_or_rfc3339() {
-        assert_eq!(parse_time("1700000000000"), Some(1_700_000_000_000));
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("2026-11-22T10:00:00Z"), Some(1_795_341_600_000));
-        assert_eq!(parse_time("2026-13-22T10:00:00Z"), None);
-        assert_eq!(parse_time("yesterday"), None);
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DrillBody {
-    scenario: String,
-    object: Option<String>,
-    by: String,
 }
 
 async fn list_drills(State(s): State<Shared>) -> ApiResult {
@@ -519,7 +472,9 @@ async fn start_drill(
     let clear_after = s.rules.measure.clear_after;
     tracing::warn!(scenario = scenario.name, object = %assessment.object, by = %b.by, "drill started");
     write(&s, move |st, now| {
-        Ok(json!({ "events": st.apply_drill(&[assessment], now, clear_after)? }))
+        Ok(DrillEvents {
+            events: st.apply_drill(&[assessment], now, clear_after)?,
+        })
     })
     .await
 }
@@ -545,7 +500,23 @@ async fn end_drill(
         ));
     }
     write(&s, move |st, now| {
-        Ok(json!({ "event": st.resolve_manually(id, b.by.trim(), "end of drill", now)? }))
+        Ok(EventAnswer {
+            event: st.resolve_manually(id, b.by.trim(), "end of drill", now)?,
+        })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_as_ms_or_rfc3339() {
+        assert_eq!(parse_time("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_time("2026-11-22T10:00:00Z"), Some(1_795_341_600_000));
+        assert_eq!(parse_time("2026-13-22T10:00:00Z"), None);
+        assert_eq!(parse_time("yesterday"), None);
+    }
 }

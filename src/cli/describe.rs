@@ -1,0 +1,210 @@
+//! `dnsgrade check-config`: what a valid configuration will do, in words and numbers.
+
+use crate::config::{CheckRole, Config, DaemonConfig, Object, ObjectClass, Registry, Transport};
+use std::fmt::Write;
+
+/// What `check-config` prints: every object, its servers and checks, how often, and the
+/// resulting query rate.
+pub fn describe_config(c: &Config, rules: &crate::grading::Rules) -> String {
+    let d = &c.daemon;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: OK", c.source.display());
+    let _ = writeln!(
+        out,
+        "daemon: listen {}  interval {:?}  timeout {:?}  window {:?}  tick {:?}  stop_window {:?}  jitter {}",
+        d.listen, d.interval, d.timeout, d.window, d.tick, d.stop_window, d.jitter
+    );
+    let _ = writeln!(
+        out,
+        "limits: global {}/s  per address {}/s  in flight {}  UDP sockets {}  EDNS payload {}",
+        d.global_rate, d.per_server_rate, d.max_in_flight, d.udp_sockets, d.edns_payload
+    );
+    let mut total = Rate::default();
+    for class in ObjectClass::ALL {
+        let objs: Vec<_> = c.objects_of(class).collect();
+        if objs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{} ({}): {}", class.zh(), class.as_str(), objs.len());
+        for o in objs {
+            describe_object(&mut out, o, d, &mut total);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\ntotal: {:.2} q/s{} (global limit {}/s)",
+        total.per_second,
+        if total.host_names > 0 {
+            format!(
+                ", counting one address per host name ({} host names)",
+                total.host_names
+            )
+        } else {
+            String::new()
+        },
+        d.global_rate
+    );
+    describe_capacity(&mut out, c, rules);
+    describe_sinks(&mut out, c);
+    out
+}
+
+/// The query rate of the objects described so far.
+#[derive(Default)]
+struct Rate {
+    per_second: f64,
+    /// Servers given by host name (counted as one address each).
+    host_names: usize,
+}
+
+/// One object: its names, servers, checks, registry services and query rate.
+fn describe_object(out: &mut String, o: &Object, d: &DaemonConfig, total: &mut Rate) {
+    let mut extra = String::new();
+    if let Some(t) = o.tier {
+        let _ = write!(extra, "  tier {}", t.number());
+    }
+    if let Some(s) = &o.scope {
+        let _ = write!(extra, "  scope {s:?}");
+    }
+    if let Some(l) = &o.licensed_by {
+        let _ = write!(extra, "  licensed by {l:?}");
+    }
+    let shown = if o.display_name != o.name {
+        format!("{} ({})", o.display_name, o.name)
+    } else {
+        o.name.clone()
+    };
+    let _ = writeln!(out, "  {shown}{extra}");
+    let mut addrs = 0usize;
+    for s in &o.servers {
+        let mut where_ = s.pinned.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        if let Some(h) = &s.host {
+            where_.push(format!(
+                "{h} (resolved at start and every {:?}, port {})",
+                d.resolve_interval, s.port
+            ));
+            total.host_names += 1;
+        }
+        addrs += s.pinned.len() + usize::from(s.host.is_some() && s.pinned.is_empty());
+        let _ = writeln!(out, "    server {}: {}", s.name, where_.join(", "));
+    }
+    for ch in &o.checks {
+        let role = if ch.role == CheckRole::Plain {
+            String::new()
+        } else {
+            format!(" [{}]", ch.role.as_str())
+        };
+        let tr = if ch.transport == Transport::Tcp {
+            " over TCP"
+        } else {
+            ""
+        };
+        let vals = if ch.values.is_empty() {
+            String::new()
+        } else {
+            format!(" = {}", ch.values.join(" "))
+        };
+        let _ = writeln!(
+            out,
+            "    check {} {} expect {:?}{vals}{tr}{role}",
+            ch.qname, ch.qtype, ch.expect
+        );
+    }
+    if let Some(r) = &o.registry {
+        describe_registry(out, r, d);
+    }
+    let rate = (addrs * o.checks.len()) as f64 / d.interval.as_secs_f64();
+    total.per_second += rate;
+    let _ = writeln!(
+        out,
+        "    => {} checks x {} address(es) every {:?} = {:.2} q/s",
+        o.checks.len(),
+        addrs,
+        d.interval,
+        rate
+    );
+}
+
+/// The registry services of an object and how often they are probed.
+fn describe_registry(out: &mut String, r: &Registry, d: &DaemonConfig) {
+    // The daemon probes registry services at least as often as the service levels need to
+    // see an outage (20 s with the shipped rules).
+    let every = d
+        .interval
+        .min(crate::probe::registry::RegistrySlr::default().max_probe_interval());
+    let mut list = Vec::new();
+    if let Some(e) = &r.epp {
+        let login = if r.epp_login_env.is_some() {
+            " with login"
+        } else {
+            ""
+        };
+        list.push(format!("EPP {e}{login}"));
+    }
+    if let Some(u) = &r.rdap {
+        list.push(format!(
+            "RDAP {u} domain {}",
+            r.lookup_domain.as_deref().unwrap_or("?")
+        ));
+    }
+    if let Some(w) = &r.whois {
+        list.push(format!("WHOIS {w}"));
+    }
+    let _ = writeln!(out, "    registry: {} every {every:?}", list.join(", "));
+}
+
+/// What the configuration asks of the probe engine at a total outage, and the warnings.
+fn describe_capacity(out: &mut String, c: &Config, rules: &crate::grading::Rules) {
+    let cap = crate::capacity::assess(c, rules);
+    let _ = writeln!(
+        out,
+        "in flight with every address dark: {:.0} of max_in_flight {}",
+        cap.dark_in_flight, c.daemon.max_in_flight
+    );
+    if cap.sampled_addresses > 0 {
+        let _ = writeln!(
+            out,
+            "sampling: {} node address(es), at most {} samples in flight together (outside max_in_flight)",
+            cap.sampled_addresses, cap.max_samples_in_flight
+        );
+    }
+    for w in &cap.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+}
+
+/// The alert sinks and their filters.
+fn describe_sinks(out: &mut String, c: &Config) {
+    let a = &c.alert;
+    if a.sinks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nalert sinks (give up after {:?}):", a.give_up_after);
+    for k in &a.sinks {
+        let f = &k.filter;
+        let mut only = Vec::new();
+        if let Some(g) = f.min_grade {
+            only.push(format!("grade >= {}", g.roman()));
+        }
+        if !f.classes.is_empty() {
+            let cl: Vec<&str> = f.classes.iter().map(|c| c.as_str()).collect();
+            only.push(format!("classes {}", cl.join(",")));
+        }
+        if let Some(au) = &f.authority {
+            only.push(format!("authority {au}"));
+        }
+        let _ = writeln!(
+            out,
+            "  {} ({}{}) {}{}",
+            k.name,
+            k.kind.as_str(),
+            if k.secret.is_some() { ", signed" } else { "" },
+            k.display_url(),
+            if only.is_empty() {
+                String::new()
+            } else {
+                format!("  only {}", only.join("; "))
+            }
+        );
+    }
+}

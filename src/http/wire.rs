@@ -1,0 +1,129 @@
+//! The incident API's request and answer bodies, as types: the server reads and writes
+//! these, and the command-line client (`crate::cli`) sends and reads the same ones.
+
+use crate::incident::{Incident, IncidentEvent};
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/incidents` query parameters.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// `open` (the default), `all` or `resolved`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Only incidents open at or after this time (Unix ms or RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Include incidents marked false positives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_false_positive: Option<bool>,
+    /// Include drills.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_drill: Option<bool>,
+    /// At most this many, newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Body of ack, confirm-impact and drill end: who, and an optional note.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByBody {
+    /// Who acts.
+    pub by: String,
+    /// A note (ack only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Body of false-positive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why it was not a real incident.
+    pub reason: String,
+}
+
+/// Body of cause.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CauseBody {
+    /// The root cause, as a person wrote it.
+    pub text: String,
+}
+
+/// Body of `POST /api/v1/maintenance`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceBody {
+    /// The object, `class/name`.
+    pub object: String,
+    /// Start (Unix ms or RFC 3339).
+    pub starts: String,
+    /// End (Unix ms or RFC 3339).
+    pub ends: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Body of `POST /api/v1/drills`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillBody {
+    /// The scenario, e.g. `tld-II`.
+    pub scenario: String,
+    /// The object, `class/name` (default: the first of the scenario's class).
+    #[serde(default)]
+    pub object: Option<String>,
+    /// Who runs it.
+    pub by: String,
+}
+
+/// Answer of `GET /api/v1/incidents`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IncidentList {
+    /// The incidents, newest first.
+    pub incidents: Vec<Incident>,
+}
+
+/// Answer of a write that records one event (ack, confirm-impact, false-positive, cause,
+/// drill end).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventAnswer {
+    /// The event, with the incident as it is after it.
+    pub event: IncidentEvent,
+}
+
+/// Answer of `POST /api/v1/drills`: the events the drill's assessment caused (none when the
+/// same drill is already open at that grade).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrillEvents {
+    /// The events.
+    pub events: Vec<IncidentEvent>,
+}
+
+/// A drill scenario as `GET /api/v1/drills` lists it (the fields a client shows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioView {
+    /// Its name, e.g. `tld-II`.
+    pub name: String,
+    /// What it simulates, in Chinese.
+    pub zh: String,
+    /// What it simulates, in English.
+    pub en: String,
+}
+
+/// Answer of `GET /api/v1/drills` as a client reads it: the scenarios and the open drills.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DrillList {
+    /// Every scenario.
+    pub scenarios: Vec<ScenarioView>,
+    /// The open drill incidents.
+    pub open: Vec<Incident>,
+}
+
+/// The body of every error answer (4xx, 5xx).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorAnswer {
+    /// What is wrong.
+    pub error: String,
+}
