@@ -63,6 +63,13 @@ pub struct Board {
     pub objects: Vec<ObjectStatus>,
 }
 
+/// The vantage point's health, judged from the control targets in one tick.
+struct Vantage {
+    isolated: bool,
+    control_addresses: usize,
+    control_failing: usize,
+}
+
 /// What one tick did.
 #[derive(Debug, Default)]
 pub struct TickOutcome {
@@ -204,8 +211,37 @@ impl Evaluator {
         obs: &Observations,
         now: UnixMillis,
     ) -> Result<(Board, TickOutcome), StoreError> {
+        let vantage = self.vantage(obs);
+        let isolated = vantage.isolated;
+        // Grade on a copy of the clocks: when isolated the observations are not trusted and
+        // the clocks must not advance.
+        let mut clocks = self.clocks.clone();
+        let (mut objects, ready) = self.grade(obs, &mut clocks, now)?;
+        let held = self.hold_after_restart(&mut objects, &ready, &mut clocks)?;
+        self.ticks = self.ticks.saturating_add(1);
+        let mut out = TickOutcome {
+            isolated,
+            isolation_began: isolated && !self.isolated,
+            isolation_ended: !isolated && self.isolated,
+            held,
+            ..TickOutcome::default()
+        };
+        self.record(&objects, clocks, &vantage, now, &mut out)?;
+        self.isolated = isolated;
+        let board = Board {
+            at: now,
+            isolated,
+            control_addresses: vantage.control_addresses,
+            control_failing: vantage.control_failing,
+            objects,
+        };
+        Ok((board, out))
+    }
+
+    /// The vantage point's health from the control targets: isolated when more than half of
+    /// the control addresses with enough recent probes answer nothing.
+    fn vantage(&self, obs: &Observations) -> Vantage {
         let m = &self.rules.measure;
-        // Vantage health from the control targets.
         let mut control_addresses = 0;
         let mut control_failing = 0;
         for o in self.config.objects_of(ObjectClass::Control) {
@@ -227,11 +263,22 @@ impl Evaluator {
         } else {
             self.isolated
         };
+        Vantage {
+            isolated,
+            control_addresses,
+            control_failing,
+        }
+    }
 
-        // Grade on a copy of the clocks: when isolated the observations are not trusted and
-        // the clocks must not advance.
+    /// Grades every object but the controls on `clocks`; returns each object's status and
+    /// whether its windows were full enough to decide on.
+    fn grade(
+        &self,
+        obs: &Observations,
+        clocks: &mut ConditionClocks,
+        now: UnixMillis,
+    ) -> Result<(Vec<ObjectStatus>, Vec<bool>), StoreError> {
         let confirmations = self.store.confirmations()?;
-        let mut clocks = self.clocks.clone();
         let mut objects = Vec::new();
         let mut ready = Vec::new();
         for o in self
@@ -257,7 +304,7 @@ impl Evaluator {
                     .map(|r| r.health.input())
                     .unwrap_or_default(),
             };
-            let assessment = evaluate(&input, &self.rules, &mut clocks, &confirmations, now);
+            let assessment = evaluate(&input, &self.rules, clocks, &confirmations, now);
             objects.push(ObjectStatus {
                 class: o.class,
                 name: o.name.clone(),
@@ -269,59 +316,47 @@ impl Evaluator {
                 registry,
             });
         }
-        let held = self.hold_after_restart(&mut objects, &ready, &mut clocks)?;
-        self.ticks = self.ticks.saturating_add(1);
-        let mut out = TickOutcome {
-            isolated,
-            isolation_began: isolated && !self.isolated,
-            isolation_ended: !isolated && self.isolated,
-            held,
-            ..TickOutcome::default()
-        };
-        // A change of isolation is a monitor event for the alert outbox, written in the tick's
-        // transaction; without enough control probes to judge, nothing is claimed.
-        let monitor = (control_addresses > 0).then_some(MonitorObservation {
-            isolated,
-            control_addresses,
-            control_failing,
+        Ok((objects, ready))
+    }
+
+    /// Writes the tick into the ledger: while isolated nothing new (what is open is held and
+    /// the clocks stay as they were); otherwise the assessments of the objects not held, and
+    /// the advanced clocks. A change of isolation is a monitor event for the alert outbox, in
+    /// the same transaction; without enough control probes to judge, nothing is claimed.
+    fn record(
+        &mut self,
+        objects: &[ObjectStatus],
+        clocks: ConditionClocks,
+        vantage: &Vantage,
+        now: UnixMillis,
+        out: &mut TickOutcome,
+    ) -> Result<(), StoreError> {
+        let clear_after = self.rules.measure.clear_after;
+        let monitor = (vantage.control_addresses > 0).then_some(MonitorObservation {
+            isolated: vantage.isolated,
+            control_addresses: vantage.control_addresses,
+            control_failing: vantage.control_failing,
         });
-        if isolated {
-            // Suspended: save nothing new, open nothing, hold what is open.
-            let (_, me) = self.store.apply_observed(
-                &[],
-                &self.clocks,
-                now,
-                m.clear_after,
-                monitor.as_ref(),
-            )?;
+        if vantage.isolated {
+            let (_, me) =
+                self.store
+                    .apply_observed(&[], &self.clocks, now, clear_after, monitor.as_ref())?;
             out.monitor_event = me;
-        } else {
-            // Held objects are left out: their incidents stay exactly as they are.
-            let assessments: Vec<Assessment> = objects
-                .iter()
-                .filter(|o| !out.held.contains(&o.assessment.object))
-                .map(|o| o.assessment.clone())
-                .collect();
-            let (events, me) = self.store.apply_observed(
-                &assessments,
-                &clocks,
-                now,
-                m.clear_after,
-                monitor.as_ref(),
-            )?;
-            out.events = events;
-            out.monitor_event = me;
-            self.clocks = clocks;
+            return Ok(());
         }
-        self.isolated = isolated;
-        let board = Board {
-            at: now,
-            isolated,
-            control_addresses,
-            control_failing,
-            objects,
-        };
-        Ok((board, out))
+        // Held objects are left out: their incidents stay exactly as they are.
+        let assessments: Vec<Assessment> = objects
+            .iter()
+            .filter(|o| !out.held.contains(&o.assessment.object))
+            .map(|o| o.assessment.clone())
+            .collect();
+        let (events, me) =
+            self.store
+                .apply_observed(&assessments, &clocks, now, clear_after, monitor.as_ref())?;
+        out.events = events;
+        out.monitor_event = me;
+        self.clocks = clocks;
+        Ok(())
     }
 
     /// Whether an object's windows, filled since the start, are enough to decide on: every
