@@ -157,220 +157,275 @@ impl Rules {
                 e.message().trim().replace('\n', " "),
             )],
         })?;
-        let mut errors: Vec<ConfigError> = Vec::new();
-        let mut ratio = |v: &Spanned<f64>, what: &str| -> f64 {
-            let x = *v.get_ref();
-            if !(x > 0.0 && x < 1.0) {
-                errors.push(loc.error(
-                    v.span().start,
-                    format!("{what} must be a ratio between 0 and 1 (exclusive), not {x}"),
-                ));
-            }
-            x
+        let mut c = Checker {
+            loc,
+            errors: Vec::new(),
         };
-        let confidence = ratio(&raw.measure.confidence, "confidence");
-        let latency_quantile = ratio(&raw.measure.latency_quantile, "latency_quantile");
-        let tld = TldRules {
-            bad_node_success_below: ratio(
-                &raw.tld.bad_node_success_below,
-                "bad_node_success_below",
-            ),
-            bad_nodes_share_ii: ratio(&raw.tld.bad_nodes_share_ii, "bad_nodes_share_ii"),
-            data_error_above_ii: ratio(&raw.tld.data_error_above_ii, "data_error_above_ii"),
-            data_error_above_iii: ratio(&raw.tld.data_error_above_iii, "data_error_above_iii"),
-            key_domain_errors_ii: raw.tld.key_domain_errors_ii,
-            registration_unavailable_iii: raw.tld.registration_unavailable_iii.0,
-        };
-        let institution = InstitutionRules {
-            tier1_success_below_ii: ratio(
-                &raw.institution.tier1_success_below_ii,
-                "tier1_success_below_ii",
-            ),
-            tier1_success_below_iii: ratio(
-                &raw.institution.tier1_success_below_iii,
-                "tier1_success_below_iii",
-            ),
-            tier1_data_error_above_ii: ratio(
-                &raw.institution.tier1_data_error_above_ii,
-                "tier1_data_error_above_ii",
-            ),
-            tier1_data_error_above_iii: ratio(
-                &raw.institution.tier1_data_error_above_iii,
-                "tier1_data_error_above_iii",
-            ),
-            pooled: raw.institution.pooled,
-        };
-        let website = WebsiteRules {
-            bad_node_success_below: ratio(
-                &raw.website.bad_node_success_below,
-                "bad_node_success_below",
-            ),
-            data_error_above_iv: ratio(&raw.website.data_error_above_iv, "data_error_above_iv"),
-        };
-        let mut check = |ok: bool, at: usize, msg: &str| {
-            if !ok {
-                errors.push(loc.error(at, msg));
-            }
-        };
-        check(
-            tld.data_error_above_iii < tld.data_error_above_ii,
-            raw.tld.data_error_above_iii.span().start,
-            "data_error_above_iii must be below data_error_above_ii (level III is the lower grade)",
-        );
-        check(
-            institution.tier1_success_below_ii < institution.tier1_success_below_iii,
-            raw.institution.tier1_success_below_ii.span().start,
-            "tier1_success_below_ii must be below tier1_success_below_iii (level II is the worse condition)",
-        );
-        check(
-            institution.tier1_data_error_above_iii < institution.tier1_data_error_above_ii,
-            raw.institution.tier1_data_error_above_iii.span().start,
-            "tier1_data_error_above_iii must be below tier1_data_error_above_ii",
-        );
-        check(
-            raw.measure.min_samples.get_ref() >= &1,
-            raw.measure.min_samples.span().start,
-            "min_samples must be at least 1",
-        );
-        check(
-            raw.measure.stop_window.get_ref().0 <= raw.measure.window.0,
-            raw.measure.stop_window.span().start,
-            "stop_window must not be longer than the window",
-        );
-        check(
-            raw.tld.key_domain_errors_ii >= 1,
-            0,
-            "key_domain_errors_ii must be at least 1",
-        );
-        let notify_cncert_from = match Level::from_roman(raw.authority.notify_cncert_from.get_ref())
-        {
-            Some(l) => l,
-            None => {
-                errors.push(loc.error(
-                    raw.authority.notify_cncert_from.span().start,
-                    "notify_cncert_from must be \"I\", \"II\", \"III\" or \"IV\"",
-                ));
-                Level::III
-            }
-        };
-        let mut seen = Vec::new();
-        for g in &raw.grade {
-            let gr = g.get_ref();
-            match Level::from_roman(&gr.level) {
-                None => errors.push(loc.error(
-                    g.span().start,
-                    format!("unknown grade level \"{}\"", gr.level),
-                )),
-                Some(l) => {
-                    if gr.zh != l.zh() {
-                        errors.push(loc.error(
-                            g.span().start,
-                            format!(
-                                "level {} is {} in the plan, not {}",
-                                l.roman(),
-                                l.zh(),
-                                gr.zh
-                            ),
-                        ));
-                    }
-                    if gr.en != l.en() || gr.colour != l.colour() {
-                        errors.push(loc.error(
-                            g.span().start,
-                            format!(
-                                "level {} is \"{}\" ({}), not \"{}\" ({})",
-                                l.roman(),
-                                l.en(),
-                                l.colour(),
-                                gr.en,
-                                gr.colour
-                            ),
-                        ));
-                    }
-                    seen.push(l);
-                }
-            }
-        }
-        if seen.len() != 4 || Level::ALL.iter().any(|l| !seen.contains(l)) {
-            errors.push(loc.error(
-                0,
-                "the rules must define each grade I, II, III and IV exactly once in [[grade]]",
-            ));
-        }
-        for (name, v) in [
-            ("provincial_zh", &raw.authority.provincial_zh),
-            ("provincial_en", &raw.authority.provincial_en),
-        ] {
-            if !v.get_ref().contains("{province}") {
-                errors.push(loc.error(v.span().start, format!("{name} must contain {{province}}")));
-            }
-        }
-        let d = crate::probe::registry::RegistrySlr::default();
-        let registry = match &raw.registry {
-            None => d,
-            Some(r) => {
-                let g = r.get_ref();
-                let slr = crate::probe::registry::RegistrySlr {
-                    epp_rtt_limit: g.epp_rtt_limit.as_ref().map_or(d.epp_rtt_limit, |v| v.0),
-                    rdap_rtt_limit: g.rdap_rtt_limit.as_ref().map_or(d.rdap_rtt_limit, |v| v.0),
-                    whois_rtt_limit: g
-                        .whois_rtt_limit
-                        .as_ref()
-                        .map_or(d.whois_rtt_limit, |v| v.0),
-                    rtt_quantile: g.rtt_quantile.unwrap_or(d.rtt_quantile),
-                    window: g.window.as_ref().map_or(d.window, |v| v.0),
-                    min_samples: g.min_samples.unwrap_or(d.min_samples),
-                    max_failure_share: g.max_failure_share.unwrap_or(d.max_failure_share),
-                    unavailable_window: g
-                        .unavailable_window
-                        .as_ref()
-                        .map_or(d.unavailable_window, |v| v.0),
-                    unavailable_min_attempts: g
-                        .unavailable_min_attempts
-                        .unwrap_or(d.unavailable_min_attempts),
-                };
-                if let Err(why) = slr.validate() {
-                    errors.push(loc.error(r.span().start, format!("[registry]: {why}")));
-                }
-                slr
-            }
-        };
+        // The errors are reported in file order; errors at the same place (offset 0: the
+        // key-domain threshold, then the set of grades) keep the order of these calls.
+        let measure = c.measure(&raw.measure);
+        let tld = c.tld(&raw.tld);
+        let institution = c.institution(&raw.institution);
+        let website = c.website(&raw.website);
+        c.grades(&raw.grade);
+        let authority = c.authority(raw.authority);
+        let registry = c.registry(raw.registry.as_ref());
+        let mut errors = c.errors;
         if !errors.is_empty() {
             errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors { errors });
         }
-        let m = raw.measure;
         Ok(Rules {
-            measure: Measure {
-                window: m.window.0,
-                tick: m.tick.0,
-                min_samples: *m.min_samples.get_ref(),
-                confidence,
-                z: z_for(confidence),
-                latency_threshold: m.latency_threshold.0,
-                latency_quantile,
-                stop_window: m.stop_window.get_ref().0,
-                stop_min_probes: m.stop_min_probes,
-                clear_after: m.clear_after.0,
-            },
+            measure,
             tld,
             institution,
             website,
             recursive: RecursiveRules {
                 stopped_longer_than: raw.recursive.stopped_longer_than.0,
             },
-            authority: AuthorityNames {
-                emergency_office_zh: raw.authority.emergency_office_zh,
-                emergency_office_en: raw.authority.emergency_office_en,
-                provincial_zh: raw.authority.provincial_zh.into_inner(),
-                provincial_en: raw.authority.provincial_en.into_inner(),
-                unit_zh: raw.authority.unit_zh,
-                unit_en: raw.authority.unit_en,
-                cncert_zh: raw.authority.cncert_zh,
-                cncert_en: raw.authority.cncert_en,
-                notify_cncert_from,
-            },
+            authority,
             registry,
         })
+    }
+}
+
+/// Collects every error of a rules file, located in its text.
+struct Checker<'a> {
+    loc: Locator<'a>,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    /// A ratio must lie strictly between 0 and 1.
+    fn ratio(&mut self, v: &Spanned<f64>, what: &str) -> f64 {
+        let x = *v.get_ref();
+        if !(x > 0.0 && x < 1.0) {
+            self.errors.push(self.loc.error(
+                v.span().start,
+                format!("{what} must be a ratio between 0 and 1 (exclusive), not {x}"),
+            ));
+        }
+        x
+    }
+
+    /// An error `msg` at byte `at` unless `ok`.
+    fn check(&mut self, ok: bool, at: usize, msg: &str) {
+        if !ok {
+            self.errors.push(self.loc.error(at, msg));
+        }
+    }
+
+    /// `[measure]`: ratios, at least one sample, and a stop window no longer than the window.
+    fn measure(&mut self, m: &RawMeasure) -> Measure {
+        let confidence = self.ratio(&m.confidence, "confidence");
+        let latency_quantile = self.ratio(&m.latency_quantile, "latency_quantile");
+        self.check(
+            m.min_samples.get_ref() >= &1,
+            m.min_samples.span().start,
+            "min_samples must be at least 1",
+        );
+        self.check(
+            m.stop_window.get_ref().0 <= m.window.0,
+            m.stop_window.span().start,
+            "stop_window must not be longer than the window",
+        );
+        Measure {
+            window: m.window.0,
+            tick: m.tick.0,
+            min_samples: *m.min_samples.get_ref(),
+            confidence,
+            z: z_for(confidence),
+            latency_threshold: m.latency_threshold.0,
+            latency_quantile,
+            stop_window: m.stop_window.get_ref().0,
+            stop_min_probes: m.stop_min_probes,
+            clear_after: m.clear_after.0,
+        }
+    }
+
+    /// `[tld]`: ratios, the level-III data error threshold below level II's, and at least one
+    /// key-domain error.
+    fn tld(&mut self, t: &RawTld) -> TldRules {
+        let tld = TldRules {
+            bad_node_success_below: self.ratio(&t.bad_node_success_below, "bad_node_success_below"),
+            bad_nodes_share_ii: self.ratio(&t.bad_nodes_share_ii, "bad_nodes_share_ii"),
+            data_error_above_ii: self.ratio(&t.data_error_above_ii, "data_error_above_ii"),
+            data_error_above_iii: self.ratio(&t.data_error_above_iii, "data_error_above_iii"),
+            key_domain_errors_ii: t.key_domain_errors_ii,
+            registration_unavailable_iii: t.registration_unavailable_iii.0,
+        };
+        self.check(
+            tld.data_error_above_iii < tld.data_error_above_ii,
+            t.data_error_above_iii.span().start,
+            "data_error_above_iii must be below data_error_above_ii (level III is the lower grade)",
+        );
+        self.check(
+            t.key_domain_errors_ii >= 1,
+            0,
+            "key_domain_errors_ii must be at least 1",
+        );
+        tld
+    }
+
+    /// `[institution]`: ratios, with the level-II success and level-III data error thresholds
+    /// below the other level's.
+    fn institution(&mut self, i: &RawInstitution) -> InstitutionRules {
+        let institution = InstitutionRules {
+            tier1_success_below_ii: self.ratio(&i.tier1_success_below_ii, "tier1_success_below_ii"),
+            tier1_success_below_iii: self
+                .ratio(&i.tier1_success_below_iii, "tier1_success_below_iii"),
+            tier1_data_error_above_ii: self
+                .ratio(&i.tier1_data_error_above_ii, "tier1_data_error_above_ii"),
+            tier1_data_error_above_iii: self
+                .ratio(&i.tier1_data_error_above_iii, "tier1_data_error_above_iii"),
+            pooled: i.pooled,
+        };
+        self.check(
+            institution.tier1_success_below_ii < institution.tier1_success_below_iii,
+            i.tier1_success_below_ii.span().start,
+            "tier1_success_below_ii must be below tier1_success_below_iii (level II is the worse condition)",
+        );
+        self.check(
+            institution.tier1_data_error_above_iii < institution.tier1_data_error_above_ii,
+            i.tier1_data_error_above_iii.span().start,
+            "tier1_data_error_above_iii must be below tier1_data_error_above_ii",
+        );
+        institution
+    }
+
+    /// `[website]`: ratios.
+    fn website(&mut self, w: &RawWebsite) -> WebsiteRules {
+        WebsiteRules {
+            bad_node_success_below: self.ratio(&w.bad_node_success_below, "bad_node_success_below"),
+            data_error_above_iv: self.ratio(&w.data_error_above_iv, "data_error_above_iv"),
+        }
+    }
+
+    /// `[[grade]]`: each level I, II, III and IV defined exactly once.
+    fn grades(&mut self, grades: &[Spanned<RawGrade>]) {
+        let mut seen = Vec::new();
+        for g in grades {
+            if let Some(l) = self.grade(g) {
+                seen.push(l);
+            }
+        }
+        if seen.len() != 4 || Level::ALL.iter().any(|l| !seen.contains(l)) {
+            self.errors.push(self.loc.error(
+                0,
+                "the rules must define each grade I, II, III and IV exactly once in [[grade]]",
+            ));
+        }
+    }
+
+    /// One `[[grade]]`: a known level, named and coloured as the plan names it; its level.
+    fn grade(&mut self, g: &Spanned<RawGrade>) -> Option<Level> {
+        let gr = g.get_ref();
+        let Some(l) = Level::from_roman(&gr.level) else {
+            self.errors.push(self.loc.error(
+                g.span().start,
+                format!("unknown grade level \"{}\"", gr.level),
+            ));
+            return None;
+        };
+        if gr.zh != l.zh() {
+            self.errors.push(self.loc.error(
+                g.span().start,
+                format!(
+                    "level {} is {} in the plan, not {}",
+                    l.roman(),
+                    l.zh(),
+                    gr.zh
+                ),
+            ));
+        }
+        if gr.en != l.en() || gr.colour != l.colour() {
+            self.errors.push(self.loc.error(
+                g.span().start,
+                format!(
+                    "level {} is \"{}\" ({}), not \"{}\" ({})",
+                    l.roman(),
+                    l.en(),
+                    l.colour(),
+                    gr.en,
+                    gr.colour
+                ),
+            ));
+        }
+        Some(l)
+    }
+
+    /// `[authority]`: a known level for CNCERT's notification, `{province}` in both provincial
+    /// names.
+    fn authority(&mut self, a: RawAuthority) -> AuthorityNames {
+        let notify_cncert_from = match Level::from_roman(a.notify_cncert_from.get_ref()) {
+            Some(l) => l,
+            None => {
+                self.errors.push(self.loc.error(
+                    a.notify_cncert_from.span().start,
+                    "notify_cncert_from must be \"I\", \"II\", \"III\" or \"IV\"",
+                ));
+                Level::III
+            }
+        };
+        for (name, v) in [
+            ("provincial_zh", &a.provincial_zh),
+            ("provincial_en", &a.provincial_en),
+        ] {
+            if !v.get_ref().contains("{province}") {
+                self.errors.push(
+                    self.loc
+                        .error(v.span().start, format!("{name} must contain {{province}}")),
+                );
+            }
+        }
+        AuthorityNames {
+            emergency_office_zh: a.emergency_office_zh,
+            emergency_office_en: a.emergency_office_en,
+            provincial_zh: a.provincial_zh.into_inner(),
+            provincial_en: a.provincial_en.into_inner(),
+            unit_zh: a.unit_zh,
+            unit_en: a.unit_en,
+            cncert_zh: a.cncert_zh,
+            cncert_en: a.cncert_en,
+            notify_cncert_from,
+        }
+    }
+
+    /// `[registry]`: each given field replaces ICANN's default, and the whole must be a valid
+    /// service level.
+    fn registry(
+        &mut self,
+        raw: Option<&Spanned<RawRegistrySlr>>,
+    ) -> crate::probe::registry::RegistrySlr {
+        let d = crate::probe::registry::RegistrySlr::default();
+        let Some(r) = raw else {
+            return d;
+        };
+        let g = r.get_ref();
+        let slr = crate::probe::registry::RegistrySlr {
+            epp_rtt_limit: g.epp_rtt_limit.as_ref().map_or(d.epp_rtt_limit, |v| v.0),
+            rdap_rtt_limit: g.rdap_rtt_limit.as_ref().map_or(d.rdap_rtt_limit, |v| v.0),
+            whois_rtt_limit: g
+                .whois_rtt_limit
+                .as_ref()
+                .map_or(d.whois_rtt_limit, |v| v.0),
+            rtt_quantile: g.rtt_quantile.unwrap_or(d.rtt_quantile),
+            window: g.window.as_ref().map_or(d.window, |v| v.0),
+            min_samples: g.min_samples.unwrap_or(d.min_samples),
+            max_failure_share: g.max_failure_share.unwrap_or(d.max_failure_share),
+            unavailable_window: g
+                .unavailable_window
+                .as_ref()
+                .map_or(d.unavailable_window, |v| v.0),
+            unavailable_min_attempts: g
+                .unavailable_min_attempts
+                .unwrap_or(d.unavailable_min_attempts),
+        };
+        if let Err(why) = slr.validate() {
+            self.errors
+                .push(self.loc.error(r.span().start, format!("[registry]: {why}")));
+        }
+        slr
     }
 }
 

@@ -128,74 +128,127 @@ pub fn step(
     clear_after: Duration,
     in_maintenance: bool,
 ) -> Step {
-    let mut transitions = Vec::new();
     let Some(cur) = current else {
-        let Some(grade) = a.grade else {
-            return Step {
-                next: Next::Nothing,
-                transitions,
-                refresh_details: false,
-            };
-        };
-        transitions.push(Transition::Opened { grade });
-        let t = Tracked {
-            grade,
-            max_grade: grade,
-            candidate: a.candidate,
-            onset: a.onset.unwrap_or(now).min(now),
-            clearing_since: None,
-            maintenance: in_maintenance,
-        };
-        return Step {
-            next: Next::Open(t),
-            transitions,
-            refresh_details: true,
-        };
+        return open(a, now, in_maintenance);
     };
-
+    let mut transitions = Vec::new();
     let mut t = *cur;
     match a.grade {
         Some(grade) => {
-            if let Some(since) = t.clearing_since.take() {
-                transitions.push(Transition::Recurred {
-                    grade,
-                    clearing_since: since,
-                });
-            }
-            if grade > t.grade {
-                transitions.push(Transition::Escalated {
-                    from: t.grade,
-                    to: grade,
-                });
-            } else if grade < t.grade {
-                transitions.push(Transition::Deescalated {
-                    from: t.grade,
-                    to: grade,
-                });
-            }
-            t.grade = grade;
-            t.max_grade = t.max_grade.max(grade);
-            if let Some(on) = a.onset {
-                t.onset = t.onset.min(on.min(now));
-            }
+            recur(&mut t, grade, &mut transitions);
+            regrade(&mut t, grade, a.onset, now, &mut transitions);
         }
-        None => {
-            if t.clearing_since.is_none() {
-                t.clearing_since = Some(now);
-                transitions.push(Transition::Clearing {
-                    since: now,
-                    resolves_at: now.saturating_add(millis(clear_after)),
-                });
-            }
-        }
+        None => start_clearing(&mut t, now, clear_after, &mut transitions),
     }
-    if a.candidate != t.candidate {
+    follow_candidate(&mut t, a.candidate, &mut transitions);
+    follow_maintenance(&mut t, in_maintenance, &mut transitions);
+    if let Some(resolved) = resolve(&t, now, clear_after) {
+        transitions.push(resolved);
+        return Step {
+            next: Next::Resolved(t),
+            transitions,
+            refresh_details: false,
+        };
+    }
+    Step {
+        next: Next::Open(t),
+        transitions,
+        refresh_details: a.grade.is_some(),
+    }
+}
+
+/// No incident is open: a grade opens one (clamping its onset to `now`), no grade opens nothing.
+fn open(a: &Assessment, now: UnixMillis, in_maintenance: bool) -> Step {
+    let mut transitions = Vec::new();
+    let Some(grade) = a.grade else {
+        return Step {
+            next: Next::Nothing,
+            transitions,
+            refresh_details: false,
+        };
+    };
+    transitions.push(Transition::Opened { grade });
+    let t = Tracked {
+        grade,
+        max_grade: grade,
+        candidate: a.candidate,
+        onset: a.onset.unwrap_or(now).min(now),
+        clearing_since: None,
+        maintenance: in_maintenance,
+    };
+    Step {
+        next: Next::Open(t),
+        transitions,
+        refresh_details: true,
+    }
+}
+
+/// A grade while clearing: the same incident recurs and is no longer clearing.
+fn recur(t: &mut Tracked, grade: Level, transitions: &mut Vec<Transition>) {
+    if let Some(since) = t.clearing_since.take() {
+        transitions.push(Transition::Recurred {
+            grade,
+            clearing_since: since,
+        });
+    }
+}
+
+/// A grade: escalates or de-escalates when it differs, keeps the maximum, and moves the onset
+/// earlier (never past `now`) when the assessment gives one.
+fn regrade(
+    t: &mut Tracked,
+    grade: Level,
+    onset: Option<UnixMillis>,
+    now: UnixMillis,
+    transitions: &mut Vec<Transition>,
+) {
+    if grade > t.grade {
+        transitions.push(Transition::Escalated {
+            from: t.grade,
+            to: grade,
+        });
+    } else if grade < t.grade {
+        transitions.push(Transition::Deescalated {
+            from: t.grade,
+            to: grade,
+        });
+    }
+    t.grade = grade;
+    t.max_grade = t.max_grade.max(grade);
+    if let Some(on) = onset {
+        t.onset = t.onset.min(on.min(now));
+    }
+}
+
+/// No grade: clearing starts now unless it already has.
+fn start_clearing(
+    t: &mut Tracked,
+    now: UnixMillis,
+    clear_after: Duration,
+    transitions: &mut Vec<Transition>,
+) {
+    if t.clearing_since.is_none() {
+        t.clearing_since = Some(now);
+        transitions.push(Transition::Clearing {
+            since: now,
+            resolves_at: now.saturating_add(millis(clear_after)),
+        });
+    }
+}
+
+/// The candidate grade follows the assessment's; a change is a transition.
+fn follow_candidate(t: &mut Tracked, candidate: Option<Level>, transitions: &mut Vec<Transition>) {
+    if candidate != t.candidate {
         transitions.push(Transition::CandidateChanged {
             from: t.candidate,
-            to: a.candidate,
+            to: candidate,
         });
-        t.candidate = a.candidate;
+        t.candidate = candidate;
     }
+}
+
+/// The maintenance flag follows `in_maintenance`; entering or leaving is a transition.
+fn follow_maintenance(t: &mut Tracked, in_maintenance: bool, transitions: &mut Vec<Transition>) {
     if in_maintenance != t.maintenance {
         transitions.push(if in_maintenance {
             Transition::MaintenanceStarted
@@ -204,23 +257,14 @@ pub fn step(
         });
         t.maintenance = in_maintenance;
     }
-    if let Some(since) = t.clearing_since {
-        if now.saturating_sub(since) >= millis(clear_after) {
-            transitions.push(Transition::Resolved {
-                clearing_since: since,
-            });
-            return Step {
-                next: Next::Resolved(t),
-                transitions,
-                refresh_details: false,
-            };
-        }
-    }
-    Step {
-        next: Next::Open(t),
-        transitions,
-        refresh_details: a.grade.is_some(),
-    }
+}
+
+/// The incident resolves when it has been clearing for at least `clear_after`.
+fn resolve(t: &Tracked, now: UnixMillis, clear_after: Duration) -> Option<Transition> {
+    let since = t.clearing_since?;
+    (now.saturating_sub(since) >= millis(clear_after)).then_some(Transition::Resolved {
+        clearing_since: since,
+    })
 }
 
 #[cfg(test)]
