@@ -45,6 +45,45 @@ pub fn fewest_in(span: Duration, interval: Duration, jitter: f64) -> u64 {
     (span.as_secs_f64() / longest).floor().max(0.0) as u64
 }
 
+/// The warnings for objects whose windows hold too few probes to decide on (`short_window`)
+/// or to call a dark server stopped (`short_stop`), each listed as `class/name (probes)`.
+fn short_warnings(
+    short_window: &[String],
+    short_stop: &[String],
+    c: &Config,
+    rules: &Rules,
+) -> Vec<String> {
+    let (d, m) = (&c.daemon, &rules.measure);
+    let list = |v: &[String]| {
+        let shown: Vec<&str> = v.iter().take(5).map(String::as_str).collect();
+        let more = v.len().saturating_sub(5);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    let mut warnings = Vec::new();
+    if !short_window.is_empty() {
+        warnings.push(format!(
+            "{} object(s) leave a server address short of min_samples = {}: at the worst tick its window holds only the number in brackets of probes (checks × probes in window − tick − timeout at interval × (1 + jitter)), less than {MARGIN} × the minimum, so it would flip between known and unknown: {} — shorten interval or add checks",
+            short_window.len(),
+            m.min_samples,
+            list(short_window)
+        ));
+    }
+    if !short_stop.is_empty() {
+        warnings.push(format!(
+            "{} object(s) leave a server address short of stop_min_probes = {} within stop_window {:?}: a dark server would not be called stopped on every tick: {} — shorten interval or add checks",
+            short_stop.len(),
+            m.stop_min_probes,
+            d.stop_window,
+            list(short_stop)
+        ));
+    }
+    warnings
+}
+
 /// Works out [`Capacity`] of `c` under `rules`.
 pub fn assess(c: &Config, rules: &Rules) -> Capacity {
     let d = &c.daemon;
@@ -86,32 +125,7 @@ pub fn assess(c: &Config, rules: &Rules) -> Capacity {
             short_stop.push(format!("{}/{} ({per_stop})", o.class.as_str(), o.name));
         }
     }
-    let list = |v: &[String]| {
-        let shown: Vec<&str> = v.iter().take(5).map(String::as_str).collect();
-        let more = v.len().saturating_sub(5);
-        if more > 0 {
-            format!("{} and {more} more", shown.join(", "))
-        } else {
-            shown.join(", ")
-        }
-    };
-    if !short_window.is_empty() {
-        warnings.push(format!(
-            "{} object(s) leave a server address short of min_samples = {}: at the worst tick its window holds only the number in brackets of probes (checks × probes in window − tick − timeout at interval × (1 + jitter)), less than {MARGIN} × the minimum, so it would flip between known and unknown: {} — shorten interval or add checks",
-            short_window.len(),
-            m.min_samples,
-            list(&short_window)
-        ));
-    }
-    if !short_stop.is_empty() {
-        warnings.push(format!(
-            "{} object(s) leave a server address short of stop_min_probes = {} within stop_window {:?}: a dark server would not be called stopped on every tick: {} — shorten interval or add checks",
-            short_stop.len(),
-            m.stop_min_probes,
-            d.stop_window,
-            list(&short_stop)
-        ));
-    }
+    warnings.extend(short_warnings(&short_window, &short_stop, c, rules));
     let dark_in_flight = rate * (d.timeout + grace).as_secs_f64();
     if dark_in_flight > d.max_in_flight as f64 {
         warnings.push(format!(

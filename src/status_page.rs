@@ -45,6 +45,9 @@ fn badge(l: Level) -> String {
 }
 
 /// Renders the page.
+///
+/// Long on purpose: the page's HTML from top to bottom (head, banner, objects, incidents),
+/// written in the order the browser shows it.
 pub fn render(board: &Board, open: &[Incident], now: UnixMillis) -> String {
     let mut h = String::new();
     let worst = board

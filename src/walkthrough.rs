@@ -242,6 +242,10 @@ pub async fn run(
     result
 }
 
+/// The scripted tour, step after step.
+///
+/// Long on purpose: it is the script itself, one fault and one printed grade per step, read
+/// top to bottom like the walkthrough it prints.
 async fn script(lab: &Lab, out: &mut impl Write) -> Result<(), WalkthroughError> {
     const TLD: &str = "tld/cn";
     const GD: &str = "recursive/gd-resolvers";
