@@ -308,32 +308,11 @@ impl Prober {
     }
 
     async fn udp(&self, server: SocketAddr, q: &Question) -> ProbeReply {
-        let slots = if server.is_ipv4() {
-            &self.inner.v4
-        } else {
-            &self.inner.v6
-        };
-        if slots.is_empty() {
+        let Some(slot) = self.udp_slot(server) else {
             return ProbeReply::failed(Outcome::NetworkError, Transport::Udp);
-        }
-        let slot = &slots[self.inner.next.fetch_add(1, Ordering::Relaxed) % slots.len()];
-        let (tx, rx) = oneshot::channel();
-        let id = {
-            let mut map = lock(&slot.pending);
-            let per = map.entry(server).or_default();
-            let mut id: u16 = rand::random();
-            while per.by_id.contains_key(&id) {
-                id = rand::random();
-            }
-            per.by_id.insert(
-                id,
-                Pending {
-                    question: q.clone(),
-                    tx: Some(tx),
-                },
-            );
-            id
         };
+        let (tx, rx) = oneshot::channel();
+        let id = register(&slot.pending, server, q, tx);
         let guard = PendingGuard {
             map: &slot.pending,
             server,
@@ -357,25 +336,7 @@ impl Prober {
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(Received::Reply(msg, at))) => {
                 drop(guard);
-                if msg.metadata.truncation {
-                    let mut r = Box::pin(tcp_query(
-                        server,
-                        q,
-                        self.inner.cfg.edns_payload,
-                        deadline,
-                        sent,
-                    ))
-                    .await;
-                    r.tcp_fallback = true;
-                    return r;
-                }
-                let nsid = reply_nsid(&msg);
-                ProbeReply {
-                    answer: Ok((*msg, at.saturating_duration_since(sent))),
-                    transport: Transport::Udp,
-                    tcp_fallback: false,
-                    nsid,
-                }
+                self.udp_reply(server, q, msg, at, sent, deadline).await
             }
             Ok(Ok(Received::Malformed)) => ProbeReply::failed(Outcome::Malformed, Transport::Udp),
             Ok(Ok(Received::WrongQuestion)) => {
@@ -383,11 +344,83 @@ impl Prober {
             }
             Ok(Err(_)) => ProbeReply::failed(Outcome::NetworkError, Transport::Udp),
             Err(_) => {
+                // Read while the guard still holds this probe's entry, which keeps the
+                // server's anomaly in the map.
                 let anomaly = lock(&slot.pending).get(&server).and_then(|p| p.anomaly);
                 ProbeReply::failed(anomaly.unwrap_or(Outcome::Timeout), Transport::Udp)
             }
         }
     }
+
+    /// The next socket of the pool for `server`'s address family, round robin; None when the
+    /// family has no sockets.
+    fn udp_slot(&self, server: SocketAddr) -> Option<&UdpSlot> {
+        let slots = if server.is_ipv4() {
+            &self.inner.v4
+        } else {
+            &self.inner.v6
+        };
+        if slots.is_empty() {
+            return None;
+        }
+        Some(&slots[self.inner.next.fetch_add(1, Ordering::Relaxed) % slots.len()])
+    }
+
+    /// The probe's result for the matching UDP reply `msg` received at `at`: the reply, or
+    /// for TC=1 the TCP fallback within the same deadline, timed from the UDP send.
+    async fn udp_reply(
+        &self,
+        server: SocketAddr,
+        q: &Question,
+        msg: Box<Message>,
+        at: Instant,
+        sent: Instant,
+        deadline: Instant,
+    ) -> ProbeReply {
+        if msg.metadata.truncation {
+            let mut r = Box::pin(tcp_query(
+                server,
+                q,
+                self.inner.cfg.edns_payload,
+                deadline,
+                sent,
+            ))
+            .await;
+            r.tcp_fallback = true;
+            return r;
+        }
+        let nsid = reply_nsid(&msg);
+        ProbeReply {
+            answer: Ok((*msg, at.saturating_duration_since(sent))),
+            transport: Transport::Udp,
+            tcp_fallback: false,
+            nsid,
+        }
+    }
+}
+
+/// Enters a probe for `server` with a random ID no probe of that server waits for; returns
+/// the ID.
+fn register(
+    pending: &PendingMap,
+    server: SocketAddr,
+    q: &Question,
+    tx: oneshot::Sender<Received>,
+) -> u16 {
+    let mut map = lock(pending);
+    let per = map.entry(server).or_default();
+    let mut id: u16 = rand::random();
+    while per.by_id.contains_key(&id) {
+        id = rand::random();
+    }
+    per.by_id.insert(
+        id,
+        Pending {
+            question: q.clone(),
+            tx: Some(tx),
+        },
+    );
+    id
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

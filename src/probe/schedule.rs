@@ -325,27 +325,14 @@ pub async fn probe_checked(
     let mut dnssec_expires_at = None;
     if let (Some((_, zone_keys)), Some(msg), true) = (dnssec, reply.message(), outcome.is_success())
     {
-        let own = if check.qtype == hickory_proto::rr::RecordType::DNSKEY {
-            super::dnssec::dnskeys_in(msg, &q.qname)
-        } else {
-            Vec::new()
-        };
-        let known = zone_keys.get(target.class, &target.object);
-        let keys: &[_] = if own.is_empty() {
-            known.as_deref().map_or(&[], Vec::as_slice)
-        } else {
-            &own
-        };
-        let sc = super::dnssec::check_signatures(msg, &q.qname, check.qtype, clock.now_ms(), keys);
-        if !own.is_empty() && sc.problem.is_none() {
-            zone_keys.set(target.class, &target.object, own);
-        }
-        dnssec_expires_at = sc.earliest_expiration;
-        if let Some(p) = sc.problem {
-            tracing::debug!(server = %target.address, qname = %q.qname, problem = ?p, "DNSSEC signatures wrong");
+        let (expires_at, wrong) = check_dnssec(clock, target, check, &q.qname, msg, zone_keys);
+        dnssec_expires_at = expires_at;
+        if wrong {
             verdict = Verdict::Wrong;
         }
     }
+    // The reply, when it is a successful one.
+    let answered = reply.message().filter(|_| outcome.is_success());
     ProbeResult {
         target: target.clone(),
         check: idx,
@@ -364,27 +351,63 @@ pub async fn probe_checked(
             Verdict::Unchecked
         },
         tcp_fallback: reply.tcp_fallback,
-        serial: match (
-            reply.message(),
-            outcome.is_success() && check.qtype == hickory_proto::rr::RecordType::SOA,
-        ) {
-            (Some(m), true) => crate::probe::classify::soa_serial(m),
-            _ => None,
-        },
-        consensus_answer: match reply.message() {
-            Some(m) if outcome.is_success() && consensus_eligible(target, check) => {
-                let mut got = crate::probe::classify::relevant_answers(m, &q.qname, check.qtype);
-                if got.is_empty() && check.expect == crate::config::Expect::Referral {
-                    got = crate::probe::classify::referral_targets(m, &q.qname);
-                }
-                Some(got)
-            }
-            _ => None,
-        },
+        serial: answered
+            .filter(|_| check.qtype == hickory_proto::rr::RecordType::SOA)
+            .and_then(crate::probe::classify::soa_serial),
+        consensus_answer: answered
+            .filter(|_| consensus_eligible(target, check))
+            .map(|m| consensus_answer(m, &q.qname, check)),
         // Last: it moves out of the reply the fields above read.
         nsid: reply.nsid,
         dnssec_expires_at,
     }
+}
+
+/// Checks the signatures of a successful reply from a signed zone against the zone's keys
+/// (or, for a DNSKEY answer, its own keys, which become the zone's when they verify it).
+/// Returns the earliest signature expiration and whether the signatures are wrong.
+fn check_dnssec(
+    clock: &dyn Clock,
+    target: &Target,
+    check: &Check,
+    qname: &hickory_proto::rr::Name,
+    msg: &hickory_proto::op::Message,
+    zone_keys: &super::dnssec::ZoneKeys,
+) -> (Option<UnixMillis>, bool) {
+    let own = if check.qtype == hickory_proto::rr::RecordType::DNSKEY {
+        super::dnssec::dnskeys_in(msg, qname)
+    } else {
+        Vec::new()
+    };
+    let known = zone_keys.get(target.class, &target.object);
+    let keys: &[_] = if own.is_empty() {
+        known.as_deref().map_or(&[], Vec::as_slice)
+    } else {
+        &own
+    };
+    let sc = super::dnssec::check_signatures(msg, qname, check.qtype, clock.now_ms(), keys);
+    if !own.is_empty() && sc.problem.is_none() {
+        zone_keys.set(target.class, &target.object, own);
+    }
+    if let Some(p) = sc.problem {
+        tracing::debug!(server = %target.address, qname = %qname, problem = ?p, "DNSSEC signatures wrong");
+        return (sc.earliest_expiration, true);
+    }
+    (sc.earliest_expiration, false)
+}
+
+/// The answer a node gives for consensus: the relevant RRset, or for a referral check with
+/// none, the referral's NS targets.
+fn consensus_answer(
+    m: &hickory_proto::op::Message,
+    qname: &hickory_proto::rr::Name,
+    check: &Check,
+) -> Vec<String> {
+    let mut got = crate::probe::classify::relevant_answers(m, qname, check.qtype);
+    if got.is_empty() && check.expect == crate::config::Expect::Referral {
+        got = crate::probe::classify::referral_targets(m, qname);
+    }
+    got
 }
 
 /// How late past its slot a configured probe may still be sent: a quarter of the interval,
@@ -612,11 +635,7 @@ pub fn spawn_sampler(
         let mut ticker = tokio::time::interval_at(ctx.quantize(Instant::now()), step);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut credit = 0.0_f64;
-        let mut pass: Option<(
-            u64,
-            Arc<crate::reference::Delegations>,
-            std::iter::Peekable<PassOrder>,
-        )> = None;
+        let mut pass: Option<Pass> = None;
         loop {
             tokio::select! {
                 biased;
@@ -634,16 +653,7 @@ pub fn spawn_sampler(
             // Credit for this step; a backlog of more than one step is not made up later.
             credit = (credit + per_step).min(per_step.max(1.0) * 2.0);
             while credit >= 1.0 {
-                let fresh = match &pass {
-                    Some((generation, _, _)) => *generation != reference.generation(),
-                    None => true,
-                };
-                if fresh {
-                    let list = reference.get();
-                    let order = PassOrder::new(list.len(), &mut rand::rng()).peekable();
-                    pass = (!list.is_empty()).then(|| (reference.generation(), list, order));
-                }
-                let Some((_, list, order)) = &mut pass else {
+                let Some(Pass { list, order, .. }) = Pass::current(&mut pass, &reference) else {
                     // No reference yet (a first transfer that failed): look again later.
                     credit = 0.0;
                     break;
@@ -658,30 +668,71 @@ pub fn spawn_sampler(
                     continue;
                 }
                 let Some(i) = order.next() else { continue };
-                let (name, values) = list.get(i);
-                let check = Check {
-                    qname: name,
-                    qtype: hickory_proto::rr::RecordType::NS,
-                    expect: crate::config::Expect::Referral,
-                    values,
-                    transport: Transport::Udp,
-                    role: CheckRole::Sampled,
-                    recursion_desired: false,
-                    authoritative: true,
-                };
-                let (ctx, target, counters) = (&ctx, &target, &counters);
+                let check = sample_check(list, i);
                 let gauge = InFlight::new(&counters.samples_in_flight);
-                running.push(async move {
-                    // Boxed for the same reason as a configured check's exchange.
-                    let r = Box::pin(ctx.probe(target, CheckId::Sampled, &check)).await;
-                    drop(gauge);
-                    let timed_out = r.outcome == Outcome::Timeout;
-                    deliver(&ctx.results, r).await;
-                    timed_out
-                });
+                running.push(sample(&ctx, &target, check, gauge));
             }
         }
     })
+}
+
+/// One pass of a sampler over one generation of the reference.
+struct Pass {
+    generation: u64,
+    list: Arc<crate::reference::Delegations>,
+    order: std::iter::Peekable<PassOrder>,
+}
+
+impl Pass {
+    /// The pass to draw from: the current one, or a fresh one when there is none or the
+    /// reference was replaced since; None when the reference is empty.
+    fn current<'a>(pass: &'a mut Option<Pass>, reference: &ReferenceSet) -> Option<&'a mut Pass> {
+        let fresh = match pass {
+            Some(p) => p.generation != reference.generation(),
+            None => true,
+        };
+        if fresh {
+            let list = reference.get();
+            let order = PassOrder::new(list.len(), &mut rand::rng()).peekable();
+            *pass = (!list.is_empty()).then(|| Pass {
+                generation: reference.generation(),
+                list,
+                order,
+            });
+        }
+        pass.as_mut()
+    }
+}
+
+/// The check a sample of delegation `i` of `list` runs: its NS set, as a referral, over UDP.
+fn sample_check(list: &crate::reference::Delegations, i: usize) -> Check {
+    let (name, values) = list.get(i);
+    Check {
+        qname: name,
+        qtype: hickory_proto::rr::RecordType::NS,
+        expect: crate::config::Expect::Referral,
+        values,
+        transport: Transport::Udp,
+        role: CheckRole::Sampled,
+        recursion_desired: false,
+        authoritative: true,
+    }
+}
+
+/// Runs one sample and delivers its result; returns whether it timed out. `gauge` counts it
+/// in flight until its exchange ends.
+async fn sample(
+    ctx: &ProbeContext,
+    target: &Arc<Target>,
+    check: Check,
+    gauge: InFlight<'_>,
+) -> bool {
+    // Boxed for the same reason as a configured check's exchange.
+    let r = Box::pin(ctx.probe(target, CheckId::Sampled, &check)).await;
+    drop(gauge);
+    let timed_out = r.outcome == Outcome::Timeout;
+    deliver(&ctx.results, r).await;
+    timed_out
 }
 
 /// Hands a result to the statistics consumer: at once when the channel has room (the usual

@@ -189,38 +189,13 @@ impl DelegationsBuilder {
             mut pairs,
             ..
         } = self;
-        let owner = |p: &[u32; 4]| &owners[p[0] as usize..p[1] as usize];
-        let target = |p: &[u32; 4]| &targets[p[2] as usize..p[3] as usize];
-        // Keep first-appearance order of owners: sort by (owner, target) but remember the
-        // first index of each owner.
-        let order: Vec<u32> = {
-            let mut idx: Vec<u32> = (0..pairs.len() as u32).collect();
-            idx.sort_unstable_by(|&a, &b| {
-                let (pa, pb) = (&pairs[a as usize], &pairs[b as usize]);
-                owner(pa)
-                    .cmp(owner(pb))
-                    .then_with(|| target(pa).cmp(target(pb)))
-                    .then(a.cmp(&b))
-            });
-            idx
+        let records = Records {
+            owners: &owners,
+            targets: &targets,
+            pairs: &pairs,
         };
-        // Groups: (first index, range in `order`).
-        let mut groups: Vec<(u32, u32, u32)> = Vec::new();
-        let mut i = 0;
-        while i < order.len() {
-            let first = order[i];
-            let mut j = i + 1;
-            let mut min = first;
-            while j < order.len()
-                && owner(&pairs[order[j] as usize]) == owner(&pairs[first as usize])
-            {
-                min = min.min(order[j]);
-                j += 1;
-            }
-            groups.push((min, i as u32, j as u32));
-            i = j;
-        }
-        groups.sort_unstable_by_key(|g| g.0);
+        let order = records.sorted();
+        let groups = records.groups(&order);
         let mut out = Delegations {
             origin,
             serial,
@@ -233,35 +208,11 @@ impl DelegationsBuilder {
         let mut interned: HashMap<u64, u32> = HashMap::new();
         let mut set = Vec::new();
         for (_, from, to) in groups {
-            let first = &pairs[order[from as usize] as usize];
-            out.names.extend_from_slice(owner(first));
+            let group = &order[from as usize..to as usize];
+            out.names.extend_from_slice(records.owner(group[0]));
             out.name_ends.push(out.names.len() as u32);
-            set.clear();
-            let mut prev: Option<&[u8]> = None;
-            for &k in &order[from as usize..to as usize] {
-                let t = target(&pairs[k as usize]);
-                if prev == Some(t) {
-                    continue;
-                }
-                if prev.is_some() {
-                    set.push(b'\n');
-                }
-                set.extend_from_slice(t);
-                prev = Some(t);
-            }
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            set.hash(&mut h);
-            let key = h.finish();
-            let id = match interned.get(&key) {
-                Some(&id) if set_bytes(&out.sets, &out.set_ends, id as usize) == set => id,
-                _ => {
-                    out.sets.extend_from_slice(&set);
-                    out.set_ends.push(out.sets.len() as u32);
-                    let id = out.set_ends.len() as u32 - 1;
-                    interned.entry(key).or_insert(id);
-                    id
-                }
-            };
+            records.join_targets(group, &mut set);
+            let id = out.intern_set(&mut interned, &set);
             out.set_of.push(id);
         }
         pairs.clear();
@@ -269,6 +220,96 @@ impl DelegationsBuilder {
         out.sets.shrink_to_fit();
         out.set_ends.shrink_to_fit();
         out
+    }
+}
+
+/// The builder's NS records, read by index.
+struct Records<'a> {
+    owners: &'a [u8],
+    targets: &'a [u8],
+    pairs: &'a [[u32; 4]],
+}
+
+impl Records<'_> {
+    /// The owner of record `i`.
+    fn owner(&self, i: u32) -> &[u8] {
+        let p = &self.pairs[i as usize];
+        &self.owners[p[0] as usize..p[1] as usize]
+    }
+
+    /// The target of record `i`.
+    fn target(&self, i: u32) -> &[u8] {
+        let p = &self.pairs[i as usize];
+        &self.targets[p[2] as usize..p[3] as usize]
+    }
+
+    /// The record indexes sorted by (owner, target, index).
+    fn sorted(&self) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..self.pairs.len() as u32).collect();
+        idx.sort_unstable_by(|&a, &b| {
+            self.owner(a)
+                .cmp(self.owner(b))
+                .then_with(|| self.target(a).cmp(self.target(b)))
+                .then(a.cmp(&b))
+        });
+        idx
+    }
+
+    /// The owners' groups in the sorted `order`, as (first record index, range in `order`),
+    /// in first-appearance order of the owners.
+    fn groups(&self, order: &[u32]) -> Vec<(u32, u32, u32)> {
+        let mut groups: Vec<(u32, u32, u32)> = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let first = order[i];
+            let mut j = i + 1;
+            let mut min = first;
+            while j < order.len() && self.owner(order[j]) == self.owner(first) {
+                min = min.min(order[j]);
+                j += 1;
+            }
+            groups.push((min, i as u32, j as u32));
+            i = j;
+        }
+        groups.sort_unstable_by_key(|g| g.0);
+        groups
+    }
+
+    /// Writes the targets of one group (sorted records) into `set`, deduplicated and joined
+    /// by `\n`.
+    fn join_targets(&self, group: &[u32], set: &mut Vec<u8>) {
+        set.clear();
+        let mut prev: Option<&[u8]> = None;
+        for &k in group {
+            let t = self.target(k);
+            if prev == Some(t) {
+                continue;
+            }
+            if prev.is_some() {
+                set.push(b'\n');
+            }
+            set.extend_from_slice(t);
+            prev = Some(t);
+        }
+    }
+}
+
+impl Delegations {
+    /// The id of NS set `set`: the stored one with the same hash and bytes, else a new one.
+    fn intern_set(&mut self, interned: &mut HashMap<u64, u32>, set: &[u8]) -> u32 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        set.hash(&mut h);
+        let key = h.finish();
+        match interned.get(&key) {
+            Some(&id) if set_bytes(&self.sets, &self.set_ends, id as usize) == set => id,
+            _ => {
+                self.sets.extend_from_slice(set);
+                self.set_ends.push(self.sets.len() as u32);
+                let id = self.set_ends.len() as u32 - 1;
+                interned.entry(key).or_insert(id);
+                id
+            }
+        }
     }
 }
 

@@ -78,18 +78,232 @@ pub(super) fn run(
     opts: &SweepOptions,
     tally: &mut Tally,
 ) -> std::io::Result<()> {
-    let concurrency = opts.concurrency.max(1);
-    let nsock = concurrency.div_ceil(IDS_PER_SOCKET).max(1);
-    let now = Instant::now();
-    let mut socks = Vec::with_capacity(nsock);
-    for _ in 0..nsock {
-        let bind: SocketAddr = if opts.server.is_ipv4() {
+    let mut engine = Engine::new(list, opts, tally)?;
+    engine.sweep();
+    engine.results.tcp.stop();
+    Ok(())
+}
+
+/// The state of one sweep: the sockets with their slot tables, the send side, the FIFO of
+/// sends, the receive buffers and where replies end up.
+struct Engine<'a> {
+    socks: Vec<Sock>,
+    /// Queries in flight per socket, at most.
+    per_sock: usize,
+    /// (socket, ID, sequence number) of every send, oldest first, to find timeouts in order.
+    fifo: VecDeque<(u16, u16, u32)>,
+    out: Outbox,
+    recv_bufs: Vec<u8>,
+    results: Results<'a>,
+}
+
+/// The send side: which delegation goes next, the pacing, and the batch being sent.
+struct Outbox {
+    every: usize,
+    /// Delegations to check.
+    total: usize,
+    /// Delegations taken from the list so far (the next one is `next * every`).
+    next: usize,
+    /// Delegations of a batch that did not go (a full socket buffer, or behind a failed
+    /// datagram), sent again first.
+    retry: VecDeque<u32>,
+    rate: f64,
+    burst: u64,
+    start: Instant,
+    sent_total: u64,
+    /// Round-robin position over the sockets.
+    rr: usize,
+    seq: u32,
+    rng: rand::rngs::StdRng,
+    bufs: Vec<Vec<u8>>,
+    ids: [u16; BATCH],
+    idx: [u32; BATCH],
+}
+
+/// Where replies end up: the reference they are judged against, the tally, and the TCP
+/// fallback for truncated ones.
+struct Results<'a> {
+    list: &'a Delegations,
+    tally: &'a mut Tally,
+    scratch: Scratch,
+    timeout: Duration,
+    /// Delegations with a final result.
+    finished: usize,
+    tcp: TcpFallback,
+}
+
+/// The TC=1 fallback: worker threads that retry queries over TCP.
+struct TcpFallback {
+    jobs: mpsc::Sender<TcpJob>,
+    done: mpsc::Receiver<TcpDone>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    /// Jobs handed to the workers and not collected yet.
+    pending: usize,
+}
+
+impl<'a> Engine<'a> {
+    /// Opens the sockets, starts the TCP workers and prepares the buffers.
+    fn new(
+        list: &'a Delegations,
+        opts: &SweepOptions,
+        tally: &'a mut Tally,
+    ) -> std::io::Result<Self> {
+        let concurrency = opts.concurrency.max(1);
+        let nsock = concurrency.div_ceil(IDS_PER_SOCKET).max(1);
+        let now = Instant::now();
+        let mut socks = Vec::with_capacity(nsock);
+        for _ in 0..nsock {
+            socks.push(Sock::open(opts.server, now)?);
+        }
+        let per_sock = concurrency.div_ceil(nsock).min(IDS_PER_SOCKET);
+        let tcp = TcpFallback::start(opts.server);
+        let fifo = VecDeque::with_capacity(concurrency * 2);
+        let recv_bufs = vec![0u8; BATCH * RECV_BUF];
+        // Last: the pacing starts now.
+        let out = Outbox::new(list.len(), opts);
+        Ok(Engine {
+            socks,
+            per_sock,
+            fifo,
+            out,
+            recv_bufs,
+            results: Results {
+                list,
+                tally,
+                scratch: Scratch::default(),
+                timeout: opts.timeout,
+                finished: 0,
+                tcp,
+            },
+        })
+    }
+
+    /// The main loop: send, read, collect TCP fallbacks, expire timeouts, and sleep only when
+    /// none of them made progress, until every delegation has a result.
+    fn sweep(&mut self) {
+        while self.results.finished < self.out.total {
+            let (sent, want_write) = self.send();
+            let received = self.receive();
+            let tcp = self.results.collect_tcp();
+            let t = Instant::now();
+            let (expired, next_deadline) = self.expire(t);
+            if sent || received || tcp || expired || self.results.finished >= self.out.total {
+                continue;
+            }
+            self.sleep(t, next_deadline, want_write);
+        }
+    }
+
+    /// Sends as many as the window, the rate and the socket allow, a batch per socket in
+    /// turn. Returns whether anything went, and whether a socket buffer is full (wait until
+    /// writable).
+    fn send(&mut self) -> (bool, bool) {
+        let mut progress = false;
+        loop {
+            let s = self.out.rr % self.socks.len();
+            let n = self
+                .out
+                .batch_len(self.per_sock.saturating_sub(self.socks[s].in_flight));
+            if n == 0 {
+                return (progress, false);
+            }
+            self.out.rr += 1;
+            let sock = &mut self.socks[s];
+            let k = self.out.fill(sock, n, &mut self.results);
+            if k == 0 {
+                continue;
+            }
+            let (sent, want_write) =
+                self.out
+                    .flush(sock, s as u16, k, &mut self.fifo, &mut self.results);
+            progress |= sent > 0;
+            if want_write {
+                return (progress, true);
+            }
+        }
+    }
+
+    /// Reads everything that is there, a batch at a time; returns whether anything came.
+    fn receive(&mut self) -> bool {
+        let mut progress = false;
+        for sock in self.socks.iter_mut() {
+            loop {
+                let (got, lens) = recvmmsg(sock.sock.as_raw_fd(), &mut self.recv_bufs);
+                if got == 0 {
+                    break;
+                }
+                progress = true;
+                let t = Instant::now();
+                for (j, &len) in lens.iter().enumerate().take(got) {
+                    let bytes = &self.recv_bufs[j * RECV_BUF..j * RECV_BUF + len];
+                    self.results.on_datagram(sock, bytes, t);
+                }
+                if got < BATCH {
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Ends the queries whose deadline passed at `t` as timeouts (or the socket's anomaly),
+    /// oldest first; answered entries at the front are dropped on the way. Returns whether any
+    /// ended, and the deadline of the oldest query still waiting.
+    fn expire(&mut self, t: Instant) -> (bool, Option<Instant>) {
+        let mut progress = false;
+        while let Some(&(s, id, sq)) = self.fifo.front() {
+            let sock = &mut self.socks[usize::from(s)];
+            let slot = sock.slots[usize::from(id)];
+            if slot.idx == FREE || slot.seq != sq {
+                self.fifo.pop_front();
+                continue;
+            }
+            let deadline = slot.sent + self.results.timeout;
+            if deadline > t {
+                return (progress, Some(deadline));
+            }
+            self.fifo.pop_front();
+            sock.slots[usize::from(id)].idx = FREE;
+            sock.in_flight -= 1;
+            self.results.fail(sock.anomaly.unwrap_or(Outcome::Timeout));
+            progress = true;
+        }
+        (progress, None)
+    }
+
+    /// Nothing to do now: sleeps until a reply, writability, the next deadline, the next rate
+    /// token, or (with TCP fallbacks out) a short while.
+    fn sleep(&self, t: Instant, next_deadline: Option<Instant>, want_write: bool) {
+        let out = &self.out;
+        let mut wait = next_deadline.map(|d| d.saturating_duration_since(t));
+        if (out.next < out.total || !out.retry.is_empty())
+            && self.socks.iter().any(|s| s.in_flight < self.per_sock)
+        {
+            let due = Duration::from_secs_f64(
+                (out.sent_total + 1).saturating_sub(out.burst) as f64 / out.rate,
+            );
+            let until = (out.start + due).saturating_duration_since(t);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        if self.results.tcp.pending > 0 {
+            let cap = Duration::from_millis(2);
+            wait = Some(wait.map_or(cap, |w| w.min(cap)));
+        }
+        poll(&self.socks, want_write, wait);
+    }
+}
+
+impl Sock {
+    /// A non-blocking UDP socket connected to `server`, with large buffers and a free slot
+    /// table.
+    fn open(server: SocketAddr, now: Instant) -> std::io::Result<Sock> {
+        let bind: SocketAddr = if server.is_ipv4() {
             "0.0.0.0:0".parse().map_err(std::io::Error::other)?
         } else {
             "[::]:0".parse().map_err(std::io::Error::other)?
         };
         let sock = UdpSocket::bind(bind)?;
-        sock.connect(opts.server)?;
+        sock.connect(server)?;
         sock.set_nonblocking(true)?;
         for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
             // Best effort: the kernel caps it at rmem_max/wmem_max.
@@ -104,7 +318,7 @@ pub(super) fn run(
                 );
             }
         }
-        socks.push(Sock {
+        Ok(Sock {
             sock,
             slots: vec![
                 Slot {
@@ -116,213 +330,214 @@ pub(super) fn run(
             ],
             anomaly: None,
             in_flight: 0,
-        });
+        })
     }
-    let per_sock = concurrency.div_ceil(nsock).min(IDS_PER_SOCKET);
+}
 
-    let (job_tx, job_rx) = mpsc::channel::<TcpJob>();
-    let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
-    let (done_tx, done_rx) = mpsc::channel::<TcpDone>();
-    let mut workers = Vec::new();
-    for _ in 0..TCP_WORKERS {
-        let (rx, tx, server) = (job_rx.clone(), done_tx.clone(), opts.server);
-        workers.push(std::thread::spawn(move || loop {
-            let job = match rx.lock().map(|r| r.recv()) {
-                Ok(Ok(j)) => j,
-                _ => return,
-            };
-            let r = tcp_query(server, &job.qname, job.deadline);
-            if tx.send((job.idx, r, job.sent)).is_err() {
-                return;
-            }
-        }));
+impl Outbox {
+    /// The send side of a sweep of `len` delegations; its pacing starts now.
+    fn new(len: usize, opts: &SweepOptions) -> Self {
+        let every = opts.every.max(1);
+        Outbox {
+            every,
+            total: len.div_ceil(every),
+            next: 0,
+            retry: VecDeque::new(),
+            rate: f64::from(opts.rate.get()),
+            burst: (opts.rate.get() / 100).max(1) as u64,
+            sent_total: 0,
+            rr: 0,
+            seq: 0,
+            rng: rand::rngs::StdRng::from_rng(&mut rand::rng()),
+            bufs: (0..BATCH).map(|_| Vec::with_capacity(300)).collect(),
+            ids: [0u16; BATCH],
+            idx: [0u32; BATCH],
+            start: Instant::now(),
+        }
     }
-    drop(done_tx);
 
-    let every = opts.every.max(1);
-    let total = list.len().div_ceil(every);
-    let rate = f64::from(opts.rate.get());
-    let burst = (opts.rate.get() / 100).max(1) as u64;
-    let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
-    let mut fifo: VecDeque<(u16, u16, u32)> = VecDeque::with_capacity(concurrency * 2);
-    let mut scratch = Scratch::default();
-    let mut send_bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(300)).collect();
-    let mut send_ids = [0u16; BATCH];
-    let mut send_idx = [0u32; BATCH];
-    let mut recv_bufs = vec![0u8; BATCH * RECV_BUF];
-    let mut next = 0usize;
-    let mut seq = 0u32;
-    let mut sent_total = 0u64;
-    let mut tcp_pending = 0usize;
-    let mut finished = 0usize;
-    let mut rr = 0usize;
-    let mut retry: VecDeque<u32> = VecDeque::new();
-    let start = Instant::now();
+    /// How many queries the next batch may hold: at most [`BATCH`], the socket's free `room`,
+    /// the delegations left and the rate's tokens.
+    #[inline]
+    fn batch_len(&self, room: usize) -> usize {
+        let allowed = ((self.start.elapsed().as_secs_f64() * self.rate) as u64 + self.burst)
+            .saturating_sub(self.sent_total);
+        let left = self.total - self.next + self.retry.len();
+        BATCH
+            .min(room)
+            .min(left)
+            .min(allowed.min(BATCH as u64) as usize)
+    }
 
-    while finished < total {
-        let mut progress = false;
-        let mut want_write = false;
-        // Send as many as the window, the rate and the socket allow.
-        loop {
-            let allowed =
-                ((start.elapsed().as_secs_f64() * rate) as u64 + burst).saturating_sub(sent_total);
-            let s = rr % nsock;
-            let room = per_sock.saturating_sub(socks[s].in_flight);
-            let left = total - next + retry.len();
-            let n = BATCH
-                .min(room)
-                .min(left)
-                .min(allowed.min(BATCH as u64) as usize);
-            if n == 0 {
-                break;
+    /// The next delegation to send: a retried one first, else the next of the list.
+    #[inline]
+    fn next_delegation(&mut self) -> u32 {
+        match self.retry.pop_front() {
+            Some(i) => i,
+            None => {
+                self.next += 1;
+                ((self.next - 1) * self.every) as u32
             }
-            rr += 1;
-            let sock = &mut socks[s];
-            let mut k = 0;
-            for _ in 0..n {
-                let idx = match retry.pop_front() {
-                    Some(i) => i,
-                    None => {
-                        next += 1;
-                        ((next - 1) * every) as u32
-                    }
-                };
-                let mut id: u16 = rng.random();
-                while sock.slots[usize::from(id)].idx != FREE {
-                    id = rng.random();
-                }
-                if !write_query(&mut send_bufs[k], id, list.name_text(idx as usize), PAYLOAD) {
-                    // Not a name that can be asked: a failure of this delegation, not a hang.
-                    tally.failure(Outcome::NetworkError);
-                    finished += 1;
-                    continue;
-                }
-                // Reserved now, so the next query of this batch cannot draw the same ID.
-                sock.slots[usize::from(id)].idx = idx;
-                send_ids[k] = id;
-                send_idx[k] = idx;
-                k += 1;
+        }
+    }
+
+    /// Writes up to `n` queries for `sock` into the batch, each with a random free ID that is
+    /// reserved at once (so the next query of the batch cannot draw it); a name that cannot be
+    /// asked ends as a network error. Returns how many were written.
+    #[inline]
+    fn fill(&mut self, sock: &mut Sock, n: usize, res: &mut Results<'_>) -> usize {
+        let mut k = 0;
+        for _ in 0..n {
+            let idx = self.next_delegation();
+            let mut id: u16 = self.rng.random();
+            while sock.slots[usize::from(id)].idx != FREE {
+                id = self.rng.random();
             }
-            if k == 0 {
+            let name = res.list.name_text(idx as usize);
+            if !write_query(&mut self.bufs[k], id, name, PAYLOAD) {
+                // Not a name that can be asked: a failure of this delegation, not a hang.
+                res.fail(Outcome::NetworkError);
                 continue;
             }
-            let t = Instant::now();
-            let (sent, err) = sendmmsg(sock.sock.as_raw_fd(), &send_bufs[..k]);
-            for j in 0..sent {
-                seq = seq.wrapping_add(1);
-                sock.slots[usize::from(send_ids[j])] = Slot {
-                    idx: send_idx[j],
-                    seq,
-                    sent: t,
+            sock.slots[usize::from(id)].idx = idx;
+            self.ids[k] = id;
+            self.idx[k] = idx;
+            k += 1;
+        }
+        k
+    }
+
+    /// Sends the first `k` queries of the batch on `sock` (number `s`) in one `sendmmsg`:
+    /// the sent ones get their slot and a FIFO entry, the others are freed and queued for a
+    /// retry (but for the one whose error stopped the batch, a network error). Returns how
+    /// many went and whether the socket buffer is full.
+    fn flush(
+        &mut self,
+        sock: &mut Sock,
+        s: u16,
+        k: usize,
+        fifo: &mut VecDeque<(u16, u16, u32)>,
+        res: &mut Results<'_>,
+    ) -> (usize, bool) {
+        let t = Instant::now();
+        let (sent, err) = sendmmsg(sock.sock.as_raw_fd(), &self.bufs[..k]);
+        for j in 0..sent {
+            self.seq = self.seq.wrapping_add(1);
+            sock.slots[usize::from(self.ids[j])] = Slot {
+                idx: self.idx[j],
+                seq: self.seq,
+                sent: t,
+            };
+            fifo.push_back((s, self.ids[j], self.seq));
+        }
+        for &id in &self.ids[sent..k] {
+            sock.slots[usize::from(id)].idx = FREE;
+        }
+        sock.in_flight += sent;
+        self.sent_total += sent as u64;
+        if sent == k {
+            return (sent, false);
+        }
+        let mut unsent = sent;
+        let mut want_write = false;
+        match err {
+            Some(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Socket buffer full: wait until writable, then send the rest.
+                want_write = true;
+            }
+            e => {
+                // The first unsent datagram failed; the others are retried.
+                res.tally.socket_error();
+                tracing::debug!(error = ?e, "UDP send failed");
+                res.fail(Outcome::NetworkError);
+                unsent += 1;
+            }
+        }
+        for &idx in self.idx[unsent..k].iter().rev() {
+            self.retry.push_front(idx);
+        }
+        (sent, want_write)
+    }
+}
+
+impl Results<'_> {
+    /// A delegation that ends without a usable reply.
+    #[inline]
+    fn fail(&mut self, kind: Outcome) {
+        self.tally.failure(kind);
+        self.finished += 1;
+    }
+
+    /// Takes one datagram received at `t` on `sock`: a stray (no query waits for its ID), a
+    /// correct referral confirmed from the bytes, or a reply for the daemon's rules.
+    #[inline]
+    fn on_datagram(&mut self, sock: &mut Sock, bytes: &[u8], t: Instant) {
+        if bytes.len() < 2 {
+            self.tally.stray();
+            sock.anomaly = Some(Outcome::Malformed);
+            return;
+        }
+        let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+        let slot = sock.slots[usize::from(id)];
+        if slot.idx == FREE {
+            self.tally.stray();
+            sock.anomaly = Some(if Message::from_vec(bytes).is_ok() {
+                Outcome::Mismatch
+            } else {
+                Outcome::Malformed
+            });
+            return;
+        }
+        sock.slots[usize::from(id)].idx = FREE;
+        sock.in_flight -= 1;
+        let idx = slot.idx as usize;
+        let rtt = t.saturating_duration_since(slot.sent);
+        let (name, set) = (self.list.name_text(idx), self.list.set_text(idx));
+        if bytes.len() < RECV_BUF && confirm_correct(bytes, name, set, &mut self.scratch) {
+            self.tally.correct(rtt);
+            self.finished += 1;
+            return;
+        }
+        self.on_unconfirmed(slot, bytes, rtt);
+    }
+
+    /// Judges a reply the shortcut did not confirm with the daemon's rules; a truncated one
+    /// goes to the TCP fallback, with the deadline of its UDP send.
+    fn on_unconfirmed(&mut self, slot: Slot, bytes: &[u8], rtt: Duration) {
+        let idx = slot.idx as usize;
+        match slow(self.list, idx, bytes) {
+            Slow::Done(outcome, verdict, got) => {
+                self.tally
+                    .record(self.list, idx, outcome, verdict, Some(rtt), got);
+                self.finished += 1;
+            }
+            Slow::Truncated(qname) => {
+                let job = TcpJob {
+                    idx: slot.idx,
+                    qname,
+                    sent: slot.sent,
+                    deadline: slot.sent + self.timeout,
                 };
-                fifo.push_back((s as u16, send_ids[j], seq));
-            }
-            for &id in &send_ids[sent..k] {
-                sock.slots[usize::from(id)].idx = FREE;
-            }
-            sock.in_flight += sent;
-            sent_total += sent as u64;
-            progress |= sent > 0;
-            if sent < k {
-                let mut unsent = sent;
-                match err {
-                    Some(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        // Socket buffer full: wait until writable, then send the rest.
-                        want_write = true;
-                    }
-                    e => {
-                        // The first unsent datagram failed; the others are retried.
-                        tally.socket_error();
-                        tracing::debug!(error = ?e, "UDP send failed");
-                        tally.failure(Outcome::NetworkError);
-                        finished += 1;
-                        unsent += 1;
-                    }
-                }
-                for &idx in send_idx[unsent..k].iter().rev() {
-                    retry.push_front(idx);
-                }
-                if want_write {
-                    break;
+                if !self.tcp.submit(job) {
+                    self.fail(Outcome::NetworkError);
                 }
             }
         }
+    }
 
-        // Read everything that is there.
-        for sock in socks.iter_mut() {
-            loop {
-                let (got, lens) = recvmmsg(sock.sock.as_raw_fd(), &mut recv_bufs);
-                if got == 0 {
-                    break;
-                }
-                progress = true;
-                let t = Instant::now();
-                for (j, &len) in lens.iter().enumerate().take(got) {
-                    let bytes = &recv_bufs[j * RECV_BUF..j * RECV_BUF + len];
-                    if bytes.len() < 2 {
-                        tally.stray();
-                        sock.anomaly = Some(Outcome::Malformed);
-                        continue;
-                    }
-                    let id = u16::from_be_bytes([bytes[0], bytes[1]]);
-                    let slot = sock.slots[usize::from(id)];
-                    if slot.idx == FREE {
-                        tally.stray();
-                        sock.anomaly = Some(if Message::from_vec(bytes).is_ok() {
-                            Outcome::Mismatch
-                        } else {
-                            Outcome::Malformed
-                        });
-                        continue;
-                    }
-                    sock.slots[usize::from(id)].idx = FREE;
-                    sock.in_flight -= 1;
-                    let idx = slot.idx as usize;
-                    let rtt = t.saturating_duration_since(slot.sent);
-                    let (name, set) = (list.name_text(idx), list.set_text(idx));
-                    if len < RECV_BUF && confirm_correct(bytes, name, set, &mut scratch) {
-                        tally.correct(rtt);
-                        finished += 1;
-                        continue;
-                    }
-                    match slow(list, idx, bytes) {
-                        Slow::Done(outcome, verdict, got) => {
-                            tally.record(list, idx, outcome, verdict, Some(rtt), got);
-                            finished += 1;
-                        }
-                        Slow::Truncated(qname) => {
-                            tcp_pending += 1;
-                            let job = TcpJob {
-                                idx: slot.idx,
-                                qname,
-                                sent: slot.sent,
-                                deadline: slot.sent + opts.timeout,
-                            };
-                            if job_tx.send(job).is_err() {
-                                tcp_pending -= 1;
-                                tally.failure(Outcome::NetworkError);
-                                finished += 1;
-                            }
-                        }
-                    }
-                }
-                if got < BATCH {
-                    break;
-                }
-            }
-        }
-
-        // TCP fallbacks that finished.
-        while let Ok((idx, r, sent)) = done_rx.try_recv() {
-            tcp_pending -= 1;
-            finished += 1;
+    /// Records the TCP fallbacks that finished; returns whether any did.
+    fn collect_tcp(&mut self) -> bool {
+        let mut progress = false;
+        while let Ok((idx, r, sent)) = self.tcp.done.try_recv() {
+            self.tcp.pending -= 1;
+            self.finished += 1;
             progress = true;
             match r {
-                Err(kind) => tally.failure(kind),
+                Err(kind) => self.tally.failure(kind),
                 Ok((msg, at)) => {
-                    let (outcome, verdict, got) = judge(list, idx as usize, &msg);
-                    tally.record(
-                        list,
+                    let (outcome, verdict, got) = judge(self.list, idx as usize, &msg);
+                    self.tally.record(
+                        self.list,
                         idx as usize,
                         outcome,
                         verdict,
@@ -332,52 +547,63 @@ pub(super) fn run(
                 }
             }
         }
-
-        // Timeouts, oldest first; answered entries at the front are dropped on the way.
-        let t = Instant::now();
-        let mut next_deadline = None;
-        while let Some(&(s, id, sq)) = fifo.front() {
-            let sock = &mut socks[usize::from(s)];
-            let slot = sock.slots[usize::from(id)];
-            if slot.idx == FREE || slot.seq != sq {
-                fifo.pop_front();
-                continue;
-            }
-            let deadline = slot.sent + opts.timeout;
-            if deadline > t {
-                next_deadline = Some(deadline);
-                break;
-            }
-            fifo.pop_front();
-            sock.slots[usize::from(id)].idx = FREE;
-            sock.in_flight -= 1;
-            tally.failure(sock.anomaly.unwrap_or(Outcome::Timeout));
-            finished += 1;
-            progress = true;
-        }
-
-        if progress || finished >= total {
-            continue;
-        }
-        // Nothing to do now: sleep until a reply, writability, the next deadline, the next
-        // rate token, or (with TCP fallbacks out) a short while.
-        let mut wait = next_deadline.map(|d| d.saturating_duration_since(t));
-        if (next < total || !retry.is_empty()) && socks.iter().any(|s| s.in_flight < per_sock) {
-            let due = Duration::from_secs_f64((sent_total + 1).saturating_sub(burst) as f64 / rate);
-            let until = (start + due).saturating_duration_since(t);
-            wait = Some(wait.map_or(until, |w| w.min(until)));
-        }
-        if tcp_pending > 0 {
-            let cap = Duration::from_millis(2);
-            wait = Some(wait.map_or(cap, |w| w.min(cap)));
-        }
-        poll(&socks, want_write, wait);
+        progress
     }
-    drop(job_tx);
-    for w in workers {
-        let _ = w.join();
+}
+
+impl TcpFallback {
+    /// Starts [`TCP_WORKERS`] threads that carry jobs to `server` over TCP.
+    fn start(server: SocketAddr) -> Self {
+        let (job_tx, job_rx) = mpsc::channel::<TcpJob>();
+        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+        let (done_tx, done_rx) = mpsc::channel::<TcpDone>();
+        let mut workers = Vec::new();
+        for _ in 0..TCP_WORKERS {
+            let (rx, tx) = (job_rx.clone(), done_tx.clone());
+            workers.push(std::thread::spawn(move || loop {
+                let job = match rx.lock().map(|r| r.recv()) {
+                    Ok(Ok(j)) => j,
+                    _ => return,
+                };
+                let r = tcp_query(server, &job.qname, job.deadline);
+                if tx.send((job.idx, r, job.sent)).is_err() {
+                    return;
+                }
+            }));
+        }
+        drop(done_tx);
+        TcpFallback {
+            jobs: job_tx,
+            done: done_rx,
+            workers,
+            pending: 0,
+        }
     }
-    Ok(())
+
+    /// Hands a job to the workers; false when they are gone.
+    fn submit(&mut self, job: TcpJob) -> bool {
+        self.pending += 1;
+        if self.jobs.send(job).is_err() {
+            self.pending -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// Closes the job queue and waits for the workers to end.
+    fn stop(self) {
+        let TcpFallback {
+            jobs,
+            done,
+            workers,
+            ..
+        } = self;
+        drop(jobs);
+        for w in workers {
+            let _ = w.join();
+        }
+        drop(done);
+    }
 }
 
 enum Slow {

@@ -147,7 +147,26 @@ pub fn confirm_correct(msg: &[u8], qname: &str, expected: &str, s: &mut Scratch)
     confirm(msg, qname, expected, s).unwrap_or(false)
 }
 
+/// [`confirm_correct`], section by section; None for anything it does not fully understand.
 fn confirm(msg: &[u8], qname: &str, expected: &str, s: &mut Scratch) -> Option<bool> {
+    let (aa, [answers, authority, additional]) = header(msg)?;
+    s.text.clear();
+    s.answers.clear();
+    s.referral.clear();
+    let mut pos = question(msg, qname, &mut s.text)?;
+    pos = ns_section(msg, pos, answers, NsSection::Answer, qname, s)?;
+    pos = ns_section(msg, pos, authority, NsSection::Authority, qname, s)?;
+    pos = additional_section(msg, pos, additional, &mut s.text)?;
+    if pos != msg.len() {
+        return None;
+    }
+    ns_set_matches(s, aa, expected)
+}
+
+/// Checks the header: a response to a standard query, NOERROR, not truncated, one question.
+/// Returns AA and the answer, authority and additional counts.
+#[inline]
+fn header(msg: &[u8]) -> Option<(bool, [u16; 3])> {
     if msg.len() < HEADER {
         return None;
     }
@@ -160,70 +179,140 @@ fn confirm(msg: &[u8], qname: &str, expected: &str, s: &mut Scratch) -> Option<b
     if !response || opcode != 0 || tc || rcode != 0 || u16_at(msg, 4)? != 1 {
         return None;
     }
-    let counts = [u16_at(msg, 6)?, u16_at(msg, 8)?, u16_at(msg, 10)?];
-    s.text.clear();
-    s.answers.clear();
-    s.referral.clear();
-    let (mut pos, plain) = read_name(msg, HEADER, &mut s.text)?;
-    if !plain
-        || s.text != qname
-        || u16_at(msg, pos)? != TYPE_NS
-        || u16_at(msg, pos + 2)? != CLASS_IN
+    Some((aa, [u16_at(msg, 6)?, u16_at(msg, 8)?, u16_at(msg, 10)?]))
+}
+
+/// Reads the question into `text`: it must be `qname` (plain labels) NS IN. Returns the
+/// position after it.
+#[inline]
+fn question(msg: &[u8], qname: &str, text: &mut String) -> Option<usize> {
+    let (pos, plain) = read_name(msg, HEADER, text)?;
+    if !plain || text != qname || u16_at(msg, pos)? != TYPE_NS || u16_at(msg, pos + 2)? != CLASS_IN
     {
         return None;
     }
-    pos += 4;
-    let mut opt_seen = false;
-    for (section, &count) in counts.iter().enumerate() {
-        for _ in 0..count {
-            let owner_start = s.text.len();
-            let (p, owner_plain) = read_name(msg, pos, &mut s.text)?;
-            let rtype = u16_at(msg, p)?;
-            let class = u16_at(msg, p + 2)?;
-            let rdlen = usize::from(u16_at(msg, p + 8)?);
-            let rdata = p + 10;
-            let next = rdata + rdlen;
-            if next > msg.len() {
-                return None;
-            }
-            if rtype == TYPE_OPT {
-                // One OPT, in the additional section, owned by the root, with no extended RCODE.
-                if section != 2 || opt_seen || &s.text[owner_start..] != "." || msg[p + 4] != 0 {
-                    return None;
-                }
-                opt_seen = true;
-            } else if rtype == TYPE_NS && section < 2 {
-                if class != CLASS_IN || !owner_plain {
-                    return None;
-                }
-                let owner_end = s.text.len();
-                let owner = &s.text[owner_start..owner_end];
-                let wanted = if section == 0 {
-                    owner == qname
-                } else {
-                    is_at_or_above(owner, qname)
-                };
-                let t_start = s.text.len();
-                let (t_end_pos, target_plain) = read_name(msg, rdata, &mut s.text)?;
-                if t_end_pos != next || !target_plain {
-                    return None;
-                }
-                let range = (t_start as u32, s.text.len() as u32);
-                if wanted {
-                    if section == 0 {
-                        s.answers.push(range);
-                    } else {
-                        s.referral.push(range);
-                    }
-                }
-            }
-            pos = next;
-        }
-    }
-    if pos != msg.len() {
+    Some(pos + 4)
+}
+
+/// One resource record's fixed fields, its owner read into the scratch text.
+struct Rr {
+    /// Where the owner starts in the scratch text (it ends at the text's end).
+    owner_start: usize,
+    owner_plain: bool,
+    rtype: u16,
+    class: u16,
+    /// The first byte of the TTL (an OPT record's extended RCODE).
+    ttl_high: u8,
+    rdata: usize,
+    /// The position after the record.
+    next: usize,
+}
+
+/// Reads the record at `pos`, its owner appended to `text`; None if it runs past the message.
+#[inline]
+fn rr_at(msg: &[u8], pos: usize, text: &mut String) -> Option<Rr> {
+    let owner_start = text.len();
+    let (p, owner_plain) = read_name(msg, pos, text)?;
+    let rtype = u16_at(msg, p)?;
+    let class = u16_at(msg, p + 2)?;
+    let rdlen = usize::from(u16_at(msg, p + 8)?);
+    let rdata = p + 10;
+    let next = rdata + rdlen;
+    if next > msg.len() {
         return None;
     }
-    // The NS set `classify` compares for a referral check of type NS.
+    Some(Rr {
+        owner_start,
+        owner_plain,
+        rtype,
+        class,
+        ttl_high: msg[p + 4],
+        rdata,
+        next,
+    })
+}
+
+/// The two sections whose NS records count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NsSection {
+    Answer,
+    Authority,
+}
+
+/// Reads the `count` records of the answer or authority section at `pos`, keeping the NS
+/// targets `classify` would look at (answers owned by `qname`, a referral at or above it) and
+/// refusing an OPT record. Returns the position after the section.
+#[inline]
+fn ns_section(
+    msg: &[u8],
+    mut pos: usize,
+    count: u16,
+    section: NsSection,
+    qname: &str,
+    s: &mut Scratch,
+) -> Option<usize> {
+    for _ in 0..count {
+        let rr = rr_at(msg, pos, &mut s.text)?;
+        if rr.rtype == TYPE_OPT {
+            // An OPT record belongs in the additional section.
+            return None;
+        }
+        if rr.rtype == TYPE_NS {
+            ns_record(msg, &rr, section, qname, s)?;
+        }
+        pos = rr.next;
+    }
+    Some(pos)
+}
+
+/// Reads the target of an NS record (plain labels, filling its RDATA exactly) and keeps it
+/// when the record counts for `qname`.
+#[inline]
+fn ns_record(msg: &[u8], rr: &Rr, section: NsSection, qname: &str, s: &mut Scratch) -> Option<()> {
+    if rr.class != CLASS_IN || !rr.owner_plain {
+        return None;
+    }
+    let owner = &s.text[rr.owner_start..];
+    let wanted = match section {
+        NsSection::Answer => owner == qname,
+        NsSection::Authority => is_at_or_above(owner, qname),
+    };
+    let t_start = s.text.len();
+    let (t_end_pos, target_plain) = read_name(msg, rr.rdata, &mut s.text)?;
+    if t_end_pos != rr.next || !target_plain {
+        return None;
+    }
+    let range = (t_start as u32, s.text.len() as u32);
+    if wanted {
+        match section {
+            NsSection::Answer => s.answers.push(range),
+            NsSection::Authority => s.referral.push(range),
+        }
+    }
+    Some(())
+}
+
+/// Reads the `count` records of the additional section at `pos`: at most one OPT, owned by
+/// the root, with no extended RCODE; other records are skipped. Returns the position after it.
+#[inline]
+fn additional_section(msg: &[u8], mut pos: usize, count: u16, text: &mut String) -> Option<usize> {
+    let mut opt_seen = false;
+    for _ in 0..count {
+        let rr = rr_at(msg, pos, text)?;
+        if rr.rtype == TYPE_OPT {
+            if opt_seen || &text[rr.owner_start..] != "." || rr.ttl_high != 0 {
+                return None;
+            }
+            opt_seen = true;
+        }
+        pos = rr.next;
+    }
+    Some(pos)
+}
+
+/// Whether the NS set `classify` compares for a referral check of type NS (the answers when
+/// AA is set and there are any, else the referral, else the answers) equals `expected`.
+fn ns_set_matches(s: &mut Scratch, aa: bool, expected: &str) -> Option<bool> {
     let got = if aa {
         if s.answers.is_empty() {
             &mut s.referral

@@ -253,79 +253,103 @@ impl EppProbe {
             .await
             .map_err(|e| (net::io_outcome(&e), format!("TLS handshake: {e}")))?;
         p.connect_time = Some(start.elapsed());
-
-        p.stage = "waiting for the greeting";
-        let g = read_frame(&mut s)
-            .await
-            .map_err(|e| frame_failure(e, RegistryOutcome::BadGreeting, "greeting"))?;
-        let greeting = parse_greeting(&g)
-            .map_err(|d| (RegistryOutcome::BadGreeting, format!("greeting: {d}")))?;
-
-        p.stage = "waiting for the answer to <hello>";
-        write_frame(&mut s, hello_xml().as_bytes())
-            .await
-            .map_err(|e| (net::io_outcome(&e), format!("sending <hello>: {e}")))?;
-        let g2 = read_frame(&mut s)
-            .await
-            .map_err(|e| frame_failure(e, RegistryOutcome::BadGreeting, "answer to <hello>"))?;
-        parse_greeting(&g2).map_err(|d| {
-            (
-                RegistryOutcome::BadGreeting,
-                format!("answer to <hello>: {d}"),
-            )
-        })?;
+        let greeting = greet(&mut s, p).await?;
         let rtt = start.elapsed();
-
         let mut detail = String::new();
         if let Some(c) = &self.credentials {
-            p.stage = "waiting for the answer to <login>";
-            let t0 = Instant::now();
-            write_frame(&mut s, login_xml(c, &greeting.obj_uris).as_bytes())
-                .await
-                .map_err(|e| (net::io_outcome(&e), format!("sending <login>: {e}")))?;
-            let a = read_frame(&mut s)
-                .await
-                .map_err(|e| frame_failure(e, RegistryOutcome::BadResponse, "answer to <login>"))?;
-            p.login_time = Some(t0.elapsed());
-            let (code, msg) = result_code(&a).ok_or_else(|| {
-                (
-                    RegistryOutcome::BadResponse,
-                    "answer to <login> has no <result code>".to_string(),
-                )
-            })?;
-            if code != 1000 {
-                return Err((
-                    RegistryOutcome::LoginFailed,
-                    format!("login answered {code} {msg}"),
-                ));
-            }
-            p.stage = "waiting for the answer to <logout>";
-            write_frame(&mut s, logout_xml().as_bytes())
-                .await
-                .map_err(|e| (net::io_outcome(&e), format!("sending <logout>: {e}")))?;
-            let a = read_frame(&mut s).await.map_err(|e| {
-                frame_failure(e, RegistryOutcome::BadResponse, "answer to <logout>")
-            })?;
-            match result_code(&a) {
-                Some((1500, _)) => {}
-                Some((code, msg)) => {
-                    return Err((
-                        RegistryOutcome::BadResponse,
-                        format!("logout answered {code} {msg}"),
-                    ))
-                }
-                None => {
-                    return Err((
-                        RegistryOutcome::BadResponse,
-                        "answer to <logout> has no <result code>".to_string(),
-                    ))
-                }
-            }
+            login(&mut s, c, &greeting.obj_uris, p).await?;
+            logout(&mut s, p).await?;
             detail = "login 1000, logout 1500".into();
         }
         // Best effort: a close_notify only goes into the socket buffer.
         let _ = s.shutdown().await;
         Ok(RegistryProbeResult::ok(Service::Epp, rtt, p.connect_time).with_detail(detail))
+    }
+}
+
+/// Reads the server's greeting, sends `<hello>` and reads the second greeting; returns the
+/// first.
+async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    p: &mut Progress,
+) -> Result<Greeting, Failure> {
+    p.stage = "waiting for the greeting";
+    let g = read_frame(s)
+        .await
+        .map_err(|e| frame_failure(e, RegistryOutcome::BadGreeting, "greeting"))?;
+    let greeting =
+        parse_greeting(&g).map_err(|d| (RegistryOutcome::BadGreeting, format!("greeting: {d}")))?;
+
+    p.stage = "waiting for the answer to <hello>";
+    write_frame(s, hello_xml().as_bytes())
+        .await
+        .map_err(|e| (net::io_outcome(&e), format!("sending <hello>: {e}")))?;
+    let g2 = read_frame(s)
+        .await
+        .map_err(|e| frame_failure(e, RegistryOutcome::BadGreeting, "answer to <hello>"))?;
+    parse_greeting(&g2).map_err(|d| {
+        (
+            RegistryOutcome::BadGreeting,
+            format!("answer to <hello>: {d}"),
+        )
+    })?;
+    Ok(greeting)
+}
+
+/// Sends `<login>` with the credentials and the greeting's object URIs; it must answer 1000.
+/// Sets the login time.
+async fn login<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    c: &Credentials,
+    obj_uris: &[String],
+    p: &mut Progress,
+) -> Result<(), Failure> {
+    p.stage = "waiting for the answer to <login>";
+    let t0 = Instant::now();
+    write_frame(s, login_xml(c, obj_uris).as_bytes())
+        .await
+        .map_err(|e| (net::io_outcome(&e), format!("sending <login>: {e}")))?;
+    let a = read_frame(s)
+        .await
+        .map_err(|e| frame_failure(e, RegistryOutcome::BadResponse, "answer to <login>"))?;
+    p.login_time = Some(t0.elapsed());
+    let (code, msg) = result_code(&a).ok_or_else(|| {
+        (
+            RegistryOutcome::BadResponse,
+            "answer to <login> has no <result code>".to_string(),
+        )
+    })?;
+    if code != 1000 {
+        return Err((
+            RegistryOutcome::LoginFailed,
+            format!("login answered {code} {msg}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Sends `<logout>`; it must answer 1500.
+async fn logout<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    p: &mut Progress,
+) -> Result<(), Failure> {
+    p.stage = "waiting for the answer to <logout>";
+    write_frame(s, logout_xml().as_bytes())
+        .await
+        .map_err(|e| (net::io_outcome(&e), format!("sending <logout>: {e}")))?;
+    let a = read_frame(s)
+        .await
+        .map_err(|e| frame_failure(e, RegistryOutcome::BadResponse, "answer to <logout>"))?;
+    match result_code(&a) {
+        Some((1500, _)) => Ok(()),
+        Some((code, msg)) => Err((
+            RegistryOutcome::BadResponse,
+            format!("logout answered {code} {msg}"),
+        )),
+        None => Err((
+            RegistryOutcome::BadResponse,
+            "answer to <logout> has no <result code>".to_string(),
+        )),
     }
 }
 
