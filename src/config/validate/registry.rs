@@ -45,6 +45,34 @@ impl Validator<'_> {
             .lookup_domain
             .as_ref()
             .and_then(|d| self.name(d, "lookup_domain").map(|n| n.to_ascii()));
+        let (ca_file, client_cert) = self.registry_tls(r);
+        let epp_login_env = self.epp_login(r);
+        let text = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().trim().to_string());
+        if let Some(d) = r.lookup_domain.as_ref() {
+            if r.rdap.is_none() && r.whois.is_none() {
+                self.err(
+                    d,
+                    "lookup_domain is only used by rdap and whois, and neither is configured",
+                );
+            }
+        } else if let Some(at) = r.rdap.as_ref().or(r.whois.as_ref()) {
+            self.err(at, "rdap and whois need lookup_domain: the domain to look up (for example the registry's own)");
+        }
+        Registry {
+            epp,
+            rdap,
+            whois,
+            lookup_domain,
+            ca_file,
+            client_cert,
+            tls_server_name: text(&r.tls_server_name),
+            epp_login_env,
+            whois_marker: text(&r.whois_marker),
+        }
+    }
+
+    /// The CA file and the client certificate and key (both or neither), each a readable file.
+    fn registry_tls(&mut self, r: &RawRegistry) -> (Option<PathBuf>, Option<(PathBuf, PathBuf)>) {
         let mut file = |v: &Option<Spanned<String>>, what: &str| -> Option<PathBuf> {
             let s = v.as_ref()?;
             let path = self.base_dir.join(s.get_ref().trim());
@@ -73,8 +101,13 @@ impl Validator<'_> {
                 None
             }
         };
+        (ca_file, client_cert)
+    }
+
+    /// The environment variables holding the EPP client id and password (both or neither).
+    fn epp_login(&mut self, r: &RawRegistry) -> Option<(String, String)> {
         let text = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().trim().to_string());
-        let epp_login_env = match (text(&r.epp_client_id_env), text(&r.epp_password_env)) {
+        match (text(&r.epp_client_id_env), text(&r.epp_password_env)) {
             (Some(c), Some(p)) if !c.is_empty() && !p.is_empty() => Some((c, p)),
             (None, None) => None,
             _ => {
@@ -84,27 +117,6 @@ impl Validator<'_> {
                 }
                 None
             }
-        };
-        if let Some(d) = r.lookup_domain.as_ref() {
-            if r.rdap.is_none() && r.whois.is_none() {
-                self.err(
-                    d,
-                    "lookup_domain is only used by rdap and whois, and neither is configured",
-                );
-            }
-        } else if let Some(at) = r.rdap.as_ref().or(r.whois.as_ref()) {
-            self.err(at, "rdap and whois need lookup_domain: the domain to look up (for example the registry's own)");
-        }
-        Registry {
-            epp,
-            rdap,
-            whois,
-            lookup_domain,
-            ca_file,
-            client_cert,
-            tls_server_name: text(&r.tls_server_name),
-            epp_login_env,
-            whois_marker: text(&r.whois_marker),
         }
     }
 }
