@@ -320,26 +320,68 @@ where
     Ok(Json(v).into_response())
 }
 
+/// A token-protected write on incident `id` that records one event: the token, the id and
+/// the body (`B`, then `check`ed) are verified before `apply` runs on the ledger.
+async fn incident_event<B, C, F>(
+    s: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    raw: &[u8],
+    check: C,
+    apply: F,
+) -> ApiResult
+where
+    B: serde::de::DeserializeOwned + Send + 'static,
+    C: FnOnce(&B) -> Result<(), ApiError>,
+    F: FnOnce(
+            &crate::incident::IncidentStore,
+            i64,
+            B,
+            u64,
+        ) -> Result<crate::incident::IncidentEvent, StoreError>
+        + Send
+        + 'static,
+{
+    authorize(s, headers)?;
+    let id = parse_id(id)?;
+    let b: B = body(raw)?;
+    check(&b)?;
+    write(s, move |st, now| {
+        Ok(EventAnswer {
+            event: apply(st, id, b, now)?,
+        })
+    })
+    .await
+}
+
+/// A check that `by` names someone: `who` says what they do.
+fn named(who: &'static str) -> impl FnOnce(&ByBody) -> Result<(), ApiError> {
+    move |b| {
+        if b.by.trim().is_empty() {
+            Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("\"by\" must name {who}"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 async fn ack(
     State(s): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    authorize(&s, &headers)?;
-    let id = parse_id(&id)?;
-    let b: ByBody = body(&raw)?;
-    if b.by.trim().is_empty() {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            "\"by\" must name who acknowledges".into(),
-        ));
-    }
-    write(&s, move |st, now| {
-        Ok(EventAnswer {
-            event: st.acknowledge(id, b.by.trim(), b.note.as_deref(), now)?,
-        })
-    })
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        named("who acknowledges"),
+        |st, id, b: ByBody, now| st.acknowledge(id, b.by.trim(), b.note.as_deref(), now),
+    )
     .await
 }
 
@@ -349,20 +391,14 @@ async fn confirm_impact(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    authorize(&s, &headers)?;
-    let id = parse_id(&id)?;
-    let b: ByBody = body(&raw)?;
-    if b.by.trim().is_empty() {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            "\"by\" must name who confirms".into(),
-        ));
-    }
-    write(&s, move |st, now| {
-        Ok(EventAnswer {
-            event: st.confirm_impact(id, b.by.trim(), now)?,
-        })
-    })
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        named("who confirms"),
+        |st, id, b: ByBody, now| st.confirm_impact(id, b.by.trim(), now),
+    )
     .await
 }
 
@@ -372,14 +408,15 @@ async fn false_positive(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    authorize(&s, &headers)?;
-    let id = parse_id(&id)?;
-    let b: ReasonBody = body(&raw)?;
-    write(&s, move |st, now| {
-        Ok(EventAnswer {
-            event: st.mark_false_positive(id, &b.reason, now)?,
-        })
-    })
+    let check = |_: &ReasonBody| Ok(());
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: ReasonBody, now| st.mark_false_positive(id, &b.reason, now),
+    )
     .await
 }
 
@@ -389,14 +426,15 @@ async fn cause(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    authorize(&s, &headers)?;
-    let id = parse_id(&id)?;
-    let b: CauseBody = body(&raw)?;
-    write(&s, move |st, now| {
-        Ok(EventAnswer {
-            event: st.set_cause(id, &b.text, now)?,
-        })
-    })
+    let check = |_: &CauseBody| Ok(());
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: CauseBody, now| st.set_cause(id, &b.text, now),
+    )
     .await
 }
 
