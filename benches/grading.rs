@@ -125,19 +125,9 @@ fn bench(c: &mut Criterion) {
                 server: srv.name.clone(),
                 address: addr(i, s),
             });
-            store.servers.insert(
-                target,
-                ServerEntry {
-                    stats,
-                    by_role: Default::default(),
-                    soa: None,
-                    last_nsid: None,
-                    active: true,
-                    dnssec_expiry: Default::default(),
-                    dnssec_warned: false,
-                    gauges: None,
-                },
-            );
+            let mut entry = ServerEntry::new(&target, &spec, true);
+            entry.stats = stats;
+            store.servers.insert(target, entry);
         }
         inputs.push(servers);
     }

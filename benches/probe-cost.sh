@@ -38,17 +38,9 @@ CHECKS=10         # checks per institution: example.cn SOA and h1 … h9.example
 INTERVAL=5        # seconds between two probes of one check on one address
 BIN=${CARGO_TARGET_DIR:-target}/release/dnsgrade
 
-need=()
-command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
-command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need+=(prometheus-blackbox-exporter)
-[ -x /usr/bin/time ] || need+=(time)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${need[@]}"
-fi
+. benches/lib.sh
+install_missing nsd:nsd prometheus-blackbox-exporter:prometheus-blackbox-exporter \
+  /usr/bin/time:time curl:curl dnsperf:dnsperf
 cargo build --release --quiet
 [ -x "$BIN" ] || { echo "no $BIN after the build" >&2; exit 1; }
 TCK=$(getconf CLK_TCK)
@@ -57,20 +49,6 @@ work=$(mktemp -d)
 nsd_pid=""
 dg_pid=""
 bb_pid=""
-stop_pid() { # stops one PID that this script started, and the processes it forked (NSD's)
-  local p=$1 kids k comm
-  [ -n "$p" ] || return 0
-  kids=$(cat /proc/"$p"/task/*/children 2>/dev/null || true)
-  comm=$(cat /proc/"$p"/comm 2>/dev/null || true)
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  for k in $kids; do # the children end with their parent; force only one still there by then
-    for _ in $(seq 1 50); do kill -0 "$k" 2>/dev/null || break; sleep 0.1; done
-    if [ "$(cat /proc/"$k"/comm 2>/dev/null)" = "$comm" ]; then kill -9 "$k" 2>/dev/null || true; fi
-  done
-}
 cleanup() {
   stop_pid "$dg_pid"
   stop_pid "$bb_pid"
@@ -123,33 +101,11 @@ with open(f"{d}/example.cn.zone", "w") as z:
             "ns1 IN A 127.0.1.1\nns2 IN A 127.0.1.2\n@ IN A 192.0.2.1\n")
     for j in range(1, checks):
         z.write(f"h{j} IN A 192.0.2.{j}\n")
-with open(f"{d}/nsd.conf", "w") as c:
-    c.write("server:\n")
-    for i in range(1, n + 1):
-        c.write(f"  ip-address: 127.0.1.{i}@{port}\n")
-    c.write(f"""  server-count: 1
-  rrl-ratelimit: 0
-  username: ""
-  chroot: ""
-  zonesdir: "{d}"
-  database: ""
-  zonelistfile: "{d}/zone.list"
-  xfrdfile: "{d}/xfrd.state"
-  pidfile: "{d}/nsd.pid"
-  logfile: "{d}/nsd.log"
-  verbosity: 0
-  hide-version: yes
-  round-robin: no
-remote-control:
-  control-enable: no
-zone:
-  name: "example.cn."
-  zonefile: "{d}/example.cn.zone"
-""")
 PY
-nsd_bin=$(command -v nsd || echo /usr/sbin/nsd)
-"$nsd_bin" -d -c "$work/nsd.conf" >"$work/nsd.out" 2>&1 &
-nsd_pid=$!
+listen=()
+for i in $(seq 1 "$NADDR"); do listen+=("ip-address: 127.0.1.$i@$PORT"); done
+write_nsd_conf "$work" example.cn "${listen[@]}"
+start_nsd "$work"
 soa_ok() { # one SOA query to $1, answered with NOERROR
   python3 - "$1" "$PORT" <<'PY'
 import socket, struct, sys

@@ -46,15 +46,8 @@ SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-300} # seconds one GET /metrics may take
 BIN=${CARGO_TARGET_DIR:-target}/release/dnsgrade
 [ "$MEASURE" -lt "$DURATION" ] || { echo "MEASURE ($MEASURE) must be shorter than DURATION ($DURATION)" >&2; exit 64; }
 
-need=()
-command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
-[ -x /usr/bin/time ] || need+=(time)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${need[@]}"
-fi
+. benches/lib.sh
+install_missing nsd:nsd /usr/bin/time:time curl:curl
 cargo build --release --quiet
 [ -x "$BIN" ] || { echo "no $BIN after the build" >&2; exit 1; }
 if ! ulimit -n 1048576 2>/dev/null; then
@@ -69,20 +62,6 @@ work=$(mktemp -d)
 dg_pid=""
 nsd_pid=""
 resp_pids=()
-stop_pid() { # stops one PID that this script started, and the processes it forked (NSD's)
-  local p=$1 kids k comm
-  [ -n "$p" ] || return 0
-  kids=$(cat /proc/"$p"/task/*/children 2>/dev/null || true)
-  comm=$(cat /proc/"$p"/comm 2>/dev/null || true)
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  for k in $kids; do # the children end with their parent; force only one still there by then
-    for _ in $(seq 1 50); do kill -0 "$k" 2>/dev/null || break; sleep 0.1; done
-    if [ "$(cat /proc/"$k"/comm 2>/dev/null)" = "$comm" ]; then kill -9 "$k" 2>/dev/null || true; fi
-  done
-}
 stop_responders() {
   local p
   for p in "${resp_pids[@]}"; do stop_pid "$p"; done
@@ -210,32 +189,8 @@ start_responder() { # sets responder= to "nsd" or "python", started on $ans_port
   local a1 aN
   a1=$(addr_of 128 1); aN=$(addr_of 128 "$1")
   if [ "$RESPONDER" != python ]; then
-    cat > "$work/nsd.conf" <<CONF
-server:
-  port: $ans_port
-  do-ip6: no
-  server-count: 1
-  rrl-ratelimit: 0
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  database: ""
-  zonelistfile: "$work/zone.list"
-  xfrdfile: "$work/xfrd.state"
-  pidfile: "$work/nsd.pid"
-  logfile: "$work/nsd.log"
-  verbosity: 0
-  hide-version: yes
-remote-control:
-  control-enable: no
-zone:
-  name: "example.cn."
-  zonefile: "$work/example.cn.zone"
-CONF
-    local nsd_bin
-    nsd_bin=$(command -v nsd || echo /usr/sbin/nsd)
-    "$nsd_bin" -d -c "$work/nsd.conf" > "$work/nsd.out" 2>&1 &
-    nsd_pid=$!
+    write_nsd_conf "$work" example.cn "port: $ans_port" "do-ip6: no"
+    start_nsd "$work"
     for _ in $(seq 1 50); do answers_from 127.0.0.1 "$ans_port" >/dev/null 2>&1 && break; sleep 0.1; done
     echo "NSD on the wildcard (port $ans_port): does it answer from the queried address?"
     if answers_from "$a1" "$ans_port" && answers_from "$aN" "$ans_port"; then

@@ -12,20 +12,15 @@ cd "$(dirname "$0")/.."
 N=${1:-1000000}
 PORT=${PORT:-5353}
 ADDR=127.0.1.1
-need=()
-command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
-command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${need[@]}"
-fi
+. benches/lib.sh
+install_missing nsd:nsd dnsperf:dnsperf /usr/bin/time:time
+BIN=${CARGO_TARGET_DIR:-target}/release/dnsgrade
 cargo build --release --quiet
+[ -x "$BIN" ] || { echo "no $BIN after the build" >&2; exit 1; }
 work=$(mktemp -d)
 nsd_pid=""
 cleanup() {
-  if [ -n "$nsd_pid" ]; then kill "$nsd_pid" 2>/dev/null || true; wait "$nsd_pid" 2>/dev/null || true; fi
+  stop_pid "$nsd_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,30 +35,8 @@ with open(f"{d}/cn.zone", "w") as z, open(f"{d}/queries", "w") as q:
         z.write(f"d{i} IN NS ns1.d{i}\nd{i} IN NS ns2.d{i}.example.net.\nns1.d{i} IN A 127.1.{i // 256 % 256}.{i % 256}\n")
         q.write(f"d{i}.cn NS\n")
 PY
-cat > "$work/nsd.conf" <<CONF
-server:
-  ip-address: $ADDR@$PORT
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$work"
-  database: ""
-  zonelistfile: "$work/zone.list"
-  xfrdfile: "$work/xfrd.state"
-  pidfile: "$work/nsd.pid"
-  logfile: "$work/nsd.log"
-  verbosity: 0
-  hide-version: yes
-  round-robin: no
-remote-control:
-  control-enable: no
-zone:
-  name: "cn."
-  zonefile: "$work/cn.zone"
-CONF
-nsd_bin=$(command -v nsd || echo /usr/sbin/nsd)
-"$nsd_bin" -d -c "$work/nsd.conf" &
-nsd_pid=$!
+write_nsd_conf "$work" cn "ip-address: $ADDR@$PORT"
+start_nsd "$work"
 # Ready when one SOA query is answered (-n 1: the input once; dnsperf cannot reread a pipe).
 echo "cn SOA" > "$work/ready"
 for _ in $(seq 1 600); do
@@ -81,7 +54,7 @@ read -r pu ps prss < <(measure dnsperf -s $ADDR -p $PORT -d "$work/queries" -n 1
 pqps=$(grep -Eo "Queries per second: *[0-9.]+" "$work/out" | grep -Eo "[0-9.]+$")
 pdone=$(grep -Eo "Queries completed: *[0-9]+" "$work/out" | grep -Eo "[0-9]+$")
 echo "dnsgrade sweep: every name once, verifying every answer"
-read -r gu gs grss < <(measure target/release/dnsgrade sweep --server $ADDR:$PORT --zone "$work/cn.zone" --rate 100000000 --concurrency 100 --timeout 2s --max-error-ratio 1)
+read -r gu gs grss < <(measure "$BIN" sweep --server $ADDR:$PORT --zone "$work/cn.zone" --rate 100000000 --concurrency 100 --timeout 2s --max-error-ratio 1)
 gqps=$(grep -Eo "[0-9]+ q/s" "$work/out" | grep -Eo "^[0-9]+")
 gdone=$(grep -Eo "swept [0-9]+" "$work/out" | grep -Eo "[0-9]+")
 cat "$work/out" | head -4

@@ -13,7 +13,8 @@ use crate::grading::{evaluate, AddressInput, Assessment, ObjectInput, Rules, Ser
 use crate::incident::{
     ConditionClocks, IncidentEvent, IncidentStore, MonitorEvent, MonitorObservation, StoreError,
 };
-use crate::stats::StatsStore;
+use crate::probe::schedule::Target;
+use crate::stats::{ServerEntry, StatsStore, WindowSnapshot};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,37 +102,50 @@ pub struct Observations {
 impl Observations {
     /// Window snapshots of every active address and the registry judgements at `now`.
     pub fn take(stats: &StatsStore, rules: &Rules, now: UnixMillis) -> Self {
-        let m = &rules.measure;
-        let mut by_server: HashMap<(ObjectClass, String, String), Vec<AddressInput>> =
-            HashMap::new();
-        for (t, e) in &stats.servers {
-            if !e.active {
-                continue;
-            }
-            let kd_errors = e
-                .by_role
-                .get(&CheckRole::KeyDomain)
-                .map(|st| {
-                    let kd = st.snapshot(now);
-                    kd.missing + kd.wrong
-                })
-                .unwrap_or(0);
-            by_server
-                .entry((t.class, t.object.clone(), t.server.clone()))
-                // Most servers have one address or two; a default Vec would reserve four
-                // entries of ~430 bytes for each server on every tick.
-                .or_insert_with(|| Vec::with_capacity(1))
-                .push(AddressInput {
-                    label: format!("{} {}", t.server, t.address),
-                    window: e.stats.snapshot(now),
-                    recent: e.stats.recent(now, m.stop_window),
-                    key_domain_errors: kd_errors,
-                });
+        let mut o = Self::default();
+        for (t, e) in stats.servers.iter().filter(|(_, e)| e.active) {
+            o.add(t, e, e.stats.snapshot(now), rules, now);
         }
-        for v in by_server.values_mut() {
+        o.finish(stats, now)
+    }
+
+    /// Adds one active address whose window snapshot at `now` the caller already took (the
+    /// daemon's tick takes it once, for the gauges and for grading).
+    pub fn add(
+        &mut self,
+        t: &Target,
+        e: &ServerEntry,
+        window: WindowSnapshot,
+        rules: &Rules,
+        now: UnixMillis,
+    ) {
+        let kd_errors = e
+            .by_role
+            .get(&CheckRole::KeyDomain)
+            .map(|st| {
+                let kd = st.snapshot(now);
+                kd.missing + kd.wrong
+            })
+            .unwrap_or(0);
+        self.by_server
+            .entry((t.class, t.object.clone(), t.server.clone()))
+            // Most servers have one address or two; a default Vec would reserve four
+            // entries of ~430 bytes for each server on every tick.
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(AddressInput {
+                label: format!("{} {}", t.server, t.address),
+                window,
+                recent: e.stats.recent(now, rules.measure.stop_window),
+                key_domain_errors: kd_errors,
+            });
+    }
+
+    /// Sorts each server's addresses by label and adds the registry judgements at `now`.
+    pub fn finish(mut self, stats: &StatsStore, now: UnixMillis) -> Self {
+        for v in self.by_server.values_mut() {
             v.sort_by(|a, b| a.label.cmp(&b.label));
         }
-        let registries = stats
+        self.registries = stats
             .registries
             .iter()
             .map(|(k, t)| {
@@ -144,10 +158,7 @@ impl Observations {
                 )
             })
             .collect();
-        Self {
-            by_server,
-            registries,
-        }
+        self
     }
 
     fn servers_of(&self, o: &crate::config::Object) -> Vec<ServerInput> {

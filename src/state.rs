@@ -5,7 +5,7 @@
 
 use crate::clock::{Clock, UnixMillis};
 use crate::config::{Config, ObjectClass};
-use crate::evaluator::Board;
+use crate::evaluator::{Board, Observations};
 use crate::grading::{Level, Rules};
 use crate::incident::IncidentStore;
 use crate::metrics::Metrics;
@@ -253,9 +253,12 @@ impl Shared {
         *lock(&self.board) = Arc::new(board);
     }
 
-    /// Sets the window gauges from the statistics.
-    pub fn update_gauges(&self, now: UnixMillis) {
+    /// Takes each active address's window snapshot once, under one hold of the statistics
+    /// lock, and uses it twice: for the window gauges, and in the [`Observations`] returned
+    /// for grading (which then runs without the lock).
+    pub fn observe(&self, now: UnixMillis) -> Observations {
         let m = &self.metrics;
+        let mut obs = Observations::default();
         // Looked up once per tick, not once per address.
         let horizons = self.dnssec_horizons();
         let mut dnssec_min: BTreeMap<(ObjectClass, &str, &str), f64> = BTreeMap::new();
@@ -280,7 +283,7 @@ impl Shared {
                 .map(|(serial, lag, behind)| (serial, lag, behind as f64 / 1000.0));
             let g = e
                 .gauges
-                .get_or_insert_with(|| crate::metrics::AddressGauges::new(m, address_labels(t)));
+                .get_or_insert_with(|| crate::metrics::AddressGauges::new(m, e.labels.clone()));
             g.set_window(w.samples, stopped);
             g.set_soa(m, soa);
             let ratio = |r: &crate::stats::Ratio| r.point.map(|p| [p, r.lower, r.upper]);
@@ -307,15 +310,18 @@ impl Shared {
                 tracing::warn!(class = t.class.as_str(), object = %t.object, server = %t.server, address = %t.address, expires_in_s = expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
             }
             e.dnssec_warned = expiring;
+            obs.add(t, e, w, &self.rules, now);
         }
         for ((c, o, sv), v) in &dnssec_min {
             m.dnssec_expiry
                 .with_label_values(&[c.as_str(), o, sv])
                 .set(*v);
         }
+        let obs = obs.finish(&store, now);
         drop(store);
         self.observe_publication();
         self.sync_prober();
+        obs
     }
 
     /// Brings the prober's figures into the exported metrics. The prober counts with atomics;
@@ -351,14 +357,4 @@ impl Shared {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The metric labels of a target's address.
-pub(crate) fn address_labels(t: &crate::probe::schedule::Target) -> crate::metrics::AddressLabels {
-    crate::metrics::AddressLabels::new([
-        t.class.as_str(),
-        &t.object,
-        &t.server,
-        &t.address.to_string(),
-    ])
 }

@@ -4,8 +4,9 @@ use crate::config::CheckRole;
 use crate::metrics::Metrics;
 use crate::probe::schedule::{ProbeResult, Target};
 use crate::probe::{Outcome, Verdict};
-use crate::state::{address_labels, lock};
+use crate::state::lock;
 use crate::stats::StatsStore;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,9 +24,9 @@ struct Handles {
 }
 
 impl Handles {
-    fn new(target: Arc<Target>) -> Self {
+    fn new(target: Arc<Target>, labels: crate::metrics::AddressLabels) -> Self {
         Self {
-            labels: address_labels(&target),
+            labels,
             _target: target,
             probes: Default::default(),
             duration: Default::default(),
@@ -62,6 +63,11 @@ impl Handles {
     }
 }
 
+/// The cache key of a result's metric handles: its target (by pointer) and its check role.
+fn key(r: &ProbeResult) -> (usize, CheckRole) {
+    (Arc::as_ptr(&r.target) as usize, r.role)
+}
+
 pub(super) async fn consume(
     mut rx: mpsc::Receiver<ProbeResult>,
     store: Arc<Mutex<StatsStore>>,
@@ -83,14 +89,25 @@ pub(super) async fn consume(
         }
         let verdicts: Vec<Verdict> = {
             let mut s = lock(&store);
-            batch.iter().map(|r| s.record(r)).collect()
+            let s = &mut *s;
+            batch
+                .iter()
+                .map(|r| {
+                    let verdict = s.record(r);
+                    // A new (address, role) takes the labels its store entry rendered.
+                    if let (Entry::Vacant(v), Some(e)) =
+                        (handles.entry(key(r)), s.servers.get(&r.target))
+                    {
+                        v.insert(Handles::new(r.target.clone(), e.labels.clone()));
+                    }
+                    verdict
+                })
+                .collect()
         };
         for (r, verdict) in batch.drain(..).zip(verdicts) {
-            let key = (Arc::as_ptr(&r.target) as usize, r.role);
-            handles
-                .entry(key)
-                .or_insert_with(|| Handles::new(r.target.clone()))
-                .count(&metrics, &r, verdict);
+            if let Some(h) = handles.get_mut(&key(&r)) {
+                h.count(&metrics, &r, verdict);
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the hourly prune of the ledger.
 
 use crate::clock::UnixMillis;
-use crate::evaluator::{Evaluator, Observations};
+use crate::evaluator::Evaluator;
 use crate::state::{lock, Shared};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,11 +33,7 @@ pub(super) async fn tick(
         // The statistics lock is held only while the snapshot is taken; grading and the
         // ledger's transaction run without it, so recording results never waits on an fsync.
         let done = tokio::task::spawn_blocking(move || {
-            sh.update_gauges(now);
-            let obs = {
-                let store = lock(&sh.store);
-                Observations::take(&store, &sh.rules, now)
-            };
+            let obs = sh.observe(now);
             lock(&ev).tick(&obs, now)
         })
         .await;

@@ -38,13 +38,15 @@ pub struct ProberConfig {
     pub max_in_flight: usize,
 }
 
+/// The same numbers as the configuration's `[daemon]` defaults, so a prober built in code
+/// (the CLI, `sweep`, tests) behaves like the daemon's.
 impl Default for ProberConfig {
     fn default() -> Self {
         Self {
-            udp_sockets: 4,
-            edns_payload: 1232,
-            timeout: Duration::from_secs(10),
-            max_in_flight: 4096,
+            udp_sockets: crate::config::DEFAULT_UDP_SOCKETS as usize,
+            edns_payload: crate::config::DEFAULT_EDNS_PAYLOAD,
+            timeout: crate::config::DEFAULT_TIMEOUT,
+            max_in_flight: crate::config::DEFAULT_MAX_IN_FLIGHT as usize,
         }
     }
 }

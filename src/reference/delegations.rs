@@ -186,7 +186,7 @@ impl DelegationsBuilder {
             serial,
             owners,
             targets,
-            mut pairs,
+            pairs,
             ..
         } = self;
         let records = Records {
@@ -215,7 +215,8 @@ impl DelegationsBuilder {
             let id = out.intern_set(&mut interned, &set);
             out.set_of.push(id);
         }
-        pairs.clear();
+        // The raw records go before the shrinks below reallocate, so the peak holds one copy.
+        drop((order, owners, targets, pairs));
         out.names.shrink_to_fit();
         out.sets.shrink_to_fit();
         out.set_ends.shrink_to_fit();

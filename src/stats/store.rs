@@ -41,9 +41,26 @@ pub struct ServerEntry {
     /// The address's gauge handles, resolved on the first tick that exports them and dropped
     /// (with their series) when the address stops being probed.
     pub gauges: Option<crate::metrics::AddressGauges>,
+    /// The address's metric labels, rendered once: the gauges and the probe counters share them.
+    pub labels: crate::metrics::AddressLabels,
 }
 
 impl ServerEntry {
+    /// A fresh entry for `target`, with empty windows.
+    pub fn new(target: &Target, spec: &WindowSpec, active: bool) -> Self {
+        Self {
+            stats: ServerStats::new(spec),
+            by_role: BTreeMap::new(),
+            last_nsid: None,
+            soa: None,
+            active,
+            dnssec_expiry: BTreeMap::new(),
+            dnssec_warned: false,
+            gauges: None,
+            labels: address_labels(target),
+        }
+    }
+
     /// Whether the address is stopped: enough attempts within the stop window, none answered.
     pub fn stopped(&self, now: UnixMillis, stop_window: Duration) -> bool {
         let recent = self.stats.recent(now, stop_window);
@@ -112,16 +129,7 @@ impl StatsStore {
         let spec = &self.spec;
         self.servers
             .entry(target.clone())
-            .or_insert_with(|| ServerEntry {
-                stats: ServerStats::new(spec),
-                by_role: BTreeMap::new(),
-                last_nsid: None,
-                soa: None,
-                active,
-                dnssec_expiry: BTreeMap::new(),
-                dnssec_warned: false,
-                gauges: None,
-            })
+            .or_insert_with(|| ServerEntry::new(target, spec, active))
             .active = active;
     }
 
@@ -181,16 +189,7 @@ impl StatsStore {
         let e = self
             .servers
             .entry(r.target.clone())
-            .or_insert_with(|| ServerEntry {
-                stats: ServerStats::new(spec),
-                by_role: BTreeMap::new(),
-                last_nsid: None,
-                soa: None,
-                active: true,
-                dnssec_expiry: BTreeMap::new(),
-                dnssec_warned: false,
-                gauges: None,
-            });
+            .or_insert_with(|| ServerEntry::new(&r.target, spec, true));
         if let Some(at) = r.dnssec_expires_at {
             e.dnssec_expiry.insert(r.check, at);
         }
@@ -264,4 +263,14 @@ mod tests {
         assert!(serial_gt(3, u32::MAX - 2), "wrapped past 2^32 is newer");
         assert!(!serial_gt(u32::MAX - 2, 3));
     }
+}
+
+/// The metric labels of a target's address (`class`, `object`, `server`, `address`).
+pub fn address_labels(t: &Target) -> crate::metrics::AddressLabels {
+    crate::metrics::AddressLabels::new([
+        t.class.as_str(),
+        &t.object,
+        &t.server,
+        &t.address.to_string(),
+    ])
 }

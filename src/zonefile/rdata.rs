@@ -183,10 +183,13 @@ fn generic(rtype: RecordType, words: &[&str]) -> Result<RData, String> {
             "write {rtype} in its presentation form, not as \\#"
         ));
     }
-    Ok(RData::Unknown {
-        code: rtype,
-        rdata: NULL::with(bytes),
-    })
+    // `NULL::with` asserts (in debug builds) that the bytes are not empty; `\# 0` is legal.
+    let rdata = if bytes.is_empty() {
+        NULL::new()
+    } else {
+        NULL::with(bytes)
+    };
+    Ok(RData::Unknown { code: rtype, rdata })
 }
 
 /// The bytes of a character string as written (quoted or not), escapes resolved.

@@ -21,7 +21,7 @@ pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// `[daemon] timeout`: how long a probe waits for its reply; above the 5 s latency threshold,
 /// so a slow reply is counted as slow rather than as a timeout.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `[daemon] window`: the length of the sliding statistics window.
 pub(crate) const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
@@ -42,17 +42,17 @@ pub(crate) const DEFAULT_GLOBAL_RATE: u32 = 5000;
 pub(crate) const DEFAULT_PER_SERVER_RATE: u32 = 100;
 
 /// `[daemon] max_in_flight`: probes waiting for a reply at once, at most.
-pub(crate) const DEFAULT_MAX_IN_FLIGHT: u32 = 16_384;
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16_384;
 
 /// `[daemon] udp_sockets`: UDP sockets in the shared pool.
-pub(crate) const DEFAULT_UDP_SOCKETS: u32 = 8;
+pub const DEFAULT_UDP_SOCKETS: u32 = 8;
 
 /// `[daemon] jitter`: the share of the interval by which each probe's time is moved at random.
 pub(crate) const DEFAULT_JITTER: f64 = 0.1;
 
 /// `[daemon] edns_payload`: the EDNS(0) UDP payload size advertised in queries, the size
 /// that avoids IP fragmentation on common paths.
-pub(crate) const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
+pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
 
 /// `[daemon] ledger_retention`: how long resolved incidents are kept in the ledger (365 days).
 pub(crate) const DEFAULT_LEDGER_RETENTION: Duration = Duration::from_secs(365 * 86400);

@@ -16,6 +16,9 @@ mod registry;
 mod tld;
 mod website;
 
+pub use defaults::{
+    DEFAULT_EDNS_PAYLOAD, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, DEFAULT_UDP_SOCKETS,
+};
 pub use normalize::{
     normalize_authority, normalize_province, normalize_rdata, normalize_value, parse_address,
     PROVINCES,
