@@ -215,6 +215,58 @@ impl Evaluator {
         &self.rules
     }
 
+    /// Puts a reloaded configuration and rules in force (docs/operations.md, "Reload"): the
+    /// next tick grades the new objects from fresh windows and the unchanged ones on the
+    /// windows and clocks they had. Then [`Self::retire_unconfigured`].
+    pub fn reconfigure(
+        &mut self,
+        config: Arc<Config>,
+        rules: Arc<Rules>,
+        now: UnixMillis,
+    ) -> Result<Vec<IncidentEvent>, StoreError> {
+        self.config = config;
+        self.rules = rules;
+        self.retire_unconfigured(now)
+    }
+
+    /// Resolves the open incidents of objects that are no longer configured, with a reason
+    /// saying so (as `incident.resolved`, which the alert outbox delivers like any other),
+    /// and drops their condition clocks: nothing would ever grade them again, so without this
+    /// they would stay open forever. Drills are left to their own end. Returns the events.
+    pub fn retire_unconfigured(
+        &mut self,
+        now: UnixMillis,
+    ) -> Result<Vec<IncidentEvent>, StoreError> {
+        let configured: std::collections::HashSet<crate::config::ObjectKey> = self
+            .config
+            .objects
+            .iter()
+            .map(crate::grading::object_key)
+            .collect();
+        let open = self.store.list(&crate::incident::ListFilter {
+            state: crate::incident::StateFilter::Open,
+            since: None,
+            include_false_positive: true,
+            include_drill: false,
+            limit: None,
+            without_evidence: true,
+        })?;
+        let mut events = Vec::new();
+        for inc in open
+            .iter()
+            .filter(|i| !i.drill && !configured.contains(&i.object))
+        {
+            events.push(self.store.resolve_manually(
+                inc.id,
+                "dnsgrade",
+                "the object was removed from the configuration",
+                now,
+            )?);
+            self.clocks.forget_prefix(&format!("{}:", inc.object));
+        }
+        Ok(events)
+    }
+
     /// Grades every object at `now` on observations taken from the statistics and records the
     /// incidents; returns the board and what happened.
     pub fn tick(

@@ -350,7 +350,7 @@ fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>) -> Ex
 /// `dnsgrade lab`.
 async fn lab(hold: bool) -> ExitCode {
     let hold: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = if hold {
-        Some(Box::pin(wait_for_signal()))
+        Some(Box::pin(wait_for_stop()))
     } else {
         None
     };
@@ -415,8 +415,13 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
+    let sources = dnsgrade::daemon::Sources {
+        config: path,
+        rules: rules_path,
+    };
+    daemon.serve_reloads(sources.clone());
     println!("listening on http://{}", daemon.http_addr);
-    wait_for_signal().await;
+    wait_for_signal(&daemon, &sources).await;
     tracing::info!("stopping");
     daemon.stop().await;
     ExitCode::SUCCESS
@@ -482,16 +487,39 @@ async fn run_sweep(args: SweepArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
+/// Waits for SIGINT or SIGTERM.
+async fn wait_for_stop() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        },
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
-            return;
         }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; each SIGHUP meanwhile reloads the configuration (what
+/// `systemctl reload` sends).
+async fn wait_for_signal(daemon: &dnsgrade::daemon::Daemon, sources: &dnsgrade::daemon::Sources) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install the signal handlers: only Ctrl-C stops the daemon, and SIGHUP does not reload");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                daemon.reload(sources).await;
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ use prometheus::{
 use std::sync::Arc;
 
 pub mod compact;
+pub mod reload;
 
 pub use compact::{AddressLabels, Value};
 
@@ -258,6 +259,8 @@ pub struct Metrics {
     pub reference_delegations: IntGaugeVec,
     /// dnsgrade_dnssec_signature_expiry_seconds{class,object,server}.
     pub dnssec_expiry: GaugeVec,
+    /// The configuration reload's families.
+    pub reload: reload::ReloadMetrics,
 }
 
 impl Metrics {
@@ -508,6 +511,7 @@ impl Metrics {
             &["sink"],
         )
         .expect("valid metric");
+        let reload = reload::ReloadMetrics::new();
         let mut families: Vec<Fam> = vec![
             Fam::Compact(probes.clone()),
             Fam::Histogram(probe_duration.clone()),
@@ -552,6 +556,9 @@ impl Metrics {
             Fam::Std(Arc::new(outbox_failures.clone())),
             Fam::Std(Arc::new(outbox_delivered.clone())),
             Fam::Std(Arc::new(outbox_given_up.clone())),
+            Fam::Std(Arc::new(reload.total.clone())),
+            Fam::Std(Arc::new(reload.last_successful.clone())),
+            Fam::Std(Arc::new(reload.last_success.clone())),
         ];
         // A registry refuses a duplicate name; it is needed for nothing else.
         for f in &families {
@@ -563,6 +570,7 @@ impl Metrics {
         }
         families.sort_by_cached_key(|f| f.name());
         Metrics {
+            reload,
             families,
             last_len: Arc::default(),
             registry_probes,
@@ -608,6 +616,36 @@ impl Metrics {
             reference_delegations,
             dnssec_expiry,
         }
+    }
+
+    /// Removes the object-level series of an object that is no longer configured (a reload
+    /// removed it), so no grade gauge keeps an alert firing for something not monitored:
+    /// its grade and candidate grade, each server's address count, resolution failures and
+    /// DNSSEC expiry, its registry services' duration and state, and its reference's figures.
+    /// The per-address series go with the addresses (see the store's inactive entries).
+    pub fn forget_object(&self, class: &str, name: &str, servers: &[&str], services: &[&str]) {
+        let _ = self.object_grade.remove_label_values(&[class, name]);
+        let _ = self
+            .object_candidate_grade
+            .remove_label_values(&[class, name]);
+        for sv in servers {
+            let l = [class, name, *sv];
+            let _ = self.server_addresses.remove_label_values(&l);
+            let _ = self.resolve_failures.remove_label_values(&l);
+            let _ = self.dnssec_expiry.remove_label_values(&l);
+        }
+        for svc in services {
+            let _ = self
+                .registry_probe_duration
+                .remove_label_values(&[class, name, svc]);
+            for st in ["unknown", "ok", "degraded", "unavailable"] {
+                let _ = self
+                    .registry_service_state
+                    .remove_label_values(&[class, name, svc, st]);
+            }
+        }
+        let _ = self.reference_serial.remove_label_values(&[name]);
+        let _ = self.reference_delegations.remove_label_values(&[name]);
     }
 
     /// Creates every outbox series of `sink` at zero, so dashboards see a sink before its

@@ -11,6 +11,7 @@ use crate::incident::IncidentStore;
 use crate::metrics::Metrics;
 use crate::probe::Prober;
 use crate::stats::{StatsStore, WindowSnapshot};
+use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,77 @@ pub struct ResolveState {
     pub error: Option<String>,
 }
 
+/// Requests to re-read the configuration, each with where its outcome goes.
+pub type ReloadRequests = tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<ReloadOutcome>>;
+
+/// How a reload ended (the `result` label of `dnsgrade_config_reload_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadResult {
+    /// The new configuration is in force.
+    Applied,
+    /// The files say what is already running; nothing was touched.
+    Unchanged,
+    /// The files do not validate, or an object could not be started (a reference zone, a
+    /// registry's TLS files): the old configuration keeps running.
+    Invalid,
+    /// A setting that only a restart can change differs (`[daemon]`, the latency threshold
+    /// or quantile the windows are built on): the old configuration keeps running.
+    RestartRequired,
+}
+
+impl ReloadResult {
+    /// Every result, for the metric's label values.
+    pub const ALL: [ReloadResult; 4] = [
+        ReloadResult::Applied,
+        ReloadResult::Unchanged,
+        ReloadResult::Invalid,
+        ReloadResult::RestartRequired,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadResult::Applied => "applied",
+            ReloadResult::Unchanged => "unchanged",
+            ReloadResult::Invalid => "invalid",
+            ReloadResult::RestartRequired => "restart_required",
+        }
+    }
+}
+
+/// What a reload did, as `POST /-/reload` answers it and the log records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadOutcome {
+    /// How it ended.
+    pub result: ReloadResult,
+    /// Why it was refused: each configuration error with its file, line and column, or the
+    /// settings that need a restart.
+    pub errors: Vec<String>,
+    /// Objects (`class/name`) that started.
+    pub added: Vec<String>,
+    /// Objects that stopped; their open incidents were resolved.
+    pub removed: Vec<String>,
+    /// Objects whose settings changed: restarted, keeping the windows of their addresses.
+    pub changed: Vec<String>,
+    /// Incidents resolved because their object was removed.
+    pub resolved_incidents: Vec<i64>,
+}
+
+impl ReloadOutcome {
+    /// A refusal with its reasons.
+    pub fn refused(result: ReloadResult, errors: Vec<String>) -> Self {
+        Self {
+            result,
+            errors,
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+            resolved_incidents: Vec::new(),
+        }
+    }
+}
+
 /// What the HTTP server reads.
 #[derive(Debug, Clone)]
 pub struct Shared {
@@ -90,10 +162,14 @@ pub struct Shared {
     pub incidents: Arc<IncidentStore>,
     /// Bearer token of the write API; None disables it.
     pub api_token: Option<Arc<str>>,
-    /// The rules in force.
-    pub rules: Arc<Rules>,
-    /// The configuration (objects, for drills).
-    pub config: Arc<Config>,
+    /// The rules in force; a reload swaps them whole.
+    pub rules: Arc<ArcSwap<Rules>>,
+    /// The configuration in force (objects, for drills and DNSSEC horizons); a reload swaps
+    /// it whole.
+    pub config: Arc<ArcSwap<Config>>,
+    /// Where `POST /-/reload` sends its request; unset when the daemon was not started from
+    /// files (a test's in-memory configuration), so there is nothing to re-read.
+    pub reload: Arc<std::sync::OnceLock<ReloadRequests>>,
     /// Serializes [`Shared::sync_prober`], so two callers never add the same counts twice.
     pub prober_sync: Arc<Mutex<()>>,
 }
@@ -101,7 +177,8 @@ pub struct Shared {
 impl Shared {
     /// Snapshot of every server at `now`.
     pub fn status(&self, now: UnixMillis) -> Vec<ServerStatus> {
-        let horizons = self.dnssec_horizons();
+        let config = self.config.load();
+        let horizons = Self::dnssec_horizons(&config);
         let store = lock(&self.store);
         let mut out: Vec<ServerStatus> = store
             .servers
@@ -147,8 +224,8 @@ impl Shared {
     }
 
     /// The DNSSEC warning horizon of each signed object.
-    fn dnssec_horizons(&self) -> HashMap<(ObjectClass, &str), Duration> {
-        self.config
+    fn dnssec_horizons(config: &Config) -> HashMap<(ObjectClass, &str), Duration> {
+        config
             .objects
             .iter()
             .filter_map(|o| Some(((o.class, o.name.as_str()), o.dnssec?.warn_before)))
@@ -259,8 +336,10 @@ impl Shared {
     pub fn observe(&self, now: UnixMillis) -> Observations {
         let m = &self.metrics;
         let mut obs = Observations::default();
+        let rules = self.rules.load();
         // Looked up once per tick, not once per address.
-        let horizons = self.dnssec_horizons();
+        let config = self.config.load();
+        let horizons = Self::dnssec_horizons(&config);
         let mut dnssec_min: BTreeMap<(ObjectClass, &str, &str), f64> = BTreeMap::new();
         let mut store = lock(&self.store);
         let StatsStore {
@@ -310,7 +389,7 @@ impl Shared {
                 tracing::warn!(class = t.class.as_str(), object = %t.object, server = %t.server, address = %t.address, expires_in_s = expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
             }
             e.dnssec_warned = expiring;
-            obs.add(t, e, w, &self.rules, now);
+            obs.add(t, e, w, &rules, now);
         }
         for ((c, o, sv), v) in &dnssec_min {
             m.dnssec_expiry

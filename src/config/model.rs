@@ -166,7 +166,7 @@ impl Config {
 }
 
 /// `[daemon]`, with defaults applied.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
     /// HTTP listen address (default 127.0.0.1:9553).
     pub listen: SocketAddr,
@@ -295,7 +295,7 @@ pub enum Licensor {
 }
 
 /// One monitored object (the unit that gets a grade).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
     /// Its class.
     pub class: ObjectClass,

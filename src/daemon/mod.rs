@@ -13,8 +13,11 @@
 
 mod consume;
 mod registries;
+mod reload;
 mod servers;
 mod tick;
+
+pub use reload::Sources;
 
 use crate::alert::AlertService;
 use crate::clock::{Clock, UnixMillis};
@@ -24,10 +27,11 @@ use crate::grading::Rules;
 use crate::incident::{IncidentStore, StoreError};
 use crate::metrics::Metrics;
 use crate::probe::runtime::ProbeRuntime;
-use crate::probe::schedule::{Limits, ProbeContext, ProbeResult, ReferenceSet};
+use crate::probe::schedule::{Limits, ProbeContext, ProbeResult};
 use crate::probe::{Prober, ProberConfig};
 use crate::state::Shared;
 use crate::stats::{StatsStore, WindowSpec};
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -95,7 +99,6 @@ pub enum DaemonError {
 }
 
 /// A running daemon.
-#[derive(Debug)]
 pub struct Daemon {
     /// State the HTTP server reads; also handy for tests.
     pub shared: Shared,
@@ -104,9 +107,16 @@ pub struct Daemon {
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     consumer: JoinHandle<()>,
-    ctx: Arc<ProbeContext>,
-    alerts: AlertService,
+    reloader: Arc<reload::Reloader>,
     probe_runtime: ProbeRuntime,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Daemon {
@@ -136,58 +146,96 @@ impl Daemon {
             status_len: Arc::default(),
             incidents: incidents.clone(),
             api_token: d.api_token.as_deref().map(Arc::from),
-            rules: rules.clone(),
-            config: config.clone(),
+            rules: Arc::new(ArcSwap::new(rules.clone())),
+            config: Arc::new(ArcSwap::new(config.clone())),
+            reload: Arc::default(),
             prober_sync: Arc::default(),
         };
         let cancel = CancellationToken::new();
         let (listener, http_addr) = listen(d.listen).await?;
+        let api_base = format!("http://{http_addr}");
         // Alert sinks: their cursors exist before the first tick can write an event.
-        let alerts = start_alerts(&shared, http_addr)?;
+        let alerts = start_alerts(&shared, config.clone(), rules.clone(), &api_base)?;
         let consumer = tokio::spawn(consume::consume(rx, store.clone(), metrics.clone()));
         declare_maintenance(&config, &incidents, clock.now_ms());
-        let (references, mut tasks) = start_references(&config, &metrics, &cancel).await?;
         let evaluator = first_evaluation(&config, &rules, &incidents, &shared, clock.now_ms())?;
         for w in crate::capacity::assess(&config, &rules).warnings {
             tracing::warn!("{w}");
         }
-        tasks.push(tokio::spawn(crate::http::serve(
-            listener,
-            shared.clone(),
-            cancel.clone(),
-        )));
-        tasks.extend(
-            servers::Servers {
-                references: Arc::new(references),
-                config: config.clone(),
-                ctx: ctx.clone(),
-                shared: shared.clone(),
-                resolver: system_resolver(d),
-                cancel: cancel.clone(),
-            }
-            .start(),
-        );
-        tasks.extend(registries::start(
-            &config, &rules, &store, &metrics, &clock, &cancel,
-        )?);
-        tasks.push(tokio::spawn(tick::tick(
-            shared.clone(),
-            d.tick,
-            d.ledger_retention,
-            evaluator,
-            cancel.clone(),
-        )));
+        let parts = reload::Parts {
+            shared: shared.clone(),
+            ctx,
+            resolver: system_resolver(d),
+            cancel: cancel.clone(),
+            evaluator: evaluator.clone(),
+            api_base,
+        };
+        let all: Vec<usize> = (0..config.objects.len()).collect();
+        let started = reload::start_objects(&parts, &config, &rules, &all, HashMap::new()).await?;
+        let tasks = vec![
+            tokio::spawn(crate::http::serve(listener, shared.clone(), cancel.clone())),
+            tokio::spawn(tick::tick(
+                shared.clone(),
+                (d.tick, d.ledger_retention),
+                evaluator,
+                cancel.clone(),
+            )),
+        ];
+        metrics
+            .reload
+            .last_success
+            .set(clock.now_ms() as f64 / 1000.0);
         tracing::info!(http = %http_addr, objects = config.objects.len(), "dnsgrade started");
+        let running = reload::Running {
+            config,
+            rules,
+            objects: started.objects,
+            tasks: started.tasks,
+            alerts: Some(alerts),
+        };
         Ok(Daemon {
             shared,
             http_addr,
             cancel,
             tasks,
             consumer,
-            ctx,
-            alerts,
+            reloader: Arc::new(reload::Reloader {
+                parts,
+                running: tokio::sync::Mutex::new(running),
+            }),
             probe_runtime,
         })
+    }
+
+    /// Re-reads `sources` and puts them in force if they are valid (see [`reload`]): what
+    /// SIGHUP does. Reloads run one at a time.
+    pub async fn reload(&self, sources: &Sources) -> crate::state::ReloadOutcome {
+        self.reloader.reload(sources).await
+    }
+
+    /// Puts an already validated configuration and rules in force, as a reload from files
+    /// would (for embedding and tests).
+    pub async fn apply(&self, config: Config, rules: Rules) -> crate::state::ReloadOutcome {
+        self.reloader.apply(config, rules).await
+    }
+
+    /// Serves `POST /-/reload`: from now on, its requests re-read `sources`.
+    pub fn serve_reloads(&self, sources: Sources) {
+        let (tx, mut rx) = mpsc::channel::<tokio::sync::oneshot::Sender<_>>(4);
+        if self.shared.reload.set(tx).is_err() {
+            tracing::warn!("reloads are already served");
+            return;
+        }
+        let (reloader, cancel) = (self.reloader.clone(), self.cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                let reply = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = rx.recv() => match r { Some(r) => r, None => return },
+                };
+                let _ = reply.send(reloader.reload(&sources).await);
+            }
+        });
     }
 
     /// Stops probing, lets in-flight results drain into the statistics, stops HTTP.
@@ -197,9 +245,11 @@ impl Daemon {
         for t in self.tasks {
             let _ = tokio::time::timeout(grace, t).await;
         }
-        drop(self.ctx);
+        self.reloader.stop(grace).await;
+        // The probe context's last holders (the reloader, the loops) are gone now, and with
+        // them every sender of results: the consumer ends once it has drained them.
+        drop(self.reloader);
         let _ = tokio::time::timeout(grace, self.consumer).await;
-        self.alerts.stop().await;
         // Its thread is joined off the async workers.
         let rt = self.probe_runtime;
         let _ = tokio::task::spawn_blocking(move || drop(rt)).await;
@@ -263,7 +313,7 @@ async fn start_prober(d: &DaemonConfig) -> Result<(ProbeRuntime, Prober), Daemon
     Ok((runtime, prober))
 }
 
-/// What every probe loop and sampler shares.
+/// What every probe loop and sampler shares (the DNSSEC policies are swapped by a reload).
 fn probe_context(
     config: &Config,
     runtime: &ProbeRuntime,
@@ -281,11 +331,7 @@ fn probe_context(
         results,
         interval: d.interval,
         jitter: d.jitter,
-        dnssec: config
-            .objects
-            .iter()
-            .filter_map(|o| o.dnssec.map(|p| ((o.class, o.name.clone()), p)))
-            .collect(),
+        dnssec: ArcSwap::from_pointee(reload::dnssec_policies(config)),
         dnssec_keys: Default::default(),
     })
 }
@@ -298,15 +344,17 @@ async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DaemonErr
     Ok((listener, bound))
 }
 
-/// The alert outbox's workers, one per configured sink; links in alerts point at `http_addr`.
-fn start_alerts(shared: &Shared, http_addr: SocketAddr) -> Result<AlertService, DaemonError> {
-    let context = crate::alert::AlertContext::new(
-        shared.config.clone(),
-        shared.rules.clone(),
-        format!("http://{http_addr}"),
-    );
+/// The alert outbox's workers, one per configured sink; links in alerts point at `api_base`.
+fn start_alerts(
+    shared: &Shared,
+    config: Arc<Config>,
+    rules: Arc<Rules>,
+    api_base: &str,
+) -> Result<AlertService, DaemonError> {
+    let alert = config.alert.clone();
+    let context = crate::alert::AlertContext::new(config, rules, api_base);
     AlertService::start(
-        &shared.config.alert,
+        &alert,
         Arc::new(context),
         shared.incidents.clone(),
         shared.clock.clone(),
@@ -314,21 +362,6 @@ fn start_alerts(shared: &Shared, http_addr: SocketAddr) -> Result<AlertService, 
         crate::alert::Options::default(),
     )
     .map_err(DaemonError::Alerts)
-}
-
-/// References: zone files streamed once; AXFR references kept fresh by their own task.
-async fn start_references(
-    config: &Config,
-    metrics: &Metrics,
-    cancel: &CancellationToken,
-) -> Result<(HashMap<String, ReferenceSet>, Vec<JoinHandle<()>>), DaemonError> {
-    crate::reference::start(&config.objects, metrics, cancel)
-        .await
-        .map_err(|(object, file, e)| DaemonError::Reference {
-            object,
-            file,
-            reason: e.to_string(),
-        })
 }
 
 /// The configured maintenance windows go into the ledger once (idempotent across restarts).
@@ -355,19 +388,22 @@ fn first_evaluation(
     incidents: &Arc<IncidentStore>,
     shared: &Shared,
     now: UnixMillis,
-) -> Result<Evaluator, DaemonError> {
+) -> Result<Arc<Mutex<Evaluator>>, DaemonError> {
+    let ledger = |source| DaemonError::Ledger {
+        dir: config.daemon.state_dir.clone(),
+        source,
+    };
     let mut evaluator =
-        Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(|source| {
-            DaemonError::Ledger {
-                dir: config.daemon.state_dir.clone(),
-                source,
-            }
-        })?;
+        Evaluator::new(config.clone(), rules.clone(), incidents.clone()).map_err(ledger)?;
+    // Objects removed while the daemon was down would otherwise keep their incidents open.
+    for e in evaluator.retire_unconfigured(now).map_err(ledger)? {
+        tracing::warn!(incident = e.incident_id, object = %e.incident.object, "incident resolved: its object is no longer configured");
+    }
     match evaluator.tick(&Observations::default(), now) {
         Ok((board, outcome)) => shared.publish(board, &outcome),
         Err(e) => tracing::error!(error = %e, "first evaluation failed; will retry next tick"),
     }
-    Ok(evaluator)
+    Ok(Arc::new(Mutex::new(evaluator)))
 }
 
 /// The resolver for server host names; without one, pinned addresses still work.

@@ -3,7 +3,7 @@
 
 use super::DaemonError;
 use crate::clock::{Clock, UnixMillis};
-use crate::config::Config;
+use crate::config::{Config, Object};
 use crate::grading::Rules;
 use crate::metrics::Metrics;
 use crate::probe::registry::{
@@ -15,50 +15,77 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Builds every object's registry probes (an error names the object: CA file, client
-/// certificate, EPP credentials) and starts their runners.
-pub(super) fn start(
+/// One object's registry probes, built (and so checked: CA file, client certificate, EPP
+/// credentials) but not yet running.
+pub(super) struct Prepared {
+    set: RegistryProbeSet,
+    key: crate::config::ObjectKey,
+    class: &'static str,
+    name: String,
+    every: std::time::Duration,
+}
+
+/// Builds the registry probes of `obj`, if it has registry services; an error names the
+/// object.
+pub(super) fn prepare(
+    obj: &Object,
     config: &Config,
     rules: &Rules,
-    store: &Arc<Mutex<StatsStore>>,
-    metrics: &Metrics,
-    clock: &Arc<dyn Clock>,
-    cancel: &CancellationToken,
-) -> Result<Vec<JoinHandle<()>>, DaemonError> {
-    let mut tasks = Vec::new();
-    for obj in config.objects.iter() {
-        let Some(reg) = &obj.registry else { continue };
-        let set = RegistryTargets::from_config(reg, config.daemon.timeout)
-            .and_then(RegistryProbeSet::new)
-            .map_err(|source| DaemonError::Registry {
-                object: obj.name.clone(),
-                source,
-            })?;
-        let key = crate::grading::object_key(obj);
-        let slr = rules.registry;
-        lock(store).registries.insert(
-            key.clone(),
-            RegistryHealthTracker::new(slr, &set.services()),
-        );
+) -> Result<Option<Prepared>, DaemonError> {
+    let Some(reg) = &obj.registry else {
+        return Ok(None);
+    };
+    let set = RegistryTargets::from_config(reg, config.daemon.timeout)
+        .and_then(RegistryProbeSet::new)
+        .map_err(|source| DaemonError::Registry {
+            object: obj.name.clone(),
+            source,
+        })?;
+    Ok(Some(Prepared {
+        set,
+        key: crate::grading::object_key(obj),
+        class: obj.class.as_str(),
+        name: obj.name.clone(),
         // Often enough that an outage is seen as one (the SLR's unavailable window).
-        let every = config.daemon.interval.min(slr.max_probe_interval());
-        tracing::info!(object = %key, services = ?set.services(), every = ?every, "probing registry services");
+        every: config
+            .daemon
+            .interval
+            .min(rules.registry.max_probe_interval()),
+    }))
+}
+
+impl Prepared {
+    /// Gives the object a fresh health tracker in the store and starts its runner, which
+    /// stops with `cancel`.
+    pub(super) fn spawn(
+        self,
+        rules: &Rules,
+        store: &Arc<Mutex<StatsStore>>,
+        metrics: &Metrics,
+        clock: &Arc<dyn Clock>,
+        cancel: &CancellationToken,
+    ) -> JoinHandle<()> {
+        let services = self.set.services();
+        lock(store).registries.insert(
+            self.key.clone(),
+            RegistryHealthTracker::new(rules.registry, &services),
+        );
+        tracing::info!(object = %self.key, services = ?services, every = ?self.every, "probing registry services");
         let record = Recorder {
             store: store.clone(),
             metrics: metrics.clone(),
-            class: obj.class.as_str(),
-            name: obj.name.clone(),
-            key,
+            class: self.class,
+            name: self.name,
+            key: self.key,
         };
-        tasks.push(tokio::spawn(crate::probe::registry::runner::run(
-            set,
-            every,
+        tokio::spawn(crate::probe::registry::runner::run(
+            self.set,
+            self.every,
             clock.clone(),
             cancel.clone(),
             move |at, r| record.record(at, r),
-        )));
+        ))
     }
-    Ok(tasks)
 }
 
 /// Where one object's registry results go.

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// What every server's supervision shares.
+/// What the supervision of one object's servers shares; `cancel` is the object's token, so a
+/// reload can stop one object's loops and leave the others running.
 pub(super) struct Servers {
     pub(super) references: Arc<HashMap<String, ReferenceSet>>,
     pub(super) config: Arc<Config>,
@@ -24,19 +25,26 @@ pub(super) struct Servers {
     pub(super) cancel: CancellationToken,
 }
 
+/// The store's addresses of each server of an object as they were before a reload, by server
+/// name: the new supervision retires those it no longer wants.
+pub(super) type Previous = HashMap<String, Vec<Arc<Target>>>;
+
 impl Servers {
-    /// Starts the supervision of every configured server.
-    pub(super) fn start(self) -> Vec<JoinHandle<()>> {
-        let this = Arc::new(self);
-        let mut tasks = Vec::new();
-        for (oi, obj) in this.config.objects.iter().enumerate() {
-            // One copy of the object's checks, shared by all its servers' address loops.
-            let checks = Arc::new(obj.checks.clone());
-            for si in 0..obj.servers.len() {
-                tasks.push(tokio::spawn(this.clone().supervise(oi, si, checks.clone())));
-            }
-        }
-        tasks
+    /// Starts the supervision of each server of the object at `oi` in the configuration.
+    pub(super) fn start_object(
+        self: &Arc<Self>,
+        oi: usize,
+        mut previous: Previous,
+    ) -> Vec<JoinHandle<()>> {
+        let obj = &self.config.objects[oi];
+        // One copy of the object's checks, shared by all its servers' address loops.
+        let checks = Arc::new(obj.checks.clone());
+        (0..obj.servers.len())
+            .map(|si| {
+                let before = previous.remove(&obj.servers[si].name).unwrap_or_default();
+                tokio::spawn(self.clone().supervise(oi, si, checks.clone(), before))
+            })
+            .collect()
     }
 
     /// Keeps one configured server's set of probed addresses: pinned ones always, plus what
@@ -44,12 +52,29 @@ impl Servers {
     /// resolve keeps its last good addresses, and the failure is logged, counted and shown in
     /// the status. A server with only pinned addresses starts their loops and returns: with
     /// 10,000 of them, a task each waiting for the end would hold about 16 MiB for nothing
-    /// (the loops stop with the daemon's token).
-    async fn supervise(self: Arc<Self>, oi: usize, si: usize, checks: Arc<Vec<Check>>) {
+    /// (the loops stop with the object's token). After a reload, `before` holds the addresses
+    /// the server had: those no longer wanted are retired on the first pass.
+    async fn supervise(
+        self: Arc<Self>,
+        oi: usize,
+        si: usize,
+        checks: Arc<Vec<Check>>,
+        before: Vec<Arc<Target>>,
+    ) {
         let obj: &Object = &self.config.objects[oi];
         let server: &Server = &obj.servers[si];
         let mut loops: HashMap<SocketAddr, (Arc<Target>, CancellationToken)> = HashMap::new();
-        let mut resolved: BTreeSet<SocketAddr> = BTreeSet::new();
+        // A name that does not resolve on the first pass after a reload keeps the addresses
+        // it had, as it would have without the reload.
+        let mut resolved: BTreeSet<SocketAddr> = match server.host {
+            Some(_) => before
+                .iter()
+                .map(|t| t.address)
+                .filter(|a| !server.pinned.contains(a))
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        let mut before = Some(before);
         loop {
             let error = self.resolve(obj, server, &mut resolved).await;
             let wanted: BTreeSet<SocketAddr> = server
@@ -58,6 +83,11 @@ impl Servers {
                 .copied()
                 .chain(resolved.iter().copied())
                 .collect();
+            for t in before.take().unwrap_or_default() {
+                if !wanted.contains(&t.address) {
+                    lock(&self.shared.store).ensure(&t, false);
+                }
+            }
             self.reconcile(obj, server, &wanted, &mut loops, &checks);
             self.show(obj, server, &wanted, error);
             if server.host.is_none() {

@@ -10,12 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 pub(super) async fn tick(
     shared: Shared,
-    every: Duration,
-    retention: Duration,
-    evaluator: Evaluator,
+    (every, retention): (Duration, Duration),
+    evaluator: Arc<Mutex<Evaluator>>,
     cancel: CancellationToken,
 ) {
-    let evaluator = Arc::new(Mutex::new(evaluator));
     let mut last_prune: Option<UnixMillis> = None;
     let mut iv = tokio::time::interval(every);
     iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

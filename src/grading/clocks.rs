@@ -121,7 +121,15 @@ impl ConditionClocks {
         }
     }
 
-    /// The clock of one condition, if it runs.
+    /// Drops every clock whose key starts with `prefix` (an object's `class/name:`), for an
+    /// object that is no longer configured. Returns how many were dropped.
+    pub fn forget_prefix(&mut self, prefix: &str) -> usize {
+        let before = self.clocks.len();
+        self.clocks.retain(|k, _| !k.starts_with(prefix));
+        before - self.clocks.len()
+    }
+
+    /// The state of the clock at `key`, if it runs.
     pub fn get(&self, key: &str) -> Option<&ClockState> {
         self.clocks.get(key)
     }

@@ -1,4 +1,5 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/api/v1/status`, and the incident API.
+//! The HTTP server: `/metrics`, `/healthz`, `/api/v1/status`, the incident API, and
+//! `POST /-/reload`.
 //!
 //! Reads are open (bind the daemon to loopback or put it behind a proxy). Writes — ack,
 //! confirm-impact, false-positive, cause, maintenance — need `Authorization: Bearer <token>`
@@ -47,6 +48,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/outbox", get(outbox))
         .route("/api/v1/drills", get(list_drills).post(start_drill))
         .route("/api/v1/drills/{id}/end", post(end_drill))
+        .route("/-/reload", post(reload))
         .with_state(shared)
 }
 
@@ -182,7 +184,7 @@ async fn status(State(s): State<Shared>) -> Response {
 /// figures, and the most recent given-up deliveries. Secrets are never part of it.
 async fn outbox(State(s): State<Shared>) -> ApiResult {
     let now = s.clock.now_ms();
-    let alert = s.config.alert.clone();
+    let alert = s.config.load().alert.clone();
     let store = s.incidents.clone();
     let v = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, StoreError> {
         let mut sinks = Vec::new();
@@ -274,6 +276,34 @@ async fn get_incident(State(s): State<Shared>, Path(id): Path<String>) -> ApiRes
             format!("incident {id} not found"),
         )),
     }
+}
+
+/// `POST /-/reload` (bearer token): re-reads `probes.toml` and the rules, as SIGHUP does, and
+/// answers with what the reload did. 200 when applied or unchanged; 422 when the files are
+/// invalid or differ in a setting that needs a restart (the body lists why; the old
+/// configuration keeps running); 503 when the daemon was not started from files or is
+/// stopping.
+async fn reload(State(s): State<Shared>, headers: HeaderMap) -> ApiResult {
+    use crate::state::ReloadResult;
+    authorize(&s, &headers)?;
+    let unavailable = |m: &str| ApiError(StatusCode::SERVICE_UNAVAILABLE, m.to_string());
+    let Some(tx) = s.reload.get() else {
+        return Err(unavailable(
+            "this daemon was not started from files: there is nothing to re-read",
+        ));
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    tx.send(reply)
+        .await
+        .map_err(|_| unavailable("the daemon is stopping"))?;
+    let outcome = answer
+        .await
+        .map_err(|_| unavailable("the daemon is stopping"))?;
+    let status = match outcome.result {
+        ReloadResult::Applied | ReloadResult::Unchanged => StatusCode::OK,
+        ReloadResult::Invalid | ReloadResult::RestartRequired => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    Ok((status, Json(outcome)).into_response())
 }
 
 /// Checks the bearer token in constant time.
@@ -503,11 +533,12 @@ async fn start_drill(
     }
     let scenario = crate::drill::scenario(&b.scenario)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let object = crate::drill::target(&s.config, scenario, b.object.as_deref())
+    let (config, rules) = (s.config.load(), s.rules.load());
+    let object = crate::drill::target(&config, scenario, b.object.as_deref())
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let now = s.clock.now_ms();
-    let assessment = crate::drill::assessment(scenario, object, &s.rules, now);
-    let clear_after = s.rules.measure.clear_after;
+    let assessment = crate::drill::assessment(scenario, object, &rules, now);
+    let clear_after = rules.measure.clear_after;
     tracing::warn!(scenario = scenario.name, object = %assessment.object, by = %b.by, "drill started");
     write(&s, move |st, now| {
         Ok(DrillEvents {

@@ -182,6 +182,9 @@ impl Limits {
 /// the same 10 ms instead of one wake-up per probe. Small against the interval's jitter.
 pub const QUANTUM: Duration = Duration::from_millis(10);
 
+/// The DNSSEC checks of each signed object, by (class, object name).
+pub type DnssecPolicies = std::collections::HashMap<(ObjectClass, String), crate::config::Dnssec>;
+
 /// Everything a probe loop needs, shared.
 #[derive(Debug)]
 pub struct ProbeContext {
@@ -201,8 +204,8 @@ pub struct ProbeContext {
     pub interval: Duration,
     /// Share of the interval by which each time is moved at random.
     pub jitter: f64,
-    /// DNSSEC checks of signed objects, by (class, object name).
-    pub dnssec: std::collections::HashMap<(ObjectClass, String), crate::config::Dnssec>,
+    /// DNSSEC checks of signed objects, by (class, object name); a reload swaps the map.
+    pub dnssec: arc_swap::ArcSwap<DnssecPolicies>,
     /// The DNSKEY sets of the signed objects' zones, learned from their DNSKEY answers.
     pub dnssec_keys: super::dnssec::ZoneKeys,
 }
@@ -221,10 +224,11 @@ impl ProbeContext {
     /// place in a node's sampling budget).
     pub async fn probe(&self, target: &Arc<Target>, idx: CheckId, check: &Check) -> ProbeResult {
         // Most objects are unsigned: no key (and no String clone) to look up then.
-        let dnssec = if self.dnssec.is_empty() {
+        let policies = self.dnssec.load();
+        let dnssec = if policies.is_empty() {
             None
         } else {
-            self.dnssec
+            policies
                 .get(&(target.class, target.object.clone()))
                 .copied()
         };

@@ -251,6 +251,16 @@ pub fn serial_gt(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
 
+/// The metric labels of a target's address (`class`, `object`, `server`, `address`).
+pub fn address_labels(t: &Target) -> crate::metrics::AddressLabels {
+    crate::metrics::AddressLabels::new([
+        t.class.as_str(),
+        &t.object,
+        &t.server,
+        &t.address.to_string(),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::serial_gt;
@@ -263,14 +273,4 @@ mod tests {
         assert!(serial_gt(3, u32::MAX - 2), "wrapped past 2^32 is newer");
         assert!(!serial_gt(u32::MAX - 2, 3));
     }
-}
-
-/// The metric labels of a target's address (`class`, `object`, `server`, `address`).
-pub fn address_labels(t: &Target) -> crate::metrics::AddressLabels {
-    crate::metrics::AddressLabels::new([
-        t.class.as_str(),
-        &t.object,
-        &t.server,
-        &t.address.to_string(),
-    ])
 }

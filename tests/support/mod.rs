@@ -98,6 +98,8 @@ fn dechunk(mut s: &str) -> String {
 pub struct DaemonProc {
     pub child: std::process::Child,
     pub http: SocketAddr,
+    /// The `DNSGRADE_LOG` filter it runs with.
+    pub log_level: &'static str,
 }
 
 impl DaemonProc {
@@ -108,13 +110,40 @@ impl DaemonProc {
         clock_file: Option<&std::path::Path>,
         token: Option<&str>,
     ) -> DaemonProc {
+        Self::spawn(
+            config,
+            clock_file,
+            token,
+            std::process::Stdio::inherit(),
+            "warn",
+        )
+    }
+
+    /// As [`Self::start`], with the daemon's log (stderr, at level info) written to `log`.
+    pub fn start_logged(
+        config: &std::path::Path,
+        clock_file: Option<&std::path::Path>,
+        token: Option<&str>,
+        log: &std::path::Path,
+    ) -> DaemonProc {
+        let file = std::fs::File::create(log).expect("log file");
+        Self::spawn(config, clock_file, token, file.into(), "info")
+    }
+
+    fn spawn(
+        config: &std::path::Path,
+        clock_file: Option<&std::path::Path>,
+        token: Option<&str>,
+        stderr: std::process::Stdio,
+        log_level: &'static str,
+    ) -> DaemonProc {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"));
         cmd.args(["run", "--config"])
             .arg(config)
-            .env("DNSGRADE_LOG", "warn")
+            .env("DNSGRADE_LOG", log_level)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit());
+            .stderr(stderr);
         if let Some(f) = clock_file {
             cmd.env("DNSGRADE_TEST_CLOCK_FILE", f);
         }
@@ -133,7 +162,21 @@ impl DaemonProc {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .expect("address");
-        DaemonProc { child, http }
+        DaemonProc {
+            child,
+            http,
+            log_level,
+        }
+    }
+
+    /// Sends SIGHUP (what `systemctl reload` sends) to this daemon, by its PID.
+    pub fn hup(&self) {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -HUP {}", self.child.id());
     }
 
     /// SIGKILL, as a crash would.
