@@ -23,7 +23,7 @@ fn check_config_prints_the_plan_and_rate() {
     );
     assert!(text.contains("中国 (xn--fiqs8s)"), "{text}");
     assert!(
-        text.contains("check gov.cn. NS expect Referral [key_domain]"),
+        text.contains("check gov.cn. NS expect referral [key_domain]"),
         "{text}"
     );
     assert!(text.contains("cache_busting"), "{text}");

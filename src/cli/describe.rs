@@ -1,7 +1,15 @@
 //! `dnsgrade check-config`: what a valid configuration will do, in words and numbers.
 
-use crate::config::{CheckRole, Config, DaemonConfig, Object, ObjectClass, Registry, Transport};
+use crate::config::{
+    CheckRole, Config, DaemonConfig, HumanDuration, Object, ObjectClass, Registry, Transport,
+};
 use std::fmt::Write;
+use std::time::Duration;
+
+/// A duration as operators write it (`10s`, `1h30m`).
+fn dur(d: Duration) -> HumanDuration {
+    HumanDuration(d)
+}
 
 /// What `check-config` prints: every object, its servers and checks, how often, and the
 /// resulting query rate.
@@ -11,8 +19,14 @@ pub fn describe_config(c: &Config, rules: &crate::grading::Rules) -> String {
     let _ = writeln!(out, "{}: OK", c.source.display());
     let _ = writeln!(
         out,
-        "daemon: listen {}  interval {:?}  timeout {:?}  window {:?}  tick {:?}  stop_window {:?}  jitter {}",
-        d.listen, d.interval, d.timeout, d.window, d.tick, d.stop_window, d.jitter
+        "daemon: listen {}  interval {}  timeout {}  window {}  tick {}  stop_window {}  jitter {}",
+        d.listen,
+        dur(d.interval),
+        dur(d.timeout),
+        dur(d.window),
+        dur(d.tick),
+        dur(d.stop_window),
+        d.jitter
     );
     let _ = writeln!(
         out,
@@ -64,10 +78,10 @@ fn describe_object(out: &mut String, o: &Object, d: &DaemonConfig, total: &mut R
         let _ = write!(extra, "  tier {}", t.number());
     }
     if let Some(s) = &o.scope {
-        let _ = write!(extra, "  scope {s:?}");
+        let _ = write!(extra, "  scope {s}");
     }
     if let Some(l) = &o.licensed_by {
-        let _ = write!(extra, "  licensed by {l:?}");
+        let _ = write!(extra, "  licensed by {l}");
     }
     let shown = if o.display_name != o.name {
         format!("{} ({})", o.display_name, o.name)
@@ -80,8 +94,9 @@ fn describe_object(out: &mut String, o: &Object, d: &DaemonConfig, total: &mut R
         let mut where_ = s.pinned.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         if let Some(h) = &s.host {
             where_.push(format!(
-                "{h} (resolved at start and every {:?}, port {})",
-                d.resolve_interval, s.port
+                "{h} (resolved at start and every {}, port {})",
+                dur(d.resolve_interval),
+                s.port
             ));
             total.host_names += 1;
         }
@@ -106,7 +121,7 @@ fn describe_object(out: &mut String, o: &Object, d: &DaemonConfig, total: &mut R
         };
         let _ = writeln!(
             out,
-            "    check {} {} expect {:?}{vals}{tr}{role}",
+            "    check {} {} expect {}{vals}{tr}{role}",
             ch.qname, ch.qtype, ch.expect
         );
     }
@@ -117,10 +132,10 @@ fn describe_object(out: &mut String, o: &Object, d: &DaemonConfig, total: &mut R
     total.per_second += rate;
     let _ = writeln!(
         out,
-        "    => {} checks x {} address(es) every {:?} = {:.2} q/s",
+        "    => {} checks x {} address(es) every {} = {:.2} q/s",
         o.checks.len(),
         addrs,
-        d.interval,
+        dur(d.interval),
         rate
     );
 }
@@ -150,7 +165,12 @@ fn describe_registry(out: &mut String, r: &Registry, d: &DaemonConfig) {
     if let Some(w) = &r.whois {
         list.push(format!("WHOIS {w}"));
     }
-    let _ = writeln!(out, "    registry: {} every {every:?}", list.join(", "));
+    let _ = writeln!(
+        out,
+        "    registry: {} every {}",
+        list.join(", "),
+        dur(every)
+    );
 }
 
 /// What the configuration asks of the probe engine at a total outage, and the warnings.
@@ -179,7 +199,11 @@ fn describe_sinks(out: &mut String, c: &Config) {
     if a.sinks.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\nalert sinks (give up after {:?}):", a.give_up_after);
+    let _ = writeln!(
+        out,
+        "\nalert sinks (give up after {}):",
+        dur(a.give_up_after)
+    );
     for k in &a.sinks {
         let f = &k.filter;
         let mut only = Vec::new();

@@ -9,6 +9,31 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);
 
+/// Written the way [`parse_duration`] reads it: `1d`, `1h30m`, `10s`, `250ms`, `1s500ms`
+/// (`0s` for zero; below a millisecond is dropped).
+impl std::fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        if ms == 0 {
+            return f.write_str("0s");
+        }
+        let mut rest = ms;
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+            ("ms", 1),
+        ] {
+            if rest >= size {
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Parses `"1h30m"`, `"10s"`, `"250ms"`, `"2d"`, `"0.5s"`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -106,6 +131,22 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172800));
+    }
+
+    #[test]
+    fn displays_as_operators_write_and_reads_back() {
+        for (ms, text) in [
+            (0, "0s"),
+            (250, "250ms"),
+            (10_000, "10s"),
+            (1_500, "1s500ms"),
+            (5_400_000, "1h30m"),
+            (86_400_000, "1d"),
+        ] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(HumanDuration(d).to_string(), text);
+            assert_eq!(parse_duration(text).unwrap(), d, "{text}");
+        }
     }
 
     #[test]

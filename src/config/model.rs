@@ -284,6 +284,17 @@ pub enum Scope {
     LocalNetwork(String),
 }
 
+/// As operators write it: `province 广东`, `multi-province 广东,广西`, `local-network 校园网`.
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::MultiProvince(ps) => write!(f, "multi-province {}", ps.join(",")),
+            Scope::Province(p) => write!(f, "province {p}"),
+            Scope::LocalNetwork(n) => write!(f, "local-network {n}"),
+        }
+    }
+}
+
 /// Who issued a website's licence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "province")]
@@ -292,6 +303,16 @@ pub enum Licensor {
     Miit,
     /// A province's 通信管理局.
     Province(String),
+}
+
+/// As operators write it: `MIIT` or the province, `广东`.
+impl std::fmt::Display for Licensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Licensor::Miit => f.write_str("MIIT"),
+            Licensor::Province(p) => f.write_str(p),
+        }
+    }
 }
 
 /// One monitored object (the unit that gets a grade).
@@ -403,15 +424,28 @@ pub enum Expect {
 }
 
 impl Expect {
-    /// Parses the config spelling.
+    /// Parses the config spelling, in any case (`nxdomain`, `NXDOMAIN`).
     pub fn parse(s: &str) -> Option<Expect> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "answer" => Some(Expect::Answer),
             "referral" => Some(Expect::Referral),
             "nxdomain" => Some(Expect::NxDomain),
             "any" => Some(Expect::Any),
             _ => None,
         }
+    }
+}
+
+/// `answer`, `referral` and `any` as the config spells them; the RCODE as DNS people write
+/// it, `NXDOMAIN`.
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Expect::Answer => "answer",
+            Expect::Referral => "referral",
+            Expect::NxDomain => "NXDOMAIN",
+            Expect::Any => "any",
+        })
     }
 }
 
