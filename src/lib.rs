@@ -61,3 +61,7 @@ pub mod status_page;
 pub mod sweep;
 pub mod walkthrough;
 pub mod zonefile;
+
+/// The git commit this binary was built from (`git rev-parse --short=12 HEAD` at build time,
+/// else `$DNSGRADE_REVISION` of the build's environment, else "unknown"); see `build.rs`.
+pub const REVISION: &str = env!("DNSGRADE_REVISION");
