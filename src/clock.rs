@@ -122,51 +122,12 @@ impl Clock for FileClock {
     }
 }
 
-/// Parses an RFC 3339 UTC time ("2026-11-22T10:00:00Z", optional fraction) into Unix ms.
+/// Parses an RFC 3339 time with any offset ("2026-11-22T10:00:00Z",
+/// "2026-11-22T18:00:00+08:00", optional fraction) into Unix ms (UTC). Times before 1970 are
+/// refused.
 pub fn parse_rfc3339(s: &str) -> Option<UnixMillis> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || (b[10] != b'T' && b[10] != b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-        || !s.ends_with('Z')
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let frac_ms = match s.get(19..s.len() - 1) {
-        Some("") => 0,
-        Some(f)
-            if f.starts_with('.') && f.len() > 1 && f[1..].bytes().all(|c| c.is_ascii_digit()) =>
-        {
-            let digits = &f[1..f.len().min(4)];
-            digits.parse::<i64>().ok()? * 10i64.pow(3 - digits.len() as u32)
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    let ms = (days * 86400 + h * 3600 + mi * 60 + se) * 1000 + frac_ms;
-    u64::try_from(ms).ok()
+    let t: jiff::Timestamp = s.trim().parse().ok()?;
+    u64::try_from(t.as_millisecond()).ok()
 }
 
 #[cfg(test)]
@@ -185,7 +146,17 @@ mod tests {
             Some(1_795_341_600_250)
         );
         assert_eq!(parse_rfc3339("2026-13-22T10:00:00Z"), None);
-        assert_eq!(parse_rfc3339("2026-11-22T10:00:00+08:00"), None);
+        assert_eq!(
+            parse_rfc3339("2026-11-22T18:00:00+08:00"),
+            Some(1_795_341_600_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-22T10:00:00-00:30"),
+            Some(1_795_343_400_000)
+        );
+        // A civil time without an offset names no instant.
+        assert_eq!(parse_rfc3339("2026-11-22T10:00:00"), None);
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

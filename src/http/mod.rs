@@ -2,7 +2,7 @@
 //! `POST /-/reload`.
 //!
 //! Reads are open (bind the daemon to loopback or put it behind a proxy). Writes — ack,
-//! confirm-impact, false-positive, cause, maintenance — need `Authorization: Bearer <token>`
+//! confirm-impact, false-positive, cause, maintenance (declare, end) — need `Authorization: Bearer <token>`
 //! with the `api_token` of the config, compared in constant time; without a configured token
 //! the write API is off (403). A bad request body is a 400 with a reason.
 
@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use wire::{
     ByBody, CauseBody, DrillBody, DrillEvents, ErrorAnswer, EventAnswer, IncidentList, ListQuery,
-    MaintenanceBody, ReasonBody,
+    MaintenanceBody, MaintenanceId, MaintenanceList, ReasonBody,
 };
 
 /// The router over the daemon's shared state.
@@ -45,6 +45,7 @@ pub fn router(shared: Shared) -> Router {
             "/api/v1/maintenance",
             get(list_maintenance).post(declare_maintenance),
         )
+        .route("/api/v1/maintenance/{id}/end", post(end_maintenance))
         .route("/api/v1/outbox", get(outbox))
         .route("/api/v1/drills", get(list_drills).post(start_drill))
         .route("/api/v1/drills/{id}/end", post(end_drill))
@@ -216,11 +217,20 @@ async fn outbox(State(s): State<Shared>) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
-/// "1700000000000" (Unix ms) or "2026-11-22T10:00:00Z".
+/// "1700000000000" (Unix ms) or RFC 3339 with any offset: "2026-11-22T10:00:00Z",
+/// "2026-11-22T18:00:00+08:00".
 fn parse_time(s: &str) -> Option<u64> {
     s.parse::<u64>()
         .ok()
         .or_else(|| crate::clock::parse_rfc3339(s))
+}
+
+/// A 400 for a time parameter that does not parse.
+fn bad_time(what: &str, t: &str) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        format!("{what} \"{t}\" is neither Unix milliseconds nor an RFC 3339 time like 2026-11-22T10:00:00Z or 2026-11-22T18:00:00+08:00"),
+    )
 }
 
 async fn list_incidents(State(s): State<Shared>, Query(q): Query<ListQuery>) -> ApiResult {
@@ -237,7 +247,7 @@ async fn list_incidents(State(s): State<Shared>, Query(q): Query<ListQuery>) -> 
     };
     let since = match q.since.as_deref() {
         None => None,
-        Some(t) => Some(parse_time(t).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, format!("since \"{t}\" is neither Unix milliseconds nor an RFC 3339 UTC time like 2026-11-22T10:00:00Z")))?),
+        Some(t) => Some(parse_time(t).ok_or_else(|| bad_time("since", t))?),
     };
     let filter = ListFilter {
         state,
@@ -470,7 +480,9 @@ async fn cause(
 
 async fn list_maintenance(State(s): State<Shared>) -> ApiResult {
     write(&s, |st, now| {
-        Ok(json!({ "windows": st.maintenance_windows(now)? }))
+        Ok(MaintenanceList {
+            windows: st.maintenance_windows(now)?,
+        })
     })
     .await
 }
@@ -482,22 +494,43 @@ async fn declare_maintenance(
 ) -> ApiResult {
     authorize(&s, &headers)?;
     let b: MaintenanceBody = body(&raw)?;
-    let starts = parse_time(&b.starts).ok_or_else(|| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("starts \"{}\" is not a time", b.starts),
-        )
-    })?;
-    let ends = parse_time(&b.ends).ok_or_else(|| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("ends \"{}\" is not a time", b.ends),
-        )
-    })?;
+    let starts = parse_time(&b.starts).ok_or_else(|| bad_time("starts", &b.starts))?;
+    let ends = parse_time(&b.ends).ok_or_else(|| bad_time("ends", &b.ends))?;
     write(&s, move |st, _| {
-        Ok(json!({ "id": st.declare_maintenance(&b.object, starts, ends, &b.reason)? }))
+        Ok(MaintenanceId {
+            id: st.declare_maintenance(&b.object, starts, ends, &b.reason)?,
+        })
     })
     .await
+}
+
+/// `POST /api/v1/maintenance/{id}/end`: ends the window now, or deletes it if it has not
+/// begun; 404 for an unknown id. The body is ignored.
+async fn end_maintenance(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    authorize(&s, &headers)?;
+    let id = id.parse::<i64>().map_err(|_| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("maintenance window id \"{id}\" is not a number"),
+        )
+    })?;
+    let store = s.incidents.clone();
+    let now = s.clock.now_ms();
+    match tokio::task::spawn_blocking(move || store.end_maintenance(id, now))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    {
+        Ok(()) => Ok(Json(MaintenanceId { id }).into_response()),
+        Err(StoreError::NotFound(_)) => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("maintenance window {id} not found"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn list_drills(State(s): State<Shared>) -> ApiResult {
@@ -585,6 +618,15 @@ mod tests {
         assert_eq!(parse_time("1700000000000"), Some(1_700_000_000_000));
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("2026-11-22T10:00:00Z"), Some(1_795_341_600_000));
+        // Any offset: the same instant as 10:00 UTC.
+        assert_eq!(
+            parse_time("2026-11-22T18:00:00+08:00"),
+            Some(1_795_341_600_000)
+        );
+        assert_eq!(
+            parse_time("2026-11-22T05:00:00.250-05:00"),
+            Some(1_795_341_600_250)
+        );
         assert_eq!(parse_time("2026-13-22T10:00:00Z"), None);
         assert_eq!(parse_time("yesterday"), None);
     }

@@ -1,7 +1,7 @@
 //! The incident API's request and answer bodies, as types: the server reads and writes
 //! these, and the command-line client (`crate::cli`) sends and reads the same ones.
 
-use crate::incident::{Incident, IncidentEvent};
+use crate::incident::{Incident, IncidentEvent, MaintenanceWindow};
 use serde::{Deserialize, Serialize};
 
 /// `GET /api/v1/incidents` query parameters.
@@ -10,7 +10,8 @@ pub struct ListQuery {
     /// `open` (the default), `all` or `resolved`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    /// Only incidents open at or after this time (Unix ms or RFC 3339).
+    /// Only incidents open at or after this time (Unix ms or RFC 3339 with any offset, e.g.
+    /// `2026-12-01T00:00:00Z` or `2026-12-01T08:00:00+08:00`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
     /// Include incidents marked false positives.
@@ -57,12 +58,27 @@ pub struct CauseBody {
 pub struct MaintenanceBody {
     /// The object, `class/name`.
     pub object: String,
-    /// Start (Unix ms or RFC 3339).
+    /// Start (Unix ms or RFC 3339 with any offset).
     pub starts: String,
-    /// End (Unix ms or RFC 3339).
+    /// End (Unix ms or RFC 3339 with any offset).
     pub ends: String,
     /// Why.
     pub reason: String,
+}
+
+/// Answer of `POST /api/v1/maintenance` and of `POST /api/v1/maintenance/{id}/end`: the
+/// window's id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MaintenanceId {
+    /// The window's ledger id.
+    pub id: i64,
+}
+
+/// Answer of `GET /api/v1/maintenance`: the windows that have not ended, soonest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MaintenanceList {
+    /// The windows.
+    pub windows: Vec<MaintenanceWindow>,
 }
 
 /// Body of `POST /api/v1/drills`.
@@ -113,7 +129,7 @@ pub struct ScenarioView {
 }
 
 /// Answer of `GET /api/v1/drills` as a client reads it: the scenarios and the open drills.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillList {
     /// Every scenario.
     pub scenarios: Vec<ScenarioView>,
