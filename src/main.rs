@@ -30,22 +30,74 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8; 60] =
     b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
-/// Exit code for a config error (EX_CONFIG from sysexits.h).
-const EXIT_CONFIG: u8 = 78;
-/// Exit code for a usage or data error (EX_DATAERR).
-const EXIT_DATA: u8 = 65;
-/// Exit code when a needed resource is unavailable (EX_UNAVAILABLE).
-const EXIT_UNAVAILABLE: u8 = 69;
+// Exit codes (sysexits.h where one fits); every code is listed in `cli::exit`.
+use cli::exit::{CONFIG as EXIT_CONFIG, DATA as EXIT_DATA, UNAVAILABLE as EXIT_UNAVAILABLE};
+
+/// `dnsgrade --version`: `dnsgrade 0.1.0 (rev abc123456789)`.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("DNSGRADE_REVISION"),
+    ")"
+);
+
+/// The top-level help's closing words.
+const MAIN_AFTER_HELP: &str = "Environment: DNSGRADE_API (the API base URL of incidents, drill \
+and maintenance), DNSGRADE_API_TOKEN (their bearer token), DNSGRADE_LOG (log filter, e.g. \
+debug). A usage error exits 64; each command's --help lists its other exit codes.";
+
+/// `check-config --help`'s exit codes.
+const CHECK_CONFIG_CODES: &str =
+    "Exit codes: 0 valid; 64 usage error; 78 an invalid or unreadable probes or rules file.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "dnsgrade",
-    version,
-    about = "Grades the health of the DNS by the MIIT domain-name incident plan's severity matrix"
+    version = VERSION,
+    about = "Grades the health of the DNS by the MIIT domain-name incident plan's severity matrix",
+    after_help = MAIN_AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where a running daemon's API is and how to talk to it: shared by `incidents`, `drill` and
+/// `maintenance`.
+#[derive(clap::Args, Debug)]
+struct ApiArgs {
+    /// The daemon's API base URL.
+    #[arg(
+        long,
+        env = "DNSGRADE_API",
+        default_value = "http://127.0.0.1:9553",
+        global = true
+    )]
+    api: String,
+    /// Bearer token for writes.
+    #[arg(
+        long,
+        env = "DNSGRADE_API_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    token: Option<String>,
+    /// Print the API's answer as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Show times in this zone: UTC (the default, as the API writes them), local, or an IANA
+    /// name such as Asia/Shanghai.
+    #[arg(long, global = true, value_parser = cli::parse_zone)]
+    tz: Option<jiff::tz::TimeZone>,
+}
+
+impl ApiArgs {
+    fn output(&self) -> cli::Output {
+        cli::Output {
+            json: self.json,
+            times: cli::Times::new(self.tz.clone()),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +112,7 @@ enum Command {
         rules: Option<PathBuf>,
     },
     /// Validate the probes file and print what would be probed, how often, and the query rate.
+    #[command(after_help = CHECK_CONFIG_CODES)]
     CheckConfig {
         /// The probes file.
         #[arg(long, default_value = "probes.toml")]
@@ -67,42 +120,30 @@ enum Command {
         /// A rules file to validate too (default: the shipped rules, built in).
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Print the description as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Work with incidents through a running daemon's API.
+    #[command(after_help = cli::exit::API_CODES_HELP)]
     Incidents {
-        /// The daemon's API base URL.
-        #[arg(long, default_value = "http://127.0.0.1:9553", global = true)]
-        api: String,
-        /// Bearer token for ack and confirm-impact (default: $DNSGRADE_API_TOKEN).
-        #[arg(long, global = true)]
-        token: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
         #[command(subcommand)]
         action: IncidentsCommand,
     },
     /// Run a drill (应急演练) through a running daemon: a synthetic incident that goes through
     /// the ledger, alerts and status with "drill": true.
-    Drill {
-        /// The scenario (see --list).
-        #[arg(long, required_unless_present_any = ["list", "end"])]
-        scenario: Option<String>,
-        /// The object, class/name (default: the first configured object of the class).
-        #[arg(long)]
-        object: Option<String>,
-        /// Who runs it.
-        #[arg(long, default_value = "drill")]
-        by: String,
-        /// List the scenarios and the open drills.
-        #[arg(long)]
-        list: bool,
-        /// End the drill with this incident id (resolves it).
-        #[arg(long)]
-        end: Option<i64>,
-        /// The daemon's API base URL.
-        #[arg(long, default_value = "http://127.0.0.1:9553")]
-        api: String,
-        /// Bearer token (default: $DNSGRADE_API_TOKEN).
-        #[arg(long)]
-        token: Option<String>,
+    #[command(after_help = cli::exit::API_CODES_HELP)]
+    Drill(DrillArgs),
+    /// Declare, list and end maintenance windows through a running daemon's API: incidents
+    /// of an object in maintenance are still recorded, flagged, and page nobody.
+    #[command(after_help = cli::exit::API_CODES_HELP)]
+    Maintenance {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        action: MaintenanceCommand,
     },
     /// Offline walkthrough: an in-process topology on 127.0.0.1 (five .cn nodes, a provincial
     /// resolver, control targets) and scripted faults in simulated time, with the grade the
@@ -116,24 +157,97 @@ enum Command {
     /// latency quantiles, missing and wrong delegations.
     Sweep(SweepArgs),
     /// Send one query and print the reply like dig, with its timing.
-    Probe {
-        /// Server address, e.g. 127.0.0.1, 127.0.0.1:5353, [::1]:53.
-        server: String,
-        /// Query name.
-        name: String,
-        /// Query type (default A).
-        #[arg(default_value = "A")]
-        qtype: String,
-        /// Use TCP.
-        #[arg(long)]
-        tcp: bool,
-        /// Set RD (recursion desired), for resolvers.
-        #[arg(long)]
-        rd: bool,
-        /// Timeout.
-        #[arg(long, default_value = "10s")]
-        timeout: String,
+    #[command(after_help = cli::exit::PROBE_CODES_HELP)]
+    Probe(ProbeArgs),
+    /// Print a shell completion script to standard output.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: ShellArg,
     },
+    /// Print the manual page (roff) to standard output: dnsgrade(1), or with a subcommand's
+    /// name the page it refers to, e.g. dnsgrade-probe(1).
+    Man {
+        /// A subcommand, e.g. probe.
+        subcommand: Option<String>,
+    },
+}
+
+/// `completions`' shells.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ShellArg {
+    /// GNU Bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+impl From<ShellArg> for clap_complete::Shell {
+    fn from(s: ShellArg) -> clap_complete::Shell {
+        match s {
+            ShellArg::Bash => clap_complete::Shell::Bash,
+            ShellArg::Zsh => clap_complete::Shell::Zsh,
+            ShellArg::Fish => clap_complete::Shell::Fish,
+        }
+    }
+}
+
+/// The arguments of `dnsgrade drill`.
+#[derive(clap::Args, Debug)]
+struct DrillArgs {
+    /// The scenario (see --list).
+    #[arg(long, required_unless_present_any = ["list", "end"])]
+    scenario: Option<String>,
+    /// The object, class/name (default: the first configured object of the class).
+    #[arg(long)]
+    object: Option<String>,
+    /// Who runs it.
+    #[arg(long, default_value = "drill")]
+    by: String,
+    /// List the scenarios and the open drills.
+    #[arg(long)]
+    list: bool,
+    /// End the drill with this incident id (resolves it).
+    #[arg(long)]
+    end: Option<i64>,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+/// The arguments of `dnsgrade probe`.
+#[derive(clap::Args, Debug)]
+struct ProbeArgs {
+    /// Server address, e.g. 127.0.0.1, 127.0.0.1:5353, [::1]:53.
+    server: String,
+    /// Query name.
+    name: String,
+    /// Query type (default A).
+    #[arg(default_value = "A")]
+    qtype: String,
+    /// Use TCP.
+    #[arg(long)]
+    tcp: bool,
+    /// Set RD (recursion desired), for resolvers.
+    #[arg(long)]
+    rd: bool,
+    /// Set the EDNS DO bit (DNSSEC OK), like dig's +dnssec: signed zones answer with RRSIGs.
+    #[arg(long)]
+    dnssec: bool,
+    /// Print only the answer data, one record a line, like dig's +short.
+    #[arg(long, conflicts_with = "json")]
+    short: bool,
+    /// Print the query, outcome and reply as JSON.
+    #[arg(long)]
+    json: bool,
+    /// An expected value of the answer (repeat it for an RRset): exit 11 when the answer's
+    /// records of the query type at the name differ.
+    #[arg(long, value_name = "VALUE")]
+    expect: Vec<String>,
+    /// Timeout.
+    #[arg(long, default_value = "10s")]
+    timeout: String,
 }
 
 /// The arguments of `dnsgrade sweep`, typed by their parsers.
@@ -196,9 +310,13 @@ enum IncidentsCommand {
         /// open, all or resolved.
         #[arg(long, default_value = "open")]
         state: String,
-        /// Only incidents open at or after this time (Unix ms or RFC 3339 UTC).
+        /// Only incidents open at or after this time: Unix ms, or RFC 3339 with any offset
+        /// (2026-12-01T08:00:00+08:00); sent to the API in UTC.
         #[arg(long)]
         since: Option<String>,
+        /// Include incidents marked false positives.
+        #[arg(long)]
+        include_false_positive: bool,
     },
     /// Show one incident with its timeline.
     Show {
@@ -225,6 +343,51 @@ enum IncidentsCommand {
         #[arg(long)]
         by: String,
     },
+    /// Mark an incident a false positive: kept in the ledger, hidden from lists and reports.
+    FalsePositive {
+        /// Incident id.
+        id: i64,
+        /// Why it was not a real incident.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record an incident's root cause (replaces an earlier one; the timeline keeps both).
+    Cause {
+        /// Incident id.
+        id: i64,
+        /// The cause, as it goes into the report.
+        #[arg(long)]
+        text: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MaintenanceCommand {
+    /// List the windows that have not ended, soonest first.
+    List,
+    /// Declare planned work on an object.
+    Declare {
+        /// The object, class/name (e.g. tld/cn).
+        #[arg(long)]
+        object: String,
+        /// Start: now, Unix ms, or RFC 3339 with any offset.
+        #[arg(long, default_value = "now")]
+        starts: String,
+        /// End: Unix ms, or RFC 3339 with any offset.
+        #[arg(long, required_unless_present = "length", conflicts_with = "length")]
+        ends: Option<String>,
+        /// How long, instead of --ends (e.g. 2h, 90m).
+        #[arg(long = "for", id = "length", value_parser = config::parse_duration)]
+        length: Option<Duration>,
+        /// Why (change ticket, work).
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a window now (one that has not begun is deleted).
+    End {
+        /// Window id.
+        id: i64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -235,7 +398,15 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version print to standard output and succeed; a usage error is
+            // EX_USAGE.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { cli::exit::USAGE } else { 0 });
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -246,71 +417,162 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
-    match cli.command {
+    dispatch(cli.command, &rt)
+}
+
+fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> ExitCode {
+    match command {
         Command::Run { config, rules } => rt.block_on(run(config, rules)),
-        Command::CheckConfig { config, rules } => check_config(&config, rules.as_deref()),
-        Command::Incidents { api, token, action } => {
-            let call = match action {
-                IncidentsCommand::List { state, since } => cli::IncidentCall::List { state, since },
-                IncidentsCommand::Show { id } => cli::IncidentCall::Show { id },
-                IncidentsCommand::Ack { id, by, note } => cli::IncidentCall::Ack { id, by, note },
-                IncidentsCommand::ConfirmImpact { id, by } => {
-                    cli::IncidentCall::ConfirmImpact { id, by }
-                }
-            };
-            let token = api_token(token);
-            let result = rt.block_on(cli::incidents(&api, token.as_deref(), call));
-            print_or_fail("dnsgrade incidents", result, EXIT_UNAVAILABLE)
+        Command::CheckConfig {
+            config,
+            rules,
+            json,
+        } => check_config(&config, rules.as_deref(), json),
+        Command::Incidents { api, action } => {
+            let call = incident_call(action);
+            let out = api.output();
+            let result = rt.block_on(cli::incidents(&api.api, api.token.as_deref(), call, &out));
+            print_or_fail("dnsgrade incidents", result)
         }
-        Command::Drill {
-            scenario,
-            object,
-            by,
-            list,
-            end,
-            api,
-            token,
-        } => {
-            let call = match (list, end) {
-                (true, _) => cli::DrillCall::List,
-                (false, Some(id)) => cli::DrillCall::End { id, by },
-                (false, None) => cli::DrillCall::Start {
-                    scenario: scenario.unwrap_or_default(),
-                    object,
-                    by,
-                },
-            };
-            let token = api_token(token);
-            let result = rt.block_on(cli::drill(&api, token.as_deref(), call));
-            print_or_fail("dnsgrade drill", result, EXIT_UNAVAILABLE)
+        Command::Drill(args) => print_or_fail("dnsgrade drill", rt.block_on(drill(args))),
+        Command::Maintenance { api, action } => {
+            let call = maintenance_call(action);
+            let out = api.output();
+            let token = api.token.as_deref();
+            let result = rt.block_on(cli::maintenance(&api.api, token, call, &out));
+            print_or_fail("dnsgrade maintenance", result)
         }
         Command::Lab { hold } => rt.block_on(lab(hold)),
         Command::Sweep(args) => rt.block_on(run_sweep(args)),
-        Command::Probe {
-            server,
-            name,
-            qtype,
-            tcp,
-            rd,
-            timeout,
-        } => {
-            let result = rt.block_on(cli::probe(&server, &name, &qtype, tcp, rd, &timeout));
-            print_or_fail("dnsgrade probe", result, EXIT_DATA)
+        Command::Probe(args) => rt.block_on(probe(args)),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let shell = clap_complete::Shell::from(shell);
+            clap_complete::generate(shell, &mut cmd, "dnsgrade", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { subcommand } => man(subcommand.as_deref()),
+    }
+}
+
+fn incident_call(action: IncidentsCommand) -> cli::IncidentCall {
+    match action {
+        IncidentsCommand::List {
+            state,
+            since,
+            include_false_positive,
+        } => cli::IncidentCall::List {
+            state,
+            since,
+            include_false_positive,
+        },
+        IncidentsCommand::Show { id } => cli::IncidentCall::Show { id },
+        IncidentsCommand::Ack { id, by, note } => cli::IncidentCall::Ack { id, by, note },
+        IncidentsCommand::ConfirmImpact { id, by } => cli::IncidentCall::ConfirmImpact { id, by },
+        IncidentsCommand::FalsePositive { id, reason } => {
+            cli::IncidentCall::FalsePositive { id, reason }
+        }
+        IncidentsCommand::Cause { id, text } => cli::IncidentCall::Cause { id, text },
+    }
+}
+
+fn maintenance_call(action: MaintenanceCommand) -> cli::MaintenanceCall {
+    match action {
+        MaintenanceCommand::List => cli::MaintenanceCall::List,
+        MaintenanceCommand::Declare {
+            object,
+            starts,
+            ends,
+            length,
+            reason,
+        } => cli::MaintenanceCall::Declare {
+            object,
+            starts,
+            ends,
+            length,
+            reason,
+        },
+        MaintenanceCommand::End { id } => cli::MaintenanceCall::End { id },
+    }
+}
+
+/// `dnsgrade drill`.
+async fn drill(args: DrillArgs) -> Result<String, cli::ApiCallError> {
+    let DrillArgs {
+        scenario,
+        object,
+        by,
+        list,
+        end,
+        api,
+    } = args;
+    let call = match (list, end) {
+        (true, _) => cli::DrillCall::List,
+        (false, Some(id)) => cli::DrillCall::End { id, by },
+        (false, None) => cli::DrillCall::Start {
+            scenario: scenario.unwrap_or_default(),
+            object,
+            by,
+        },
+    };
+    cli::drill(&api.api, api.token.as_deref(), call, &api.output()).await
+}
+
+/// `dnsgrade probe`, with dig's exit codes (`cli::exit`).
+async fn probe(args: ProbeArgs) -> ExitCode {
+    let o = cli::ProbeOptions {
+        server: args.server,
+        name: args.name,
+        qtype: args.qtype,
+        tcp: args.tcp,
+        rd: args.rd,
+        dnssec: args.dnssec,
+        timeout: args.timeout,
+        short: args.short,
+        json: args.json,
+        expect: args.expect,
+    };
+    match cli::probe(&o).await {
+        Ok(run) => {
+            print!("{}", run.stdout);
+            if let Some(p) = run.problem {
+                eprintln!("dnsgrade probe: {p}");
+            }
+            ExitCode::from(run.code)
+        }
+        Err(e) => {
+            eprintln!("dnsgrade probe: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-/// The API token: the flag, else `$DNSGRADE_API_TOKEN`.
-fn api_token(flag: Option<String>) -> Option<String> {
-    flag.or_else(|| std::env::var("DNSGRADE_API_TOKEN").ok())
+/// `dnsgrade man [SUBCOMMAND]`: the manual page, from the same definitions as `--help`.
+fn man(subcommand: Option<&str>) -> ExitCode {
+    let top = <Cli as clap::CommandFactory>::command();
+    let cmd = match subcommand {
+        None => top,
+        Some(name) => match top.find_subcommand(name) {
+            // The process ends right after: leaking the name gives clap its 'static str.
+            Some(sub) => sub.clone().name(&*format!("dnsgrade-{name}").leak()),
+            None => {
+                eprintln!("dnsgrade man: no subcommand \"{name}\"");
+                return ExitCode::from(cli::exit::USAGE);
+            }
+        },
+    };
+    match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dnsgrade man: {e}");
+            ExitCode::from(EXIT_UNAVAILABLE)
+        }
+    }
 }
 
-/// Prints a command's text and exits 0, or prints its error and exits with `code`.
-fn print_or_fail<E: std::fmt::Display>(
-    command: &str,
-    result: Result<String, E>,
-    code: u8,
-) -> ExitCode {
+/// Prints an API command's text and exits 0, or prints its error and exits with the code of
+/// its HTTP class (`cli::exit`).
+fn print_or_fail(command: &str, result: Result<String, cli::ApiCallError>) -> ExitCode {
     match result {
         Ok(text) => {
             print!("{text}");
@@ -318,13 +580,13 @@ fn print_or_fail<E: std::fmt::Display>(
         }
         Err(e) => {
             eprintln!("{command}: {e}");
-            ExitCode::from(code)
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
 /// `dnsgrade check-config`.
-fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>) -> ExitCode {
+fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>, json: bool) -> ExitCode {
     let loaded = match rules {
         Some(r) => match dnsgrade::grading::Rules::load(r) {
             Ok(l) => l,
@@ -336,6 +598,18 @@ fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>) -> Ex
         None => dnsgrade::grading::Rules::miit_2011(),
     };
     match load(config) {
+        Ok(c) if json => {
+            let mut doc = cli::describe_config_json(&c, &loaded);
+            doc["rules"] = match rules {
+                Some(r) => serde_json::json!(r.display().to_string()),
+                None => serde_json::json!("built in (rules/miit-2011.toml)"),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_else(|e| e.to_string())
+            );
+            ExitCode::SUCCESS
+        }
         Ok(c) => {
             print!("{}", cli::describe_config(&c, &loaded));
             if let Some(r) = rules {

@@ -195,3 +195,572 @@ fn lab_walks_through_every_grade_offline() {
         "{text}"
     );
 }
+
+/// Runs the binary with `args` and returns (exit code, stdout, stderr).
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = bin();
+    cmd.args(args)
+        .env_remove("DNSGRADE_API")
+        .env_remove("DNSGRADE_API_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run dnsgrade");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_shows_values_as_operators_write_them() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (code, text, err) = run(
+        &[
+            "check-config",
+            "--config",
+            &format!("{root}/tests/configs/loopback.toml"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("scope province 广东"), "{text}");
+    assert!(text.contains("licensed by MIIT"), "{text}");
+    assert!(text.contains("check cn. A expect NXDOMAIN"), "{text}");
+    assert!(
+        text.contains("interval 1s  timeout 10s  window 5m"),
+        "{text}"
+    );
+    let (code, alerts, err) = run(
+        &[
+            "check-config",
+            "--config",
+            &format!("{root}/tests/configs/alerts.toml"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(alerts.contains("grade >= III"), "{alerts}");
+    for debug in [
+        "Some(",
+        "Province(",
+        "Miit",
+        "NxDomain",
+        "Referral",
+        "Answer",
+    ] {
+        assert!(!text.contains(debug), "{debug} in:\n{text}");
+        assert!(!alerts.contains(debug), "{debug} in:\n{alerts}");
+    }
+}
+
+#[test]
+fn check_config_json_is_a_document_of_the_same_values() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (code, text, err) = run(
+        &[
+            "check-config",
+            "--json",
+            "--config",
+            &format!("{root}/tests/configs/loopback.toml"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["daemon"]["interval"], "1s");
+    let cn = &doc["objects"][0];
+    assert_eq!(cn["class"], "tld");
+    assert_eq!(cn["name"], "cn");
+    assert_eq!(cn["qps"], 10.0);
+    assert_eq!(cn["checks"][2]["expect"], "NXDOMAIN");
+    let objects = doc["objects"].as_array().expect("objects");
+    assert!(
+        objects.iter().any(|o| o["scope"] == "province 广东"),
+        "{text}"
+    );
+    assert!(objects.iter().any(|o| o["licensed_by"] == "MIIT"), "{text}");
+    assert!(doc["total_qps"].as_f64().expect("total") > 10.0);
+}
+
+#[test]
+fn version_names_the_git_revision() {
+    let (code, text, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        text.trim(),
+        format!(
+            "dnsgrade {} (rev {})",
+            env!("CARGO_PKG_VERSION"),
+            dnsgrade::REVISION
+        )
+    );
+    // Built from a checkout: 12 hex digits (a tarball without git would say "unknown").
+    let rev = dnsgrade::REVISION;
+    assert!(
+        rev == "unknown" || (rev.len() == 12 && rev.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{rev}"
+    );
+}
+
+#[test]
+fn completions_and_man_page_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, text, err) = run(&["completions", shell], &[]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for sub in [
+            "check-config",
+            "incidents",
+            "maintenance",
+            "probe",
+            "drill",
+            "man",
+        ] {
+            assert!(text.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let (code, _, _) = run(&["completions", "tcsh"], &[]);
+    assert_eq!(code, 64, "an unknown shell is a usage error");
+    let (code, roff, err) = run(&["man"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(roff.contains(".TH dnsgrade 1"), "{roff}");
+    // roff writes a hyphen as \-.
+    let text = roff.replace("\\-", "-");
+    for sub in [
+        "check-config",
+        "incidents",
+        "maintenance",
+        "probe",
+        "completions",
+    ] {
+        assert!(
+            text.contains(&format!("dnsgrade-{sub}(1)")),
+            "man page lacks {sub}"
+        );
+    }
+    let (code, roff, err) = run(&["man", "probe"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(roff.contains(".TH dnsgrade-probe 1"), "{roff}");
+    assert!(roff.contains("dnssec"), "{roff}");
+    assert_eq!(run(&["man", "nope"], &[]).0, 64);
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let (_, text, _) = run(&["incidents", "--help"], &[]);
+    for code in ["64", "66", "69", "70", "77"] {
+        assert!(
+            text.contains(code),
+            "incidents --help lacks {code}:\n{text}"
+        );
+    }
+    assert!(text.contains("DNSGRADE_API"), "{text}");
+    let (_, text, _) = run(&["probe", "--help"], &[]);
+    for code in [
+        "9 no reply",
+        "10 a malformed reply",
+        "11 the answer differs",
+    ] {
+        assert!(text.contains(code), "probe --help lacks {code}:\n{text}");
+    }
+}
+
+/// `dnsgrade probe` with `args` after the server, run off the test's runtime.
+async fn probe(server: std::net::SocketAddr, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["probe".to_string(), server.to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        run(&refs, &[])
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_short_json_dnssec_and_expect_with_their_exit_codes() {
+    let lab = support::lab().await;
+    let a = lab.local_addr();
+    let (code, text, _) = probe(a, &["www.example.cn", "A", "--short"]).await;
+    assert_eq!((code, text.as_str()), (0, "192.0.2.1\n"));
+
+    let (code, text, err) = probe(a, &["www.example.cn", "A", "--json", "--dnssec"]).await;
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["outcome"], "reply");
+    assert_eq!(doc["dnssec_ok"], true);
+    assert_eq!(doc["reply"]["rcode"], "NOERROR");
+    assert_eq!(doc["reply"]["answer"][0]["data"], "192.0.2.1");
+    assert_eq!(doc["reply"]["answer"][0]["type"], "A");
+    // The lab echoes the DO bit of the query's OPT record.
+    assert_eq!(doc["reply"]["edns"]["dnssec_ok"], true);
+    let (_, text, _) = probe(a, &["www.example.cn", "A", "--dnssec"]).await;
+    assert!(
+        text.contains("do true") && text.contains(" +dnssec"),
+        "{text}"
+    );
+    let (_, text, _) = probe(a, &["www.example.cn", "A"]).await;
+    assert!(text.contains("do false"), "{text}");
+
+    // NXDOMAIN is still a reply (dig's 0).
+    let (code, _, _) = probe(a, &["nope.example.cn", "A"]).await;
+    assert_eq!(code, 0);
+
+    let (code, text, _) = probe(a, &["www.example.cn", "A", "--expect", "192.0.2.1"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        text.contains(";; EXPECT: the answer is as expected"),
+        "{text}"
+    );
+    let (code, _, err) = probe(a, &["www.example.cn", "A", "--expect", "192.0.2.9"]).await;
+    assert_eq!(code, 11, "{err}");
+    assert!(
+        err.contains("got [192.0.2.1], expected [192.0.2.9]"),
+        "{err}"
+    );
+    let (code, _, _) = probe(a, &["www.example.cn", "A", "--expect", "not-an-ip"]).await;
+    assert_eq!(code, 65);
+
+    lab.set_faults(dnsgrade::lab::Faults {
+        stopped: true,
+        ..Default::default()
+    });
+    let (code, text, _) = probe(a, &["www.example.cn", "A", "--timeout", "300ms"]).await;
+    assert_eq!(code, 9, "no reply is dig's 9: {text}");
+    let (code, text, _) = probe(a, &["www.example.cn", "--short", "--timeout", "300ms"]).await;
+    assert_eq!((code, text.as_str()), (9, ""));
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_exits_10_on_a_malformed_reply() {
+    // A server that answers every query with its ID and then garbage.
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = sock.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        for _ in 0..2 {
+            let Ok((_, from)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let _ = sock
+                .send_to(&[buf[0], buf[1], 0xff, 0xff, 0x01], from)
+                .await;
+        }
+    });
+    let (code, text, err) = probe(addr, &["www.example.cn", "A", "--timeout", "2s"]).await;
+    assert_eq!(code, 10, "{text}{err}");
+    assert!(err.contains("malformed reply"), "{err}");
+    server.abort();
+}
+
+/// An HTTP server on loopback that answers every request with `status` and `body`, and
+/// hands back the request lines it saw.
+fn fake_api(status: u16, body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(4) {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = std::io::BufReader::new(conn.try_clone().expect("clone"));
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line.trim().to_string());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn api_errors_exit_by_http_class_and_only_an_unreachable_api_is_69() {
+    let cases: [(u16, &str, i32); 6] = [
+        (
+            400,
+            r#"{"error":"state must be open, all or resolved"}"#,
+            64,
+        ),
+        (401, r#"{"error":"missing or wrong bearer token"}"#, 77),
+        (403, r#"{"error":"the write API is disabled"}"#, 77),
+        (404, r#"{"error":"incident 7 not found"}"#, 66),
+        (500, r#"{"error":"database is locked"}"#, 70),
+        (502, "<html>Bad Gateway</html>", 70),
+    ];
+    for (status, body, want) in cases {
+        let (url, _) = fake_api(status, body);
+        // The address from the environment, as DNSGRADE_API.
+        let (code, _, err) = run(&["incidents", "show", "7"], &[("DNSGRADE_API", &url)]);
+        assert_eq!(code, want, "HTTP {status}: {err}");
+        assert!(err.contains(&format!("answered {status}")), "{err}");
+        assert!(!err.contains("cannot reach"), "HTTP {status}: {err}");
+        let (code, _, _) = run(&["drill", "--list", "--api", &url], &[]);
+        assert_eq!(code, want, "drill, HTTP {status}");
+    }
+    let (url, _) = fake_api(200, "this is not dnsgrade");
+    let (code, _, err) = run(&["incidents", "list", "--api", &url], &[]);
+    assert_eq!(code, 76, "{err}");
+    // Nothing listens: the only case of 69.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, _, err) = run(&["incidents", "list"], &[("DNSGRADE_API", &url)]);
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    // A bad --since never leaves the machine.
+    let (code, _, err) = run(
+        &["incidents", "list", "--since", "yesterday", "--api", &url],
+        &[],
+    );
+    assert_eq!(code, 64, "{err}");
+}
+
+#[test]
+fn since_with_an_offset_is_sent_in_utc() {
+    let (url, seen) = fake_api(200, r#"{"incidents":[]}"#);
+    let (code, text, err) = run(
+        &[
+            "incidents",
+            "list",
+            "--since",
+            "2026-12-01T08:00:00+08:00",
+            "--json",
+        ],
+        &[("DNSGRADE_API", &url)],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(doc["incidents"], serde_json::json!([]));
+    let line = seen.recv().expect("request");
+    assert!(
+        line.contains("since=2026-12-01T00%3A00%3A00Z"),
+        "request line {line}"
+    );
+}
+
+/// The write commands against a real daemon: false-positive, cause, maintenance declare, list
+/// and end change the ledger as the API then reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_change_the_ledger_of_a_real_daemon() {
+    const TOKEN: &str = "cli-token";
+    let lab = support::lab().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("probes.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"1s\"\ntick = \"1s\"\napi_token = \"env:DNSGRADE_API_TOKEN\"\n\n\
+             [[tld]]\nname = \"cn\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"{}\"]\n",
+            dir.path().join("state").display(),
+            lab.local_addr()
+        ),
+    )
+    .expect("write");
+    let d = support::DaemonProc::start(&cfg, None, Some(TOKEN));
+    let api = format!("http://{}", d.http);
+    let env = [
+        ("DNSGRADE_API", api.as_str()),
+        ("DNSGRADE_API_TOKEN", TOKEN),
+    ];
+    let call = move |args: Vec<&'static str>, env: Vec<(&'static str, String)>| {
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            run(&args, &env)
+        })
+    };
+    let owned = |e: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        e.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    };
+
+    // An incident to work on: a drill of the TLD.
+    let (code, _, err) = call(
+        vec!["drill", "--scenario", "tld-II", "--by", "lead"],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{err}");
+    let (code, text, err) = call(vec!["drill", "--list", "--json"], owned(&env))
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&text).expect("drill --list --json");
+    let id = list["open"][0]["id"]
+        .as_i64()
+        .expect("drill id")
+        .to_string();
+    let id: &'static str = Box::leak(id.into_boxed_str());
+
+    // Without the token: 77, and nothing changes.
+    let (code, _, err) = call(
+        vec![
+            "incidents",
+            "false-positive",
+            id,
+            "--reason",
+            "probe host rebooted",
+        ],
+        owned(&env[..1]),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 77, "{err}");
+    let (code, text, err) = call(
+        vec![
+            "incidents",
+            "false-positive",
+            id,
+            "--reason",
+            "probe host rebooted",
+        ],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("incident.false_positive"), "{text}");
+    let (code, text, err) = call(
+        vec![
+            "incidents",
+            "cause",
+            id,
+            "--text",
+            "fibre cut at the Guangzhou IXP",
+        ],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("incident.cause_set"), "{text}");
+    let detail = support::get_json(d.http, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(detail["incident"]["false_positive"], "probe host rebooted");
+    assert_eq!(
+        detail["incident"]["cause"],
+        "fibre cut at the Guangzhou IXP"
+    );
+    let (code, text, _) = call(
+        vec!["incidents", "show", id, "--tz", "Asia/Shanghai"],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("cause: fibre cut at the Guangzhou IXP"),
+        "{text}"
+    );
+    assert!(
+        text.contains("false positive: probe host rebooted"),
+        "{text}"
+    );
+    assert!(text.contains("+08:00"), "times in Asia/Shanghai: {text}");
+    let (code, text, _) = call(vec!["incidents", "show", id, "--json"], owned(&env))
+        .await
+        .expect("join");
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&text).expect("show --json");
+    assert_eq!(shown["incident"]["cause"], detail["incident"]["cause"]);
+    let (code, _, err) = call(
+        vec!["incidents", "cause", "999999", "--text", "x"],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 66, "{err}");
+
+    // The server reads --since with an offset too.
+    let (status, body) = support::http_get(
+        d.http,
+        "/api/v1/incidents?since=2026-12-01T08:00:00%2B08:00",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Maintenance: declare, list, end.
+    let (code, text, err) = call(
+        vec![
+            "maintenance",
+            "declare",
+            "--object",
+            "tld/cn",
+            "--for",
+            "2h",
+            "--reason",
+            "change 42",
+        ],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 0, "{err}");
+    assert!(text.starts_with("maintenance window "), "{text}");
+    let windows = support::get_json(d.http, "/api/v1/maintenance").await;
+    let w = &windows["windows"][0];
+    assert_eq!(w["object"], "tld/cn");
+    assert_eq!(w["reason"], "change 42");
+    assert_eq!(
+        w["ends"]["ms"].as_u64().expect("ends") - w["starts"]["ms"].as_u64().expect("starts"),
+        7_200_000
+    );
+    let wid: &'static str = Box::leak(w["id"].as_i64().expect("id").to_string().into_boxed_str());
+    let (code, text, _) = call(vec!["maintenance", "list", "--json"], owned(&env))
+        .await
+        .expect("join");
+    assert_eq!(code, 0);
+    let listed: serde_json::Value = serde_json::from_str(&text).expect("list --json");
+    assert_eq!(listed["windows"][0]["id"], w["id"]);
+    let (code, text, err) = call(vec!["maintenance", "end", wid], owned(&env))
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(text, format!("maintenance window {wid} ended\n"));
+    let windows = support::get_json(d.http, "/api/v1/maintenance").await;
+    assert_eq!(
+        windows["windows"],
+        serde_json::json!([]),
+        "the window is gone"
+    );
+    let (code, text, _) = call(vec!["maintenance", "list"], owned(&env))
+        .await
+        .expect("join");
+    assert_eq!((code, text.as_str()), (0, "no maintenance windows\n"));
+    let (code, _, err) = call(vec!["maintenance", "end", "999999"], owned(&env))
+        .await
+        .expect("join");
+    assert_eq!(code, 66, "{err}");
+    assert!(err.contains("maintenance window 999999 not found"), "{err}");
+    let (code, _, _) = call(
+        vec![
+            "maintenance",
+            "declare",
+            "--object",
+            "tld/cn",
+            "--reason",
+            "x",
+        ],
+        owned(&env),
+    )
+    .await
+    .expect("join");
+    assert_eq!(code, 64, "neither --ends nor --for");
+    drop(d);
+    lab.stop().await;
+}

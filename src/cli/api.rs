@@ -1,8 +1,10 @@
 //! A typed client of the daemon's incident API: the request and answer bodies are the
 //! server's own types ([`crate::http::wire`], [`crate::incident`]).
 
+use super::exit;
 use crate::http::wire::{
-    ByBody, DrillBody, DrillEvents, DrillList, ErrorAnswer, EventAnswer, IncidentList, ListQuery,
+    ByBody, CauseBody, DrillBody, DrillEvents, DrillList, ErrorAnswer, EventAnswer, IncidentList,
+    ListQuery, MaintenanceBody, MaintenanceId, MaintenanceList, ReasonBody,
 };
 use crate::incident::{IncidentDetail, IncidentEvent};
 use serde::de::DeserializeOwned;
@@ -13,6 +15,9 @@ const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Why an API call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiCallError {
+    /// An argument is wrong; nothing was sent.
+    #[error("{0}")]
+    Usage(String),
     /// The daemon could not be reached.
     #[error("cannot reach the dnsgrade API at {api}: {source}")]
     Unreachable {
@@ -40,6 +45,24 @@ pub enum ApiCallError {
         /// What did not decode.
         reason: String,
     },
+}
+
+impl ApiCallError {
+    /// The exit code for this failure ([`exit`]): only a daemon that cannot be reached is
+    /// 69; an answer is classed by its HTTP status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ApiCallError::Usage(_) => exit::USAGE,
+            ApiCallError::Unreachable { .. } => exit::UNAVAILABLE,
+            ApiCallError::Refused { status, .. } => match status {
+                401 | 403 => exit::NO_PERMISSION,
+                404 => exit::NOT_FOUND,
+                500.. => exit::SERVER_ERROR,
+                _ => exit::USAGE,
+            },
+            ApiCallError::Unreadable { .. } => exit::PROTOCOL,
+        }
+    }
 }
 
 /// A client of one daemon's API.
@@ -106,6 +129,53 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /api/v1/incidents/{id}/false-positive`.
+    pub async fn mark_false_positive(
+        &self,
+        id: i64,
+        reason: &str,
+    ) -> Result<IncidentEvent, ApiCallError> {
+        let body = ReasonBody {
+            reason: reason.to_string(),
+        };
+        self.post(&format!("/api/v1/incidents/{id}/false-positive"), &body)
+            .await
+            .map(|a: EventAnswer| a.event)
+    }
+
+    /// `POST /api/v1/incidents/{id}/cause`.
+    pub async fn set_cause(&self, id: i64, text: &str) -> Result<IncidentEvent, ApiCallError> {
+        let body = CauseBody {
+            text: text.to_string(),
+        };
+        self.post(&format!("/api/v1/incidents/{id}/cause"), &body)
+            .await
+            .map(|a: EventAnswer| a.event)
+    }
+
+    /// `GET /api/v1/maintenance`: the windows that have not ended.
+    pub async fn maintenance(&self) -> Result<MaintenanceList, ApiCallError> {
+        self.call(self.http.get(self.url("/api/v1/maintenance")))
+            .await
+    }
+
+    /// `POST /api/v1/maintenance`: declares a window; answers its id.
+    pub async fn declare_maintenance(
+        &self,
+        body: &MaintenanceBody,
+    ) -> Result<MaintenanceId, ApiCallError> {
+        self.post("/api/v1/maintenance", body).await
+    }
+
+    /// `POST /api/v1/maintenance/{id}/end`: ends a window now (deletes one not yet begun).
+    pub async fn end_maintenance(&self, id: i64) -> Result<MaintenanceId, ApiCallError> {
+        self.post(
+            &format!("/api/v1/maintenance/{id}/end"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
     /// `GET /api/v1/drills`.
     pub async fn drills(&self) -> Result<DrillList, ApiCallError> {
         self.call(self.http.get(self.url("/api/v1/drills"))).await
@@ -139,13 +209,23 @@ impl ApiClient {
 
     /// A write answered by one event.
     async fn event(&self, path: &str, body: &ByBody) -> Result<IncidentEvent, ApiCallError> {
-        let req = self.authorized(self.http.post(self.url(path)).json(body));
-        let a: EventAnswer = self.call(req).await?;
+        let a: EventAnswer = self.post(path, body).await?;
         Ok(a.event)
     }
 
+    /// A token-protected write of `body` to `path`.
+    async fn post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiCallError> {
+        let req = self.authorized(self.http.post(self.url(path)).json(body));
+        self.call(req).await
+    }
+
     /// Sends `req` and decodes the answer: the typed body on success, the error's reason on a
-    /// 4xx or 5xx.
+    /// 4xx or 5xx. Once a status line has arrived the daemon was reached: a failure after it
+    /// is never reported as "cannot reach".
     async fn call<T: DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
@@ -158,17 +238,26 @@ impl ApiClient {
                 source,
             })?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| ApiCallError::Unreachable {
-                api: self.base.clone(),
-                source,
-            })?;
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) if status >= 400 => {
+                return Err(ApiCallError::Refused {
+                    status,
+                    reason: format!("the error body was cut off: {e}"),
+                })
+            }
+            Err(e) => {
+                return Err(ApiCallError::Unreadable {
+                    api: self.base.clone(),
+                    status,
+                    reason: format!("the body was cut off: {e}"),
+                })
+            }
+        };
         if status >= 400 {
             let reason = serde_json::from_slice::<ErrorAnswer>(&bytes)
                 .map(|e| e.error)
-                .unwrap_or_else(|_| "no reason given".to_string());
+                .unwrap_or_else(|_| plain_reason(&bytes));
             return Err(ApiCallError::Refused { status, reason });
         }
         serde_json::from_slice(&bytes).map_err(|e| ApiCallError::Unreadable {
@@ -176,5 +265,19 @@ impl ApiClient {
             status,
             reason: e.to_string(),
         })
+    }
+}
+
+/// The reason of an error answer that is not the API's JSON (a proxy's page, a crash): its
+/// first line, shortened.
+fn plain_reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    match line {
+        None => "no reason given".to_string(),
+        Some(l) if l.chars().count() > 200 => {
+            format!("{}…", l.chars().take(200).collect::<String>())
+        }
+        Some(l) => l.to_string(),
     }
 }

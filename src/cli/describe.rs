@@ -232,3 +232,88 @@ fn describe_sinks(out: &mut String, c: &Config) {
         );
     }
 }
+
+/// `check-config --json`: the same description as a document, values in the forms the
+/// config takes (durations as `10s`, grades as `II`, provinces as `广东`).
+pub fn describe_config_json(c: &Config, rules: &crate::grading::Rules) -> serde_json::Value {
+    use serde_json::json;
+    let d = &c.daemon;
+    let cap = crate::capacity::assess(c, rules);
+    let mut objects = Vec::new();
+    let mut total = 0.0;
+    for class in ObjectClass::ALL {
+        for o in c.objects_of(class) {
+            let addrs: usize = o
+                .servers
+                .iter()
+                .map(|s| s.pinned.len() + usize::from(s.host.is_some() && s.pinned.is_empty()))
+                .sum();
+            let rate = (addrs * o.checks.len()) as f64 / d.interval.as_secs_f64();
+            total += rate;
+            objects.push(object_json(o, addrs, rate));
+        }
+    }
+    let sinks: Vec<_> = c
+        .alert
+        .sinks
+        .iter()
+        .map(|k| {
+            json!({
+                "name": k.name, "kind": k.kind, "url": k.display_url(),
+                "signed": k.secret.is_some(), "filter": k.filter,
+                "min_grade": k.filter.min_grade.map(|g| g.roman()),
+            })
+        })
+        .collect();
+    json!({
+        "source": c.source.display().to_string(),
+        "daemon": {
+            "listen": d.listen.to_string(), "interval": dur(d.interval).to_string(),
+            "timeout": dur(d.timeout).to_string(), "window": dur(d.window).to_string(),
+            "tick": dur(d.tick).to_string(), "stop_window": dur(d.stop_window).to_string(),
+            "jitter": d.jitter, "global_rate": d.global_rate.get(),
+            "per_server_rate": d.per_server_rate, "max_in_flight": d.max_in_flight,
+            "udp_sockets": d.udp_sockets, "edns_payload": d.edns_payload,
+        },
+        "objects": objects,
+        "total_qps": total,
+        "capacity": {
+            "dark_in_flight": cap.dark_in_flight, "sampled_addresses": cap.sampled_addresses,
+            "max_samples_in_flight": cap.max_samples_in_flight, "warnings": cap.warnings,
+        },
+        "alert": { "give_up_after": dur(c.alert.give_up_after).to_string(), "sinks": sinks },
+    })
+}
+
+/// One object of `check-config --json`.
+fn object_json(o: &Object, addrs: usize, rate: f64) -> serde_json::Value {
+    use serde_json::json;
+    let servers: Vec<_> = o
+        .servers
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name, "host": s.host, "port": s.port,
+                "addresses": s.pinned.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let checks: Vec<_> = o
+        .checks
+        .iter()
+        .map(|ch| {
+            json!({
+                "name": ch.qname.to_string(), "type": ch.qtype.to_string(),
+                "expect": ch.expect.to_string(), "values": ch.values,
+                "transport": ch.transport.as_str(), "role": ch.role.as_str(),
+            })
+        })
+        .collect();
+    json!({
+        "class": o.class.as_str(), "name": o.name, "display_name": o.display_name,
+        "tier": o.tier.map(|t| t.number()),
+        "scope": o.scope.as_ref().map(|s| s.to_string()),
+        "licensed_by": o.licensed_by.as_ref().map(|l| l.to_string()),
+        "servers": servers, "checks": checks, "addresses": addrs, "qps": rate,
+    })
+}

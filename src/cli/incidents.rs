@@ -1,10 +1,43 @@
 //! `dnsgrade incidents` and `dnsgrade drill`: calls of the incident API, printed for a
-//! terminal.
+//! terminal, or with `--json` as the API's own bodies.
 
 use super::api::{ApiCallError, ApiClient};
+use super::time::{parse_instant, utc, Times};
 use crate::http::wire::{DrillBody, ListQuery};
 use crate::incident::{GradeView, Incident, IncidentDetail, IncidentEvent};
 use std::fmt::Write;
+
+/// How a command prints its answer.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// The answer as JSON (the API's body, pretty-printed) instead of text.
+    pub json: bool,
+    /// How text shows times.
+    pub times: Times,
+}
+
+impl Output {
+    /// `value` as JSON, or `text(value)`.
+    pub(super) fn print<T: serde::Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce(&T) -> String,
+    ) -> String {
+        if self.json {
+            json(value)
+        } else {
+            text(value)
+        }
+    }
+}
+
+/// Pretty JSON with a final newline.
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
+    let mut s =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
 
 /// One `dnsgrade incidents` call.
 #[derive(Debug, Clone)]
@@ -13,8 +46,10 @@ pub enum IncidentCall {
     List {
         /// open, all or resolved.
         state: String,
-        /// Lower time bound.
+        /// Lower time bound: Unix ms or RFC 3339 with any offset.
         since: Option<String>,
+        /// Include incidents marked false positives.
+        include_false_positive: bool,
     },
     /// `show ID`.
     Show {
@@ -36,6 +71,20 @@ pub enum IncidentCall {
         id: i64,
         /// Who.
         by: String,
+    },
+    /// `false-positive ID --reason TEXT`.
+    FalsePositive {
+        /// Incident id.
+        id: i64,
+        /// Why it was not a real incident.
+        reason: String,
+    },
+    /// `cause ID --text TEXT`.
+    Cause {
+        /// Incident id.
+        id: i64,
+        /// The root cause.
+        text: String,
     },
 }
 
@@ -67,24 +116,44 @@ pub async fn incidents(
     api: &str,
     token: Option<&str>,
     call: IncidentCall,
+    out: &Output,
 ) -> Result<String, ApiCallError> {
     let client = ApiClient::new(api, token)?;
+    let event = |e: &IncidentEvent| event_text(e, &out.times);
     Ok(match call {
-        IncidentCall::List { state, since } => {
+        IncidentCall::List {
+            state,
+            since,
+            include_false_positive,
+        } => {
+            let since = match since {
+                None => None,
+                Some(s) => Some(utc(
+                    parse_instant("--since", &s).map_err(ApiCallError::Usage)?
+                )),
+            };
             let query = ListQuery {
                 state: Some(state),
                 since,
+                include_false_positive: include_false_positive.then_some(true),
                 ..ListQuery::default()
             };
-            format_incident_list(&client.incidents(&query).await?.incidents)
+            let list = client.incidents(&query).await?;
+            out.print(&list, |l| format_incident_list(&l.incidents, &out.times))
         }
-        IncidentCall::Show { id } => format_incident_detail(&client.incident(id).await?),
+        IncidentCall::Show { id } => out.print(&client.incident(id).await?, |d| {
+            format_incident_detail(d, &out.times)
+        }),
         IncidentCall::Ack { id, by, note } => {
-            event_text(&client.acknowledge(id, &by, note.as_deref()).await?)
+            out.print(&client.acknowledge(id, &by, note.as_deref()).await?, event)
         }
         IncidentCall::ConfirmImpact { id, by } => {
-            event_text(&client.confirm_impact(id, &by).await?)
+            out.print(&client.confirm_impact(id, &by).await?, event)
         }
+        IncidentCall::FalsePositive { id, reason } => {
+            out.print(&client.mark_false_positive(id, &reason).await?, event)
+        }
+        IncidentCall::Cause { id, text } => out.print(&client.set_cause(id, &text).await?, event),
     })
 }
 
@@ -93,23 +162,23 @@ pub async fn drill(
     api: &str,
     token: Option<&str>,
     call: DrillCall,
+    out: &Output,
 ) -> Result<String, ApiCallError> {
     let client = ApiClient::new(api, token)?;
     Ok(match call {
-        DrillCall::List => {
-            let list = client.drills().await?;
-            let mut out = String::from("scenarios:\n");
+        DrillCall::List => out.print(&client.drills().await?, |list| {
+            let mut text = String::from("scenarios:\n");
             for s in &list.scenarios {
-                let _ = writeln!(out, "  {:<26} {} / {}", s.name, s.zh, s.en);
+                let _ = writeln!(text, "  {:<26} {} / {}", s.name, s.zh, s.en);
             }
-            out.push_str("open drills:\n");
+            text.push_str("open drills:\n");
             if list.open.is_empty() {
-                out.push_str("  none\n");
+                text.push_str("  none\n");
             } else {
-                out.push_str(&format_incident_list(&list.open));
+                text.push_str(&format_incident_list(&list.open, &out.times));
             }
-            out
-        }
+            text
+        }),
         DrillCall::Start {
             scenario,
             object,
@@ -120,36 +189,37 @@ pub async fn drill(
                 object,
                 by,
             };
-            let mut out = String::new();
-            for e in client.start_drill(&body).await?.events {
-                let _ = write!(
-                    out,
-                    "drill incident {}: {}\n{}",
-                    e.incident_id,
-                    e.kind.as_str(),
-                    incident_line(&e.incident)
-                );
-            }
-            if out.is_empty() {
-                out.push_str("no change: the same drill is already open at this grade\n");
-            }
-            out
+            out.print(&client.start_drill(&body).await?, |answer| {
+                let mut text = String::new();
+                for e in &answer.events {
+                    let _ = write!(
+                        text,
+                        "drill incident {}: {}\n{}",
+                        e.incident_id,
+                        e.kind.as_str(),
+                        incident_line(&e.incident, &out.times)
+                    );
+                }
+                if text.is_empty() {
+                    text.push_str("no change: the same drill is already open at this grade\n");
+                }
+                text
+            })
         }
-        DrillCall::End { id, by } => format!(
-            "drill incident {id} ended: {}\n",
-            client.end_drill(id, &by).await?.kind.as_str()
-        ),
+        DrillCall::End { id, by } => out.print(&client.end_drill(id, &by).await?, |e| {
+            format!("drill incident {id} ended: {}\n", e.kind.as_str())
+        }),
     })
 }
 
 /// One event and the incident after it.
-fn event_text(e: &IncidentEvent) -> String {
+fn event_text(e: &IncidentEvent, times: &Times) -> String {
     format!(
         "incident {}: {} at {}\n{}",
         e.incident_id,
         e.kind.as_str(),
-        e.at.rfc3339(),
-        incident_line(&e.incident)
+        times.show(e.at),
+        incident_line(&e.incident, times)
     )
 }
 
@@ -164,7 +234,7 @@ fn grade_text(g: Option<GradeView>) -> String {
 }
 
 /// One incident on one line: id, state, object, grade, candidate, onset, lead, who acked.
-fn incident_line(i: &Incident) -> String {
+fn incident_line(i: &Incident, times: &Times) -> String {
     let cand = match i.candidate {
         None => String::new(),
         Some(c) => format!("  candidate {}", grade_text(Some(c))),
@@ -181,7 +251,7 @@ fn incident_line(i: &Incident) -> String {
         i.object.to_string(),
         grade_text(Some(i.grade)),
         cand,
-        i.onset.rfc3339(),
+        times.show(i.onset),
         lead,
         match &i.acknowledged_by {
             Some(by) => format!("  acked by {by}"),
@@ -190,18 +260,27 @@ fn incident_line(i: &Incident) -> String {
     )
 }
 
-fn format_incident_list(list: &[Incident]) -> String {
+fn format_incident_list(list: &[Incident], times: &Times) -> String {
     if list.is_empty() {
         return "no incidents\n".into();
     }
-    list.iter().map(incident_line).collect()
+    list.iter().map(|i| incident_line(i, times)).collect()
 }
 
-/// An incident with its rule, reasons and timeline.
-fn format_incident_detail(d: &IncidentDetail) -> String {
+/// An incident with its rule, reasons, cause, false-positive mark and timeline.
+fn format_incident_detail(d: &IncidentDetail, times: &Times) -> String {
     let i = &d.incident;
-    let mut out = incident_line(i);
+    let mut out = incident_line(i, times);
     let _ = writeln!(out, "rule: {}", i.rule.as_deref().unwrap_or("-"));
+    if let Some(c) = &i.cause {
+        let _ = writeln!(out, "cause: {c}");
+    }
+    if let Some(r) = &i.false_positive {
+        let _ = writeln!(out, "false positive: {r}");
+    }
+    if i.maintenance {
+        let _ = writeln!(out, "during maintenance");
+    }
     for (zh, en) in i.reasons_zh.iter().zip(&i.reasons_en) {
         let _ = writeln!(out, "  - {zh} / {en}");
     }
@@ -210,7 +289,7 @@ fn format_incident_detail(d: &IncidentDetail) -> String {
         let _ = writeln!(
             out,
             "  {}  {:<20} {}",
-            e.at.rfc3339(),
+            times.show(e.at),
             e.kind.as_str(),
             grade_text(e.grade)
         );
