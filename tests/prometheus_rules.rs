@@ -107,6 +107,7 @@ async fn a_real_prometheus_scrapes_dnsgrade_and_fires_the_grade_alert() {
         .arg(dir.path().join("prom"))
         .arg(port.to_string())
         .arg(d.http.to_string())
+        .arg("2s")
         .output()
         .expect("start prometheus");
     assert!(
