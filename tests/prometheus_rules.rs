@@ -38,6 +38,59 @@ fn promtool_accepts_the_rules_and_their_unit_tests_pass() {
     );
 }
 
+/// The example Alertmanager configuration is valid and pages on one source only: dnsgrade's own
+/// alerts of levels I–III page, the rule alerts that duplicate them do not, the rule alert
+/// nothing duplicates (DnsgradeDown) does, drills never do (docs/alerting.md).
+#[test]
+fn amtool_accepts_the_alertmanager_example_and_its_routes_page_one_source() {
+    let config = format!("{ROOT}/rules/alertmanager-example.yml");
+    let out = match Command::new("amtool")
+        .args(["check-config", &config])
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("amtool is not installed ({e}); scripts/test.sh installs prometheus-alertmanager");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cases: [(&str, &[&str]); 8] = [
+        ("noc-pager", &["source=dnsgrade", "alertname=DnsgradeIncident", "grade=I", "drill=false"]),
+        ("noc-pager", &["source=dnsgrade", "alertname=DnsgradeIncident", "grade=III", "drill=false"]),
+        ("noc-tickets", &["source=dnsgrade", "alertname=DnsgradeIncident", "grade=IV", "drill=false"]),
+        ("noc-pager", &["source=dnsgrade", "alertname=DnsgradeMonitorIsolated", "drill=false"]),
+        ("noc-drills", &["source=dnsgrade", "alertname=DnsgradeIncident", "grade=I", "drill=true"]),
+        ("noc-tickets", &["source=prometheus-rules", "alertname=DnsgradeLevelI", "severity=critical", "grade=I"]),
+        ("noc-tickets", &["source=prometheus-rules", "alertname=DnsgradeVantageIsolated", "severity=critical"]),
+        ("noc-pager", &["source=prometheus-rules", "alertname=DnsgradeDown", "severity=critical"]),
+    ];
+    for (receiver, labels) in cases {
+        let out = Command::new("amtool")
+            .args(["config", "routes", "test", "--config.file", &config])
+            .arg(format!("--verify.receivers={receiver}"))
+            .args(labels)
+            .output()
+            .expect("amtool");
+        assert!(
+            out.status.success(),
+            "{labels:?} should reach {receiver}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&config).expect("example");
+    assert!(
+        text.contains("equal: [class, object]"),
+        "a rule grade alert is muted while dnsgrade's own alert for the object is active"
+    );
+}
+
 /// The Prometheus process, killed by its PID when dropped.
 struct Prom(i32);
 

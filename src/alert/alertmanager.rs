@@ -21,6 +21,10 @@ use std::time::Duration;
 pub const INCIDENT_ALERTNAME: &str = "DnsgradeIncident";
 /// The alert name of an isolated vantage point.
 pub const MONITOR_ALERTNAME: &str = "DnsgradeMonitorIsolated";
+/// The `source` label of every alert this sink posts; the shipped Prometheus rules label
+/// theirs `source="prometheus-rules"`, so Alertmanager can route one kind to the pagers and
+/// not both (docs/alerting.md).
+pub const ALERT_SOURCE: &str = "dnsgrade";
 /// The path appended to the sink's base URL.
 pub const ALERTS_PATH: &str = "/api/v2/alerts";
 
@@ -28,7 +32,8 @@ pub const ALERTS_PATH: &str = "/api/v2/alerts";
 /// is given.
 ///
 /// Labels: `alertname`, `grade` (I…IV), `grade_zh`, `class`, `object`, `authority` (the
-/// lead, Chinese), `incident_id`, `drill` ("true"/"false"). Annotations: `summary`,
+/// lead, Chinese), `incident_id`, `drill` ("true"/"false"), `source` ([`ALERT_SOURCE`]).
+/// Annotations: `summary`,
 /// `reason_zh`, `reason_en`, `evidence` (one line per server), `candidate_grade` when one
 /// awaits confirmation, `url`.
 pub fn incident_alert(
@@ -54,6 +59,7 @@ pub fn incident_alert(
     }
     labels.insert("incident_id".into(), json!(incident.id.to_string()));
     labels.insert("drill".into(), json!(incident.drill.to_string()));
+    labels.insert("source".into(), json!(ALERT_SOURCE));
     let mut ann = Map::new();
     let first = incident.reasons_zh.first().cloned().unwrap_or_default();
     ann.insert(
@@ -94,7 +100,7 @@ pub fn incident_alert(
 /// The alert of an isolated vantage point: firing from `since`, resolved at `ends_at`.
 pub fn monitor_alert(since: Timestamp, ends_at: Option<Timestamp>, ctx: &AlertContext) -> Value {
     let mut alert = json!({
-        "labels": { "alertname": MONITOR_ALERTNAME, "drill": "false" },
+        "labels": { "alertname": MONITOR_ALERTNAME, "drill": "false", "source": ALERT_SOURCE },
         "annotations": {
             "summary": "监测点与网络隔离，定级暂停 / the monitor's vantage point is cut off; grading is suspended",
         },

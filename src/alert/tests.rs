@@ -312,7 +312,7 @@ fn alertmanager_alert_has_the_labels_annotations_and_link() {
         a["labels"],
         json!({"alertname": "DnsgradeIncident", "grade": "III", "grade_zh": "较大",
                "class": "recursive", "object": "gd", "authority": "广东通信管理局",
-               "incident_id": "7", "drill": "false"})
+               "incident_id": "7", "drill": "false", "source": "dnsgrade"})
     );
     assert_eq!(a["startsAt"], "2023-11-14T22:13:20.000Z");
     assert!(a.get("endsAt").is_none());
@@ -327,6 +327,8 @@ fn alertmanager_alert_has_the_labels_annotations_and_link() {
     let mut d = incident("tld/cn", Level::II, Level::II);
     d.drill = true;
     assert_eq!(incident_alert(&d, &c, None)["labels"]["drill"], "true");
+    let m = super::alertmanager::monitor_alert(Timestamp(T0), None, &c);
+    assert_eq!(m["labels"]["source"], "dnsgrade", "monitor alerts are routed alike");
 }
 
 #[test]
