@@ -183,7 +183,7 @@ pub struct Metrics {
     /// dnsgrade_probes_total{class,object,server,address,role,transport,outcome}; `role` keeps
     /// cached and cache-busting resolver checks (and key domains) apart.
     pub probes: Arc<compact::Family>,
-    /// dnsgrade_probe_duration_seconds{class,object,server,address,role,transport}.
+    /// dnsgrade_probe_duration_seconds{class,object,server,address,transport}.
     pub probe_duration: Arc<compact::HistogramFamily>,
     /// dnsgrade_data_checks_total{class,object,server,address,verdict}.
     pub data_checks: Arc<compact::Family>,
@@ -277,10 +277,12 @@ impl Metrics {
             Kind::Counter,
             &["role", "transport", "outcome"],
         ));
+        // No `role`: the latency of an address does not depend on the check's role, and with
+        // it the histogram was most of all series (17 per role and transport).
         let probe_duration = Arc::new(HistogramFamily::new(
             PROBE_DURATION,
             "Send-to-reply time of successful probes, in seconds.",
-            &["role", "transport"],
+            &["transport"],
             &LATENCY_BUCKETS,
         ));
         let data_checks = Arc::new(Family::new(
@@ -646,6 +648,14 @@ impl Metrics {
         }
         let _ = self.reference_serial.remove_label_values(&[name]);
         let _ = self.reference_delegations.remove_label_values(&[name]);
+    }
+
+    /// Removes the probe counters, latency histograms and data check counters of an address
+    /// (the series the results' consumer creates), once it is no longer probed.
+    pub fn remove_address_counters(&self, labels: &AddressLabels) {
+        self.probes.remove_address(labels);
+        self.probe_duration.remove_address(labels);
+        self.data_checks.remove_address(labels);
     }
 
     /// Creates every outbox series of `sink` at zero, so dashboards see a sink before its

@@ -349,9 +349,11 @@ impl Shared {
         } = &mut *store;
         for (t, e) in servers.iter_mut() {
             if !e.active {
-                // An address no longer probed keeps no gauges: stale values would mislead.
+                // An address no longer probed keeps no gauges: stale values would mislead. Nor
+                // counters: they would stay for ever (the results' consumer drops its handles).
                 if let Some(g) = e.gauges.take() {
                     g.remove(m);
+                    m.remove_address_counters(&e.labels);
                 }
                 continue;
             }

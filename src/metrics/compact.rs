@@ -372,6 +372,11 @@ impl HistogramFamily {
         })
     }
 
+    /// Removes every series of the address; a handle still held keeps counting into nothing.
+    pub fn remove_address(&self, labels: &AddressLabels) {
+        self.s.remove_address(labels);
+    }
+
     /// Number of series (to size a scrape's buffer).
     pub(super) fn len(&self) -> usize {
         self.s.len()

@@ -110,6 +110,9 @@ pub struct StatsStore {
     /// Registry services (EPP, RDAP, WHOIS) of each object that has them, by object key
     /// (`class/name`).
     pub registries: HashMap<crate::config::ObjectKey, RegistryHealthTracker>,
+    /// How many times an active entry was marked inactive: the results' consumer compares it
+    /// with the count it last saw to drop the metric series of addresses no longer probed.
+    pub deactivations: u64,
 }
 
 impl StatsStore {
@@ -121,16 +124,21 @@ impl StatsStore {
             newest_serial: HashMap::new(),
             servers: HashMap::new(),
             registries: HashMap::new(),
+            deactivations: 0,
         }
     }
 
     /// Makes sure `target` has an entry and marks it active or not.
     pub fn ensure(&mut self, target: &Arc<Target>, active: bool) {
         let spec = &self.spec;
-        self.servers
+        let e = self
+            .servers
             .entry(target.clone())
-            .or_insert_with(|| ServerEntry::new(target, spec, active))
-            .active = active;
+            .or_insert_with(|| ServerEntry::new(target, spec, active));
+        if e.active && !active {
+            self.deactivations += 1;
+        }
+        e.active = active;
     }
 
     /// Judges an answer by node consensus (docs/measurement.md, "Node consensus"): with no
