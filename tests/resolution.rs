@@ -134,7 +134,10 @@ async fn an_address_a_host_name_no_longer_has_leaves_the_metrics() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     for f in families {
-        assert!(has(&metrics, f, &old), "{f} of the first address: {metrics}");
+        assert!(
+            has(&metrics, f, &old),
+            "{f} of the first address: {metrics}"
+        );
     }
     assert!(
         metrics

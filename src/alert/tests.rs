@@ -328,7 +328,10 @@ fn alertmanager_alert_has_the_labels_annotations_and_link() {
     d.drill = true;
     assert_eq!(incident_alert(&d, &c, None)["labels"]["drill"], "true");
     let m = super::alertmanager::monitor_alert(Timestamp(T0), None, &c);
-    assert_eq!(m["labels"]["source"], "dnsgrade", "monitor alerts are routed alike");
+    assert_eq!(
+        m["labels"]["source"], "dnsgrade",
+        "monitor alerts are routed alike"
+    );
 }
 
 #[test]
