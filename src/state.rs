@@ -321,6 +321,11 @@ impl Shared {
                 "monitor event recorded for the alert outbox"
             );
         }
+        // Every type from the first tick on, at zero: increase() (the dashboard's incident
+        // annotations) then sees the first event of a process too.
+        for kind in crate::incident::EventKind::ALL {
+            m.incident_events.with_label_values(&[kind.as_str()]);
+        }
         for e in &outcome.events {
             m.incident_events
                 .with_label_values(&[e.kind.as_str()])
