@@ -130,9 +130,39 @@ pub fn parse_rfc3339(s: &str) -> Option<UnixMillis> {
     u64::try_from(t.as_millisecond()).ok()
 }
 
+/// `ms` as RFC 3339 in UTC with milliseconds (`2026-12-01T00:00:00.000Z`), the form the ledger,
+/// the API and the alerts write. UTC civil time is counted from the epoch (jiff's `Timestamp`
+/// stops a day short of year 9999's end); times past 9999-12-31 are written as its last instant.
+pub fn format_rfc3339(ms: UnixMillis) -> String {
+    let epoch = jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0);
+    let t = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| {
+            epoch
+                .checked_add(jiff::SignedDuration::from_millis(ms))
+                .ok()
+        })
+        .unwrap_or(jiff::civil::DateTime::MAX);
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_rfc3339;
+    use super::{format_rfc3339, parse_rfc3339};
+
+    #[test]
+    fn formats_utc_with_milliseconds_and_reads_back() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(1_700_000_000_007),
+            "2023-11-14T22:13:20.007Z"
+        );
+        assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        for ms in [0, 1_700_000_000_007, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(ms)), Some(ms));
+        }
+        assert_eq!(format_rfc3339(u64::MAX), "9999-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn rfc3339_utc() {

@@ -56,28 +56,10 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// Formats Unix milliseconds as RFC 3339 UTC, e.g. `2023-11-14T22:13:20.000Z`.
-///
-/// Written here because the crate has no date library; the civil-date conversion is Howard
-/// Hinnant's `civil_from_days`, exact for every `u64` millisecond value up to year 9999's end
-/// and beyond (years past 9999 print with more digits).
+/// Formats Unix milliseconds as RFC 3339 UTC, e.g. `2023-11-14T22:13:20.000Z`
+/// ([`crate::clock::format_rfc3339`]).
 pub fn rfc3339(ms: UnixMillis) -> String {
-    let secs = ms / 1000;
-    let milli = ms % 1000;
-    let days = secs / 86_400;
-    let sod = secs % 86_400;
-    let (h, mi, s) = (sod / 3600, (sod % 3600) / 60, sod % 60);
-    // civil_from_days, for days >= 0 since 1970-01-01.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    crate::clock::format_rfc3339(ms)
 }
 
 /// Whether an incident is still running.
