@@ -250,8 +250,46 @@ async fn sighup_applies_a_valid_change_and_refuses_a_broken_file() {
     let (code, body) = http_post(d.http, "/-/reload", Some(TOKEN), "").await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"unchanged\""), "{body}");
+    // A changed object (cm loses node n2): restarted, n0 keeps its window, n2 is retired.
+    let n0_samples = samples(&d, "cm", cm[0].local_addr()).await;
+    write_config(&cfg, &state, "1s", &[tld("cn", &cn), tld("cm", &cm[..2])]);
+    let (code, body) = http_post(d.http, "/-/reload", Some(TOKEN), "").await;
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["result"], "applied", "{v:#}");
+    assert_eq!(v["changed"], serde_json::json!(["tld/cm"]), "{v:#}");
+    assert_eq!(v["added"], serde_json::json!([]), "{v:#}");
+    run_for(&clock, 2).await;
+    assert!(samples(&d, "cm", cm[0].local_addr()).await >= n0_samples);
+    let status = get_json(d.http, "/api/v1/status").await;
+    let n2 = status["servers"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|s| s["address"] == cm[2].local_addr().to_string())
+        })
+        .cloned()
+        .expect("n2 in the status");
+    assert_eq!(n2["active"], false, "{n2:#}");
+    // The gauges go at the next tick (every second of real time).
+    let retired = format!("address=\"{}\"", cm[2].local_addr());
+    let mut left = Vec::new();
+    for _ in 0..40 {
+        let (_, text) = http_get(d.http, "/metrics").await;
+        left = text
+            .lines()
+            .filter(|l| l.contains(&retired))
+            .map(str::to_string)
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(left.is_empty(), "no series of a retired address: {left:#?}");
+    assert_eq!(open_incident(&d, "tld/cn").await["id"], cn_before["id"]);
     // A [daemon] setting only a restart can change.
-    write_config(&cfg, &state, "2s", &[tld("cn", &cn), tld("cm", &cm)]);
+    write_config(&cfg, &state, "2s", &[tld("cn", &cn), tld("cm", &cm[..2])]);
     let (code, body) = http_post(d.http, "/-/reload", Some(TOKEN), "").await;
     assert_eq!(code, 422, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
