@@ -186,6 +186,9 @@ pub struct Evaluator {
     isolated: bool,
     /// Ticks since this evaluator started: the windows hold only what was probed since.
     ticks: u64,
+    /// The incidents of removed objects are still to be resolved (the ledger refused the
+    /// write): each tick tries again.
+    retire_pending: bool,
 }
 
 impl Evaluator {
@@ -207,6 +210,7 @@ impl Evaluator {
             clocks,
             isolated,
             ticks: 0,
+            retire_pending: false,
         })
     }
 
@@ -226,7 +230,9 @@ impl Evaluator {
     ) -> Result<Vec<IncidentEvent>, StoreError> {
         self.config = config;
         self.rules = rules;
-        self.retire_unconfigured(now)
+        let retired = self.retire_unconfigured(now);
+        self.retire_pending = retired.is_err();
+        retired
     }
 
     /// Resolves the open incidents of objects that are no longer configured, with a reason
@@ -290,6 +296,12 @@ impl Evaluator {
             ..TickOutcome::default()
         };
         self.record(&objects, clocks, &vantage, now, &mut out)?;
+        if self.retire_pending {
+            if let Ok(events) = self.retire_unconfigured(now) {
+                out.events.extend(events);
+                self.retire_pending = false;
+            }
+        }
         self.isolated = isolated;
         let board = Board {
             at: now,

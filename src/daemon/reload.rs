@@ -337,7 +337,7 @@ impl Reloader {
         running.objects.extend(started.objects);
         running.tasks.retain(|t| !t.is_finished());
         running.tasks.extend(started.tasks);
-        let resolved = self.swap(&mut running, &config, &rules);
+        let resolved = self.swap(&mut running, &config, &rules).await;
         self.retire_removed(&old, &diff);
         super::declare_maintenance(&config, &self.parts.shared.incidents, self.now());
         if let Err(e) = self.restart_alerts(&mut running).await {
@@ -434,8 +434,8 @@ impl Reloader {
     }
 
     /// Swaps the new configuration and rules in for every reader, and has the evaluator
-    /// resolve the incidents of the removed objects.
-    fn swap(
+    /// resolve the incidents of the removed objects (off the async workers: a ledger write).
+    async fn swap(
         &self,
         running: &mut Running,
         config: &Arc<Config>,
@@ -450,14 +450,22 @@ impl Reloader {
         sh.rules.store(rules.clone());
         running.config = config.clone();
         running.rules = rules.clone();
-        let events = match lock(&self.parts.evaluator).reconfigure(
+        let (evaluator, c, r, now) = (
+            self.parts.evaluator.clone(),
             config.clone(),
             rules.clone(),
             self.now(),
-        ) {
-            Ok(ev) => ev,
+        );
+        let done =
+            tokio::task::spawn_blocking(move || lock(&evaluator).reconfigure(c, r, now)).await;
+        let events = match done {
+            Ok(Ok(ev)) => ev,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the incidents of removed objects could not be resolved yet; every tick tries again");
+                Vec::new()
+            }
             Err(e) => {
-                tracing::error!(error = %e, "the incidents of removed objects could not be resolved; they are retried at the next reload or restart");
+                tracing::error!(error = %e, "the evaluator's reconfiguration failed");
                 Vec::new()
             }
         };
