@@ -41,7 +41,7 @@ INTERVAL=5
 TIMEOUT=10
 RESPONDER=${RESPONDER:-auto} # auto (NSD on the wildcard if it answers from the queried address, else python), nsd, python
 RESPONDERS=${RESPONDERS:-1}  # python responder processes
-START_TIMEOUT=${START_TIMEOUT:-900}  # seconds the daemon may take to print "listening on"
+START_TIMEOUT=${START_TIMEOUT:-900}  # seconds the daemon may take to log its readiness event ("listening", http=…) on stdout
 SCRAPE_TIMEOUT=${SCRAPE_TIMEOUT:-300} # seconds one GET /metrics may take
 BIN=${CARGO_TARGET_DIR:-target}/release/dnsgrade
 [ "$MEASURE" -lt "$DURATION" ] || { echo "MEASURE ($MEASURE) must be shorter than DURATION ($DURATION)" >&2; exit 64; }

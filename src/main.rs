@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use dnsgrade::clock::SystemClock;
 use dnsgrade::config::{self, LoadError};
+use dnsgrade::daemon::logging::LogFormat;
 use hickory_proto::rr::Name;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -110,6 +111,10 @@ enum Command {
         /// The rules file (default: the shipped rules/miit-2011.toml, built in).
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// How log lines on stderr are written: text or json (default: $DNSGRADE_LOG_FORMAT,
+        /// else text). The filter is $DNSGRADE_LOG (default info).
+        #[arg(long, value_name = "text|json")]
+        log_format: Option<LogFormat>,
     },
     /// Validate the probes file and print what would be probed, how often, and the query rate.
     #[command(after_help = CHECK_CONFIG_CODES)]
@@ -391,13 +396,6 @@ enum MaintenanceCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DNSGRADE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -407,6 +405,17 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { cli::exit::USAGE } else { 0 });
         }
     };
+    let log_format = match &cli.command {
+        Command::Run { log_format, .. } => match LogFormat::resolve(*log_format) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("dnsgrade: {e}");
+                return ExitCode::from(EXIT_DATA);
+            }
+        },
+        _ => LogFormat::resolve(None).unwrap_or_default(),
+    };
+    dnsgrade::daemon::logging::init(log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -422,7 +431,7 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> ExitCode {
     match command {
-        Command::Run { config, rules } => rt.block_on(run(config, rules)),
+        Command::Run { config, rules, .. } => rt.block_on(run(config, rules)),
         Command::CheckConfig {
             config,
             rules,
@@ -677,7 +686,7 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
     let clock: Arc<dyn dnsgrade::clock::Clock> = match std::env::var_os("DNSGRADE_TEST_CLOCK_FILE")
     {
         Some(f) => {
-            tracing::warn!(file = ?f, "DNSGRADE_TEST_CLOCK_FILE is set: time is read from a file (tests only)");
+            tracing::warn!(file = %std::path::Path::new(&f).display(), "DNSGRADE_TEST_CLOCK_FILE is set: time is read from a file (tests only)");
             Arc::new(dnsgrade::clock::FileClock::new(f))
         }
         None => Arc::new(SystemClock),
@@ -685,7 +694,7 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
     let daemon = match dnsgrade::daemon::Daemon::start(config, rules, clock).await {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("dnsgrade: {e}");
+            tracing::error!("cannot start: {e}");
             return ExitCode::from(EXIT_UNAVAILABLE);
         }
     };
@@ -694,7 +703,7 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
         rules: rules_path,
     };
     daemon.serve_reloads(sources.clone());
-    println!("listening on http://{}", daemon.http_addr);
+    dnsgrade::daemon::logging::ready(daemon.http_addr);
     wait_for_signal(&daemon, &sources).await;
     tracing::info!("stopping");
     daemon.stop().await;

@@ -317,7 +317,7 @@ impl Shared {
         }
         if let Some(me) = &outcome.monitor_event {
             tracing::warn!(
-                event = me.kind.as_str(),
+                event = %me.kind.as_str(),
                 "monitor event recorded for the alert outbox"
             );
         }
@@ -330,7 +330,7 @@ impl Shared {
             m.incident_events
                 .with_label_values(&[e.kind.as_str()])
                 .inc();
-            tracing::warn!(incident = e.incident_id, object = %e.incident.object, event = e.kind.as_str(), grade = ?e.grade.map(|g| g.0.roman()), "incident event");
+            tracing::warn!(incident = e.incident_id, object = %e.incident.object, event = %e.kind.as_str(), grade = %e.grade.map_or("none", |g| g.0.roman()), "incident event");
         }
         *lock(&self.board) = Arc::new(board);
     }
@@ -393,7 +393,7 @@ impl Shared {
                 _ => false,
             };
             if expiring && !e.dnssec_warned {
-                tracing::warn!(class = t.class.as_str(), object = %t.object, server = %t.server, address = %t.address, expires_in_s = expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
+                tracing::warn!(class = %t.class.as_str(), object = %t.object, server = %t.server, address = %t.address, expires_in_s = expiry_s, "DNSSEC signatures expire soon (or have expired): re-sign the zone");
             }
             e.dnssec_warned = expiring;
             obs.add(t, e, w, &rules, now);

@@ -33,12 +33,7 @@ fn start(config: &std::path::Path) -> (Daemon, SocketAddr) {
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .expect("address");
+    let addr = support::ready_address(&line);
     (Daemon(child), addr)
 }
 

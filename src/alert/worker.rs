@@ -88,7 +88,7 @@ async fn db<T: Send + 'static>(
 
 impl Worker {
     pub(super) async fn run(mut self, cancel: CancellationToken) {
-        tracing::info!(sink = %self.sink.name, kind = self.sink.kind.as_str(), url = %self.sink.display_url(), "alert sink started");
+        tracing::info!(sink = %self.sink.name, kind = %self.sink.kind.as_str(), url = %self.sink.display_url(), "alert sink started");
         loop {
             let busy = match self.pass().await {
                 Ok(busy) => busy,

@@ -12,6 +12,7 @@
 //! all of them with a grace timeout.
 
 mod consume;
+pub mod logging;
 mod registries;
 mod reload;
 mod servers;

@@ -70,7 +70,7 @@ impl Prepared {
             self.key.clone(),
             RegistryHealthTracker::new(rules.registry, &services),
         );
-        tracing::info!(object = %self.key, services = ?services, every = ?self.every, "probing registry services");
+        tracing::info!(object = %self.key, services = %services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","), every_s = self.every.as_secs_f64(), "probing registry services");
         let record = Recorder {
             store: store.clone(),
             metrics: metrics.clone(),
@@ -110,7 +110,7 @@ impl Recorder {
                 .observe(rtt.as_secs_f64());
         }
         if !r.outcome.is_ok() {
-            tracing::debug!(object = %name, service, outcome = r.outcome.as_str(), detail = %r.detail, "registry probe failed");
+            tracing::debug!(object = %name, service = %service, outcome = %r.outcome.as_str(), detail = %r.detail, "registry probe failed");
         }
         let mut s = lock(&self.store);
         let Some(t) = s.registries.get_mut(&self.key) else {

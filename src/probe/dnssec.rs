@@ -111,6 +111,18 @@ pub enum SignatureProblem {
     Invalid,
 }
 
+impl std::fmt::Display for SignatureProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SignatureProblem::Expired => "expired",
+            SignatureProblem::NotYetValid => "not yet valid",
+            SignatureProblem::Unsigned => "unsigned",
+            SignatureProblem::Malformed => "malformed",
+            SignatureProblem::Invalid => "invalid",
+        })
+    }
+}
+
 /// The validity window of one RRSIG: (type covered, inception, expiration) in 32-bit seconds.
 fn window(data: &RData) -> Option<Option<(RecordType, u32, u32)>> {
     if let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = data {

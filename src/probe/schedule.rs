@@ -394,7 +394,7 @@ fn check_dnssec(
         zone_keys.set(target.class, &target.object, own);
     }
     if let Some(p) = sc.problem {
-        tracing::debug!(server = %target.address, qname = %qname, problem = ?p, "DNSSEC signatures wrong");
+        tracing::debug!(server = %target.address, qname = %qname, problem = %p, "DNSSEC signatures wrong");
         return (sc.earliest_expiration, true);
     }
     (sc.earliest_expiration, false)

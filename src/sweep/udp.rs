@@ -448,7 +448,10 @@ impl Outbox {
             e => {
                 // The first unsent datagram failed; the others are retried.
                 res.tally.socket_error();
-                tracing::debug!(error = ?e, "UDP send failed");
+                tracing::debug!(
+                    error = e.as_ref().map(tracing::field::display),
+                    "UDP send failed"
+                );
                 res.fail(Outcome::NetworkError);
                 unsent += 1;
             }

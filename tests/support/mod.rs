@@ -94,12 +94,28 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// The HTTP address in the daemon's readiness event, the one line `dnsgrade run` writes on
+/// stdout (`… INFO dnsgrade::ready: listening http=http://127.0.0.1:9553` in text, a JSON
+/// object with `"message":"listening"` and `"http"` in JSON); panics on any other line.
+pub fn ready_address(line: &str) -> SocketAddr {
+    assert!(
+        line.contains("dnsgrade::ready") && line.contains("listening"),
+        "not the readiness event: {line:?}"
+    );
+    let (_, rest) = line
+        .split_once("http://")
+        .unwrap_or_else(|| panic!("no address in the readiness event {line:?}"));
+    rest.split(|c: char| c.is_whitespace() || c == '"')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|e| panic!("bad address in the readiness event {line:?}: {e}"))
+}
+
 /// A `dnsgrade run` child process, killed (through its handle, i.e. by PID) when dropped.
 pub struct DaemonProc {
     pub child: std::process::Child,
     pub http: SocketAddr,
-    /// The `DNSGRADE_LOG` filter it runs with.
-    pub log_level: &'static str,
 }
 
 impl DaemonProc {
@@ -110,7 +126,7 @@ impl DaemonProc {
         clock_file: Option<&std::path::Path>,
         token: Option<&str>,
     ) -> DaemonProc {
-        Self::spawn(
+        Self::launch(
             config,
             clock_file,
             token,
@@ -127,17 +143,16 @@ impl DaemonProc {
         log: &std::path::Path,
     ) -> DaemonProc {
         let file = std::fs::File::create(log).expect("log file");
-        Self::spawn(config, clock_file, token, file.into(), "info")
+        Self::launch(config, clock_file, token, file.into(), "info")
     }
 
-    fn spawn(
+    fn launch(
         config: &std::path::Path,
         clock_file: Option<&std::path::Path>,
         token: Option<&str>,
         stderr: std::process::Stdio,
         log_level: &'static str,
     ) -> DaemonProc {
-        use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"));
         cmd.args(["run", "--config"])
             .arg(config)
@@ -150,23 +165,21 @@ impl DaemonProc {
         if let Some(t) = token {
             cmd.env("DNSGRADE_API_TOKEN", t);
         }
+        DaemonProc::spawn(cmd)
+    }
+
+    /// Spawns `cmd` (a `dnsgrade run` with stdout piped) and returns once its readiness event
+    /// is on stdout.
+    pub fn spawn(mut cmd: std::process::Command) -> DaemonProc {
+        use std::io::BufRead;
         let mut child = cmd.spawn().expect("start dnsgrade");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         std::io::BufReader::new(stdout)
             .read_line(&mut line)
             .expect("first line");
-        let http = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
-        DaemonProc {
-            child,
-            http,
-            log_level,
-        }
+        let http = ready_address(&line);
+        DaemonProc { child, http }
     }
 
     /// Sends SIGHUP (what `systemctl reload` sends) to this daemon, by its PID.

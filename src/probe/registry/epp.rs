@@ -230,10 +230,10 @@ impl EppProbe {
             r.detail = c.redact(&r.detail);
         }
         tracing::debug!(
-            service = "epp",
+            service = %"epp",
             host = %self.target.host,
             port = self.target.port,
-            outcome = r.outcome.as_str(),
+            outcome = %r.outcome.as_str(),
             rtt_ms = r.rtt.map(|d| d.as_millis() as u64),
             detail = %r.detail,
             "EPP probe finished"

@@ -156,9 +156,9 @@ impl RdapProbe {
             ),
         };
         tracing::debug!(
-            service = "rdap",
+            service = %"rdap",
             url = %self.url,
-            outcome = r.outcome.as_str(),
+            outcome = %r.outcome.as_str(),
             rtt_ms = r.rtt.map(|d| d.as_millis() as u64),
             detail = %r.detail,
             "RDAP probe finished"

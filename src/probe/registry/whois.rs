@@ -116,10 +116,10 @@ impl WhoisProbe {
             ),
         };
         tracing::debug!(
-            service = "whois",
+            service = %"whois",
             host = %self.target.host,
             port = self.target.port,
-            outcome = r.outcome.as_str(),
+            outcome = %r.outcome.as_str(),
             rtt_ms = r.rtt.map(|d| d.as_millis() as u64),
             detail = %r.detail,
             "WHOIS probe finished"

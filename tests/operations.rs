@@ -1,0 +1,153 @@
+//! `dnsgrade run` as operators run it: logs that a journal or a log shipper can take (no
+//! escape codes in a file, one JSON object a line).
+//! Every daemon probes in-process lab servers on loopback.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::DaemonProc;
+
+/// A tier-1 institution with one server at `server`, probed every 200 ms with two checks.
+fn config(dir: &Path, server: SocketAddr) -> std::path::PathBuf {
+    let text = format!(
+        "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"200ms\"\ntick = \"1s\"\nwindow = \"60s\"\nstop_window = \"10s\"\n\n\
+         [[institution]]\nname = \"Lab registrar\"\ntier = 1\n  [[institution.server]]\n  name = \"ns1\"\n  addresses = [\"{server}\"]\n\
+         \x20 [[institution.check]]\n  name = \"www.example.cn\"\n  type = \"A\"\n  values = [\"192.0.2.1\"]\n\
+         \x20 [[institution.check]]\n  name = \"example.cn\"\n  type = \"SOA\"\n",
+        dir.join("state").display()
+    );
+    let path = dir.join("probes.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// `dnsgrade run --config <config>` with stdout piped for the readiness event.
+fn run(config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dnsgrade"));
+    cmd.args(["run", "--config"])
+        .arg(config)
+        .env("DNSGRADE_LOG", "warn")
+        .env_remove("DNSGRADE_LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// Waits up to `secs` seconds for the child to exit; kills it (by its handle) if it does not.
+fn exit_within(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+    for _ in 0..secs * 20 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("still running after {secs} s");
+}
+
+/// SIGTERM, as systemd stops it; waits for the exit.
+fn terminate(mut d: DaemonProc) {
+    let pid = i32::try_from(d.child.id()).expect("pid");
+    // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = exit_within(&mut d.child, 20);
+    assert!(status.success(), "a clean stop on SIGTERM: {status}");
+}
+
+/// Runs a daemon on a server that answers SERVFAIL (so an incident opens and is logged) with
+/// stderr in a file, until `line` shows there; returns the file's bytes and the stdout line.
+async fn logs_until(extra: &[&str], log: &str, line: &str) -> (Vec<u8>, String) {
+    let lab = support::lab().await;
+    lab.set_faults(dnsgrade::lab::Faults {
+        rcode: Some(hickory_proto::op::ResponseCode::ServFail),
+        rcode_ratio: 1.0,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), lab.local_addr());
+    let err = dir.path().join("stderr.log");
+    let mut cmd = run(&cfg);
+    cmd.args(extra)
+        .env("DNSGRADE_LOG", log)
+        .env_remove("NO_COLOR")
+        .stderr(std::fs::File::create(&err).expect("log file"));
+    let mut child = cmd.spawn().expect("start dnsgrade");
+    let mut ready = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut ready)
+            .expect("readiness event");
+    }
+    let d = DaemonProc {
+        http: support::ready_address(&ready),
+        child,
+    };
+    support::eventually(60, &format!("{line:?} in the log"), || {
+        std::fs::read_to_string(&err).is_ok_and(|t| t.contains(line))
+    })
+    .await;
+    terminate(d);
+    lab.stop().await;
+    (std::fs::read(&err).expect("read log"), ready)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_in_a_file_have_no_escape_codes_and_show_values_as_operators_write_them() {
+    let (bytes, ready) = logs_until(&[], "debug", "incident event").await;
+    assert!(!bytes.contains(&0x1b), "no ANSI escape in a file");
+    assert!(!ready.as_bytes().contains(&0x1b), "nor on a piped stdout");
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    let event = text
+        .lines()
+        .find(|l| l.contains("incident event"))
+        .expect("incident event line");
+    let fields: Vec<&str> = event.split_whitespace().collect();
+    assert!(fields.contains(&"grade=II"), "{event}");
+    assert!(fields.contains(&"event=incident.opened"), "{event}");
+    assert!(!event.contains("Some("), "{event}");
+    assert!(
+        text.contains("dnsgrade started"),
+        "info events at DNSGRADE_LOG=debug"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_a_line_with_their_fields() {
+    let (bytes, ready) = logs_until(&["--log-format", "json"], "info", "incident event").await;
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(lines.len() >= 3, "{text}");
+    for l in &lines {
+        for field in ["timestamp", "level", "target", "message"] {
+            assert!(l[field].is_string(), "{field} in {l}");
+        }
+    }
+    let started = lines
+        .iter()
+        .find(|l| l["message"] == "dnsgrade started")
+        .expect("start event");
+    assert_eq!(started["objects"], 1, "fields at the top level: {started}");
+    assert!(started["http"].is_string(), "{started}");
+    let event = lines
+        .iter()
+        .find(|l| l["message"] == "incident event")
+        .expect("incident event");
+    assert_eq!(event["grade"], "II", "{event}");
+    assert_eq!(event["object"], "institution/Lab registrar", "{event}");
+    assert!(lines.iter().any(|l| l["message"] == "stopping"), "{text}");
+    // The readiness event on stdout is JSON as well.
+    let r: serde_json::Value = serde_json::from_str(ready.trim()).expect("JSON readiness");
+    assert_eq!(r["target"], "dnsgrade::ready");
+    assert_eq!(r["message"], "listening");
+    assert!(r["http"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("http://127.0.0.1:")));
+}
