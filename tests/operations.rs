@@ -1,5 +1,5 @@
-//! `dnsgrade run` as operators run it: logs that a journal or a log shipper can take (no
-//! escape codes in a file, one JSON object a line).
+//! `dnsgrade run` as operators run it: one daemon per state directory, and logs that a journal
+//! or a log shipper can take (no escape codes in a file, one JSON object a line).
 //! Every daemon probes in-process lab servers on loopback.
 
 mod support;
@@ -55,6 +55,54 @@ fn terminate(mut d: DaemonProc) {
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let status = exit_within(&mut d.child, 20);
     assert!(status.success(), "a clean stop on SIGTERM: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_state_dir_refuses_to_start_naming_it_and_the_holder() {
+    let lab = support::lab().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), lab.local_addr());
+    let mut first = DaemonProc::spawn(run(&cfg));
+
+    // The second one logs in JSON through the environment: its refusal is a JSON line too.
+    let mut second = run(&cfg)
+        .env("DNSGRADE_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the second daemon");
+    let status = exit_within(&mut second, 30);
+    let out = second.wait_with_output().expect("output");
+    assert_eq!(status.code(), Some(69), "EX_UNAVAILABLE");
+    assert!(
+        out.stdout.is_empty(),
+        "no readiness event from the second daemon"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line: serde_json::Value = serde_json::from_str(stderr.trim()).expect("one JSON line");
+    let message = line["message"].as_str().expect("message");
+    let state = dir.path().join("state");
+    assert!(message.contains(&state.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!("PID {}", first.child.id())),
+        "{message}"
+    );
+    assert_eq!(line["level"], "ERROR");
+
+    // The first one is untouched.
+    assert!(
+        first.child.try_wait().expect("wait").is_none(),
+        "still running"
+    );
+    let (code, body) = support::http_get(first.http, "/healthz").await;
+    assert_eq!((code, body.trim()), (200, "ok"));
+    assert_eq!(
+        std::fs::read_to_string(state.join("dnsgrade.lock"))
+            .expect("lock file")
+            .trim(),
+        first.child.id().to_string()
+    );
+    terminate(first);
+    lab.stop().await;
 }
 
 /// Runs a daemon on a server that answers SERVFAIL (so an incident opens and is logged) with

@@ -12,6 +12,7 @@
 //! all of them with a grace timeout.
 
 mod consume;
+pub mod lock;
 pub mod logging;
 mod registries;
 mod reload;
@@ -89,6 +90,9 @@ pub enum DaemonError {
         /// The cause.
         source: crate::probe::registry::RegistryError,
     },
+    /// Another daemon holds the state directory, or its lock file cannot be used.
+    #[error("{0}")]
+    Lock(lock::LockError),
     /// The state directory could not be created.
     #[error("cannot create the state directory {dir}: {source}")]
     StateDir {
@@ -110,6 +114,8 @@ pub struct Daemon {
     consumer: JoinHandle<()>,
     reloader: Arc<reload::Reloader>,
     probe_runtime: ProbeRuntime,
+    /// Held for the daemon's life: no second daemon on the same state directory.
+    _lock: lock::StateLock,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -130,7 +136,7 @@ impl Daemon {
         let config = Arc::new(config);
         let d = &config.daemon;
         let rules = Arc::new(measured_by(rules, d));
-        let incidents = open_ledger(d)?;
+        let (state_lock, incidents) = open_ledger(d)?;
         let metrics = Metrics::new();
         let (probe_runtime, prober) = start_prober(d).await?;
         let store = Arc::new(Mutex::new(StatsStore::new(window_spec(d, &rules))));
@@ -205,6 +211,7 @@ impl Daemon {
                 running: tokio::sync::Mutex::new(running),
             }),
             probe_runtime,
+            _lock: state_lock,
         })
     }
 
@@ -281,19 +288,20 @@ fn window_spec(d: &DaemonConfig, rules: &Rules) -> WindowSpec {
     }
 }
 
-/// The state directory, created if needed, and the ledger in it.
-fn open_ledger(d: &DaemonConfig) -> Result<Arc<IncidentStore>, DaemonError> {
+/// The state directory, created if needed and locked, and the ledger in it.
+fn open_ledger(d: &DaemonConfig) -> Result<(lock::StateLock, Arc<IncidentStore>), DaemonError> {
     std::fs::create_dir_all(&d.state_dir).map_err(|source| DaemonError::StateDir {
         dir: d.state_dir.clone(),
         source,
     })?;
+    let state_lock = lock::StateLock::acquire(&d.state_dir).map_err(DaemonError::Lock)?;
     let store = IncidentStore::open(&d.state_dir.join("dnsgrade.sqlite3")).map_err(|source| {
         DaemonError::Ledger {
             dir: d.state_dir.clone(),
             source,
         }
     })?;
-    Ok(Arc::new(store))
+    Ok((state_lock, Arc::new(store)))
 }
 
 /// The probe runtime and the prober, whose sockets belong to that runtime's reactor (so they
