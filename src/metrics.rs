@@ -89,6 +89,12 @@ pub const REFERENCE_DELEGATIONS: &str = "dnsgrade_reference_delegations";
 pub const DNSSEC_SIGNATURE_EXPIRY: &str = "dnsgrade_dnssec_signature_expiry_seconds";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
+/// The source revision in `dnsgrade_build_info{revision}`: `DNSGRADE_REVISION` at build time
+/// (set by the build script when there is one), else "unknown".
+pub const REVISION: &str = match option_env!("DNSGRADE_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};
 /// Alert deliveries waiting, per sink.
 pub const OUTBOX_DEPTH: &str = "dnsgrade_outbox_depth";
 /// Age of the oldest pending alert event, per sink.
@@ -472,10 +478,12 @@ impl Metrics {
         .expect("valid metric");
         let build = IntGaugeVec::new(
             Opts::new(BUILD_INFO, "Build information; always 1."),
-            &["version"],
+            &["version", "revision"],
         )
         .expect("valid metric");
-        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), REVISION])
+            .set(1);
         // Sink names come from the config (validated: at most 64 characters of a fixed set).
         let outbox_depth = IntGaugeVec::new(
             Opts::new(OUTBOX_DEPTH, "Alert deliveries waiting in the outbox, per sink (including those held behind an earlier event of the same incident)."),
@@ -562,6 +570,12 @@ impl Metrics {
             Fam::Std(Arc::new(reload.last_successful.clone())),
             Fam::Std(Arc::new(reload.last_success.clone())),
         ];
+        // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, … from
+        // /proc/self, read at each scrape.
+        #[cfg(target_os = "linux")]
+        families.push(Fam::Std(Arc::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )));
         // A registry refuses a duplicate name; it is needed for nothing else.
         for f in &families {
             if let Fam::Std(c) = f {

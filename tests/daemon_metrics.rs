@@ -142,6 +142,28 @@ async fn run_serves_metrics_that_promtool_accepts() {
         "query names never appear in labels"
     );
 
+    // The process's own figures (from /proc/self) and the build, with its source revision.
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}:\n{metrics}"))
+    };
+    assert!(value("process_resident_memory_bytes") > 1e6, "RSS in bytes");
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_start_time_seconds") > 1.7e9, "a Unix time");
+    let build = format!(
+        "dnsgrade_build_info{{revision=\"{}\",version=\"{}\"}} 1",
+        dnsgrade::metrics::REVISION,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(!dnsgrade::metrics::REVISION.is_empty());
+    assert!(
+        metrics.lines().any(|l| l == build),
+        "{build} in:\n{metrics}"
+    );
+
     // Every dnsgrade metric family has HELP text.
     for line in metrics
         .lines()
