@@ -86,6 +86,9 @@ pub struct TickOutcome {
     pub monitor_event: Option<MonitorEvent>,
     /// Objects whose open incidents were held after a restart (not stepped this tick).
     pub held: Vec<crate::config::ObjectKey>,
+    /// In the post-start warm-up: fewer ticks than a window since the start and some object's
+    /// windows still too thin to decide on (what is open is held meanwhile).
+    pub warming_up: bool,
 }
 
 /// Everything grading reads from the statistics, taken in one pass under the statistics lock
@@ -287,12 +290,14 @@ impl Evaluator {
         let mut clocks = self.clocks.clone();
         let (mut objects, ready) = self.grade(obs, &mut clocks, now)?;
         let held = self.hold_after_restart(&mut objects, &ready, &mut clocks)?;
+        let warming_up = self.warming_up(&ready);
         self.ticks = self.ticks.saturating_add(1);
         let mut out = TickOutcome {
             isolated,
             isolation_began: isolated && !self.isolated,
             isolation_ended: !isolated && self.isolated,
             held,
+            warming_up,
             ..TickOutcome::default()
         };
         self.record(&objects, clocks, &vantage, now, &mut out)?;
@@ -447,6 +452,15 @@ impl Evaluator {
         })
     }
 
+    /// The post-start warm-up: fewer ticks than one window's worth since this evaluator
+    /// started (counted in ticks, so a clock that jumps cannot cut it short) and some object
+    /// not yet `ready` (windows too thin to decide on).
+    fn warming_up(&self, ready: &[bool]) -> bool {
+        let m = &self.rules.measure;
+        let warm_up = (m.window.as_millis() / m.tick.as_millis().max(1)) as u64;
+        self.ticks < warm_up && !ready.iter().all(|r| *r)
+    }
+
     /// Continuity across restarts (docs/measurement.md, "Restarts"). The windows live in
     /// memory, so right after a start they are nearly empty and every object would read "no
     /// grade" — its open incident would start clearing, the grade gauges would drop and the
@@ -463,9 +477,7 @@ impl Evaluator {
         ready: &[bool],
         clocks: &mut ConditionClocks,
     ) -> Result<Vec<crate::config::ObjectKey>, StoreError> {
-        let m = &self.rules.measure;
-        let warm_up = (m.window.as_millis() / m.tick.as_millis().max(1)) as u64;
-        if self.ticks >= warm_up || ready.iter().all(|r| *r) {
+        if !self.warming_up(ready) {
             return Ok(Vec::new());
         }
         let open: HashMap<crate::config::ObjectKey, crate::incident::Incident> = self

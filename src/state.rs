@@ -3,6 +3,8 @@
 //! the per-server figures of `/api/v1/status`. The tick writes the board and the gauges here;
 //! readers never reach into the probe engine or the evaluator (docs/architecture.md).
 
+pub mod health;
+
 use crate::clock::{Clock, UnixMillis};
 use crate::config::{Config, ObjectClass};
 use crate::evaluator::{Board, Observations};
@@ -172,6 +174,8 @@ pub struct Shared {
     pub reload: Arc<std::sync::OnceLock<ReloadRequests>>,
     /// Serializes [`Shared::sync_prober`], so two callers never add the same counts twice.
     pub prober_sync: Arc<Mutex<()>>,
+    /// What `/readyz` reports on.
+    pub health: Arc<health::Health>,
 }
 
 impl Shared {

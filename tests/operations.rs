@@ -1,5 +1,5 @@
-//! `dnsgrade run` as operators run it: one daemon per state directory, and logs that a journal
-//! or a log shipper can take (no escape codes in a file, one JSON object a line).
+//! `dnsgrade run` as operators run it: one daemon per state directory, `/readyz`, and logs that
+//! a journal or a log shipper can take (no escape codes in a file, one JSON object a line).
 //! Every daemon probes in-process lab servers on loopback.
 
 mod support;
@@ -103,6 +103,52 @@ async fn a_second_daemon_on_the_same_state_dir_refuses_to_start_naming_it_and_th
     );
     terminate(first);
     lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_during_the_warm_up_and_200_once_the_windows_can_decide() {
+    let lab = support::lab().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), lab.local_addr());
+    // Simulated time that stands still: the daemon's own clock never makes a tick look late,
+    // so what changes is the warm-up alone (30 samples a server are ~3 s of probing).
+    let clock = support::SimClock::new(dir.path(), 1_795_341_600_000);
+    let d = DaemonProc::start(&cfg, Some(&clock.path), None);
+
+    let (code, body) = support::http_get(d.http, "/readyz").await;
+    assert_eq!(code, 503, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    assert_eq!(v["ready"], false);
+    let failing: Vec<&str> = v["failing"]
+        .as_array()
+        .expect("failing")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(failing.contains(&"warm_up"), "{v:#}");
+    assert_eq!(v["checks"]["warm_up"]["ok"], false);
+    assert_eq!(v["checks"]["references"]["ok"], true, "none configured");
+    let (code, _) = support::http_get(d.http, "/healthz").await;
+    assert_eq!(code, 200, "alive while not ready");
+
+    let mut last = String::new();
+    for _ in 0..300 {
+        let (code, body) = support::http_get(d.http, "/readyz").await;
+        if code == 200 {
+            let v: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+            assert_eq!(v["ready"], true);
+            assert_eq!(v["failing"], serde_json::json!([]));
+            for c in ["tick", "ledger", "references", "warm_up"] {
+                assert_eq!(v["checks"][c]["ok"], true, "{c}: {v:#}");
+            }
+            terminate(d);
+            lab.stop().await;
+            return;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("never ready; last /readyz: {last}");
 }
 
 /// Runs a daemon on a server that answers SERVFAIL (so an incident opens and is logged) with

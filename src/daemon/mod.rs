@@ -157,6 +157,7 @@ impl Daemon {
             config: Arc::new(ArcSwap::new(config.clone())),
             reload: Arc::default(),
             prober_sync: Arc::default(),
+            health: Arc::new(crate::state::health::Health::new()),
         };
         let cancel = CancellationToken::new();
         let (listener, http_addr) = listen(d.listen).await?;

@@ -129,6 +129,9 @@ pub(super) async fn start_objects(
         let prepared = prepare_object(p, config, rules, oi, &token).await;
         match prepared {
             Ok((refs, tasks, reg)) => {
+                p.shared
+                    .health
+                    .watch_transfers(std::slice::from_ref(o), &refs);
                 references.extend(refs);
                 started.tasks.extend(tasks);
                 registry.extend(reg.map(|r| (oi, r)));
@@ -424,6 +427,8 @@ impl Reloader {
         }
         for key in &diff.removed {
             store.registries.remove(key);
+            // Its reference, if it had one, no longer holds /readyz back.
+            sh.health.unwatch(key.name());
         }
         drop(store);
         let servers_now: HashSet<String> = servers_now

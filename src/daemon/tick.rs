@@ -49,11 +49,20 @@ pub(super) async fn tick(
             }
         }
         match done {
-            Ok(Ok((board, outcome))) => shared.publish(board, &outcome),
+            Ok(Ok((board, outcome))) => {
+                shared.health.tick_done(now, lag, Ok(outcome.warming_up));
+                shared.publish(board, &outcome)
+            }
             Ok(Err(e)) => {
+                shared.health.tick_done(now, lag, Err(e.to_string()));
                 tracing::error!(error = %e, "evaluation failed: the incident ledger could not be written; will retry next tick")
             }
-            Err(e) => tracing::error!(error = %e, "evaluation task failed"),
+            Err(e) => {
+                shared
+                    .health
+                    .tick_done(now, lag, Err(format!("evaluation task failed: {e}")));
+                tracing::error!(error = %e, "evaluation task failed")
+            }
         }
     }
 }

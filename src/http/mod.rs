@@ -1,4 +1,5 @@
-//! The HTTP server: `/metrics`, `/healthz`, `/api/v1/status`, the incident API, and
+//! The HTTP server: `/metrics`, `/healthz` (the process is alive), `/readyz` (its output can be
+//! trusted: see `crate::state::health`), `/api/v1/status`, the incident API, and
 //! `POST /-/reload`.
 //!
 //! Reads are open (bind the daemon to loopback or put it behind a proxy). Writes — ack,
@@ -28,6 +29,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/", get(status_page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
         .route("/api/v1/incidents", get(list_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
@@ -120,6 +122,20 @@ async fn status_page(State(s): State<Shared>) -> Response {
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// `GET /readyz`: 200 when every readiness check holds, else 503; the body names each check
+/// (`crate::state::health`).
+async fn readyz(State(s): State<Shared>) -> Response {
+    let r = s
+        .health
+        .readiness(s.clock.now_ms(), s.config.load().daemon.tick);
+    let code = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(r)).into_response()
 }
 
 async fn status(State(s): State<Shared>) -> Response {
