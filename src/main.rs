@@ -704,8 +704,10 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
     };
     daemon.serve_reloads(sources.clone());
     dnsgrade::daemon::logging::ready(daemon.http_addr);
+    dnsgrade::daemon::notify::ready(daemon.http_addr);
     wait_for_signal(&daemon, &sources).await;
     tracing::info!("stopping");
+    dnsgrade::daemon::notify::stopping();
     daemon.stop().await;
     ExitCode::SUCCESS
 }
@@ -801,7 +803,9 @@ async fn wait_for_signal(daemon: &dnsgrade::daemon::Daemon, sources: &dnsgrade::
             _ = term.recv() => return,
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
-                daemon.reload(sources).await;
+                dnsgrade::daemon::notify::reloading();
+                let outcome = daemon.reload(sources).await;
+                dnsgrade::daemon::notify::reloaded(outcome.result.as_str());
             }
         }
     }

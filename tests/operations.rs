@@ -1,5 +1,6 @@
-//! `dnsgrade run` as operators run it: one daemon per state directory, `/readyz`, and logs that
-//! a journal or a log shipper can take (no escape codes in a file, one JSON object a line).
+//! `dnsgrade run` as operators run it: one daemon per state directory, `/readyz`, systemd's
+//! readiness notification, and logs that a journal or a log shipper can take (no escape codes
+//! in a file, one JSON object a line).
 //! Every daemon probes in-process lab servers on loopback.
 
 mod support;
@@ -244,4 +245,34 @@ async fn json_logs_are_one_object_a_line_with_their_fields() {
     assert!(r["http"]
         .as_str()
         .is_some_and(|u| u.starts_with("http://127.0.0.1:")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_systemd_it_notifies_ready_once_listening_and_stopping_on_sigterm() {
+    let lab = support::lab().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), lab.local_addr());
+    // systemd's side of Type=notify: a datagram socket named by NOTIFY_SOCKET.
+    let socket = dir.path().join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket).expect("bind");
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut cmd = run(&cfg);
+    cmd.env("NOTIFY_SOCKET", &socket);
+    let d = DaemonProc::spawn(cmd);
+    let mut buf = [0u8; 512];
+    let n = systemd.recv(&mut buf).expect("READY=1 within 30 s");
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
+    assert!(
+        ready.contains(&format!("STATUS=listening on http://{}", d.http)),
+        "{ready:?}"
+    );
+    let (code, _) = support::http_get(d.http, "/healthz").await;
+    assert_eq!(code, 200, "serving when READY=1 arrives");
+    terminate(d);
+    let n = systemd.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1\n");
+    lab.stop().await;
 }

@@ -14,6 +14,7 @@
 mod consume;
 pub mod lock;
 pub mod logging;
+pub mod notify;
 mod registries;
 mod reload;
 mod servers;
