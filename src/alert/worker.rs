@@ -213,14 +213,14 @@ impl Worker {
         match &attempt {
             Attempt::Delivered { status } => {
                 m.outbox_delivered.with_label_values(&[sink]).inc();
-                tracing::info!(sink, delivery = %d.item.key, event = event_type, status, attempts = d.attempts + 1, "alert delivered");
+                tracing::info!(sink = %sink, delivery = %d.item.key, event = %event_type, status, attempts = d.attempts + 1, "alert delivered");
             }
             Attempt::Retry { error, next_at, .. } => {
-                tracing::warn!(sink, delivery = %d.item.key, event = event_type, attempts = d.attempts + 1, retry_in_s = next_at.saturating_sub(now) / 1000, error = %error, "alert delivery failed; will retry");
+                tracing::warn!(sink = %sink, delivery = %d.item.key, event = %event_type, attempts = d.attempts + 1, retry_in_s = next_at.saturating_sub(now) / 1000, error = %error, "alert delivery failed; will retry");
             }
             Attempt::GiveUp { error, .. } => {
                 m.outbox_given_up.with_label_values(&[sink]).inc();
-                tracing::error!(sink, delivery = %d.item.key, event = event_type, stream = %d.item.stream, attempts = d.attempts + 1, give_up_after_s = self.give_up_after.as_secs(), error = %error, "alert delivery given up: the event is older than give_up_after");
+                tracing::error!(sink = %sink, delivery = %d.item.key, event = %event_type, stream = %d.item.stream, attempts = d.attempts + 1, give_up_after_s = self.give_up_after.as_secs(), error = %error, "alert delivery given up: the event is older than give_up_after");
             }
         }
         let (name, id) = (self.sink.name.clone(), d.item.id);

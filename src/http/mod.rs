@@ -588,7 +588,7 @@ async fn start_drill(
     let now = s.clock.now_ms();
     let assessment = crate::drill::assessment(scenario, object, &rules, now);
     let clear_after = rules.measure.clear_after;
-    tracing::warn!(scenario = scenario.name, object = %assessment.object, by = %b.by, "drill started");
+    tracing::warn!(scenario = %scenario.name, object = %assessment.object, by = %b.by, "drill started");
     write(&s, move |st, now| {
         Ok(DrillEvents {
             events: st.apply_drill(&[assessment], now, clear_after)?,
