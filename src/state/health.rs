@@ -162,7 +162,7 @@ impl Health {
         checks.insert(
             "warm_up",
             if inner.warming_up {
-                fail("warming up after the start: the windows do not yet hold enough samples to decide; open incidents are held")
+                fail("warming up after the start: the windows do not yet hold enough samples to decide; open incidents, if any, are held at their grades")
             } else {
                 pass("the windows hold enough samples since the start")
             },
