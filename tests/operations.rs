@@ -276,3 +276,43 @@ async fn under_systemd_it_notifies_ready_once_listening_and_stopping_on_sigterm(
     assert_eq!(&buf[..n], b"STOPPING=1\n");
     lab.stop().await;
 }
+
+/// The output of a `dnsgrade run` that fails to start (its HTTP port is taken), run by
+/// util-linux's `script` so that stderr is a terminal, with `NO_COLOR` set to `no_color`.
+fn on_a_terminal(no_color: Option<&str>) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let cfg = config(dir.path(), "127.0.0.1:9".parse().expect("addr"));
+    let text = std::fs::read_to_string(&cfg).expect("read").replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"{}\"", taken.local_addr().expect("addr")),
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let line = format!(
+        "{} run --config {}",
+        env!("CARGO_BIN_EXE_dnsgrade"),
+        cfg.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("DNSGRADE_LOG", "warn")
+        .env_remove("DNSGRADE_LOG_FORMAT")
+        .env_remove("NO_COLOR");
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    let out = cmd.output().expect("script (util-linux) runs");
+    assert_eq!(out.status.code(), Some(69), "cannot listen: EX_UNAVAILABLE");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("cannot listen on"), "{text}");
+    text
+}
+
+#[test]
+fn colour_on_a_terminal_only_without_no_color() {
+    assert!(on_a_terminal(None).contains('\x1b'), "colour on a terminal");
+    assert!(
+        !on_a_terminal(Some("1")).contains('\x1b'),
+        "NO_COLOR=1 turns it off"
+    );
+}
