@@ -89,12 +89,9 @@ pub const REFERENCE_DELEGATIONS: &str = "dnsgrade_reference_delegations";
 pub const DNSSEC_SIGNATURE_EXPIRY: &str = "dnsgrade_dnssec_signature_expiry_seconds";
 /// Build information.
 pub const BUILD_INFO: &str = "dnsgrade_build_info";
-/// The source revision in `dnsgrade_build_info{revision}`: `DNSGRADE_REVISION` at build time
-/// (set by the build script when there is one), else "unknown".
-pub const REVISION: &str = match option_env!("DNSGRADE_REVISION") {
-    Some(r) => r,
-    None => "unknown",
-};
+/// The source revision in `dnsgrade_build_info{revision}` ([`crate::REVISION`], from the
+/// build script).
+pub const REVISION: &str = crate::REVISION;
 /// Alert deliveries waiting, per sink.
 pub const OUTBOX_DEPTH: &str = "dnsgrade_outbox_depth";
 /// Age of the oldest pending alert event, per sink.

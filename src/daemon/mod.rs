@@ -168,9 +168,7 @@ impl Daemon {
         let consumer = tokio::spawn(consume::consume(rx, store.clone(), metrics.clone()));
         declare_maintenance(&config, &incidents, clock.now_ms());
         let evaluator = first_evaluation(&config, &rules, &incidents, &shared, clock.now_ms())?;
-        for w in crate::capacity::assess(&config, &rules).warnings {
-            tracing::warn!("{w}");
-        }
+        warn_capacity(&config, &rules);
         let parts = reload::Parts {
             shared: shared.clone(),
             ctx,
@@ -190,10 +188,7 @@ impl Daemon {
                 cancel.clone(),
             )),
         ];
-        metrics
-            .reload
-            .last_success
-            .set(clock.now_ms() as f64 / 1000.0);
+        metrics.reload.read_at(clock.now_ms());
         tracing::info!(http = %http_addr, objects = config.objects.len(), "dnsgrade started");
         let running = reload::Running {
             config,
@@ -268,6 +263,13 @@ impl Daemon {
     /// A token that is cancelled when the daemon stops.
     pub fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+}
+
+/// The capacity warnings of a configuration (at start and after a reload), logged.
+fn warn_capacity(config: &Config, rules: &Rules) {
+    for w in crate::capacity::assess(config, rules).warnings {
+        tracing::warn!("{w}");
     }
 }
 

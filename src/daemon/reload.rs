@@ -346,9 +346,7 @@ impl Reloader {
         if let Err(e) = self.restart_alerts(&mut running).await {
             tracing::error!(error = %e, "alerts could not be restarted on the new configuration; deliveries resume at the next restart or reload");
         }
-        for w in crate::capacity::assess(&config, &rules).warnings {
-            tracing::warn!("{w}");
-        }
+        super::warn_capacity(&config, &rules);
         let names = |idx: &[usize]| {
             idx.iter()
                 .map(|&i| object_key(&config.objects[i]).to_string())
@@ -527,7 +525,7 @@ impl Reloader {
         let ok = matches!(o.result, ReloadResult::Applied | ReloadResult::Unchanged);
         m.last_successful.set(i64::from(ok));
         if ok {
-            m.last_success.set(self.now() as f64 / 1000.0);
+            m.read_at(self.now());
         }
         let file = sources.config.display().to_string();
         match o.result {

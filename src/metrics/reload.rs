@@ -22,6 +22,11 @@ pub struct ReloadMetrics {
 }
 
 impl ReloadMetrics {
+    /// The files in force were read (the start, or a successful reload) at `now_ms`.
+    pub fn read_at(&self, now_ms: u64) {
+        self.last_success.set(now_ms as f64 / 1000.0);
+    }
+
     pub(super) fn new() -> Self {
         let total = IntCounterVec::new(
             Opts::new(
