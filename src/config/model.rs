@@ -200,6 +200,9 @@ pub struct DaemonConfig {
     pub api_token: Option<String>,
     /// Resolved incidents are kept this long.
     pub ledger_retention: Duration,
+    /// An incident not acknowledged this long after its detection is overdue
+    /// (`ack_overdue`, `dnsgrade_incidents_ack_overdue`).
+    pub ack_within: Duration,
     /// Resolvers for server host names; empty means the system configuration.
     pub resolvers: Vec<SocketAddr>,
 }

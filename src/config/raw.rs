@@ -132,8 +132,13 @@ pub(crate) struct RawDaemon {
     pub edns_payload: Option<Spanned<u16>>,
     /// Bearer token for the write API (ack, confirm-impact); may be `env:NAME`.
     pub api_token: Option<String>,
-    /// Resolved incidents are kept in the ledger this long (default 365 days).
+    /// Resolved incidents are kept in the ledger this long (default 365 days, at least 365
+    /// days unless `ledger_retention_below_minimum = true`).
     pub ledger_retention: Option<Spanned<HumanDuration>>,
+    /// The operator's explicit choice to keep the record for less than a year.
+    pub ledger_retention_below_minimum: Option<bool>,
+    /// An incident unacknowledged this long after detection is overdue (default 24 h).
+    pub ack_within: Option<Spanned<HumanDuration>>,
     /// Resolvers for the host names of servers, "IP" or "IP:port" (default: the system's).
     #[serde(default)]
     pub resolvers: Vec<Spanned<String>>,

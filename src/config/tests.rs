@@ -301,6 +301,57 @@ fn maintenance_windows_and_retention() {
 }
 
 #[test]
+fn ledger_retention_has_a_year_minimum_unless_overridden() {
+    let with =
+        |extra: &str| GOOD.replace("timeout = \"10s\"", &format!("timeout = \"10s\"\n{extra}"));
+    // Below a year without the override: an error at the value, naming the override.
+    let e = one(&with("ledger_retention = \"90d\""));
+    assert!(e.message.contains("365d minimum"), "{e}");
+    assert!(e.message.contains("ledger_retention_below_minimum"), "{e}");
+    assert_eq!((e.line, e.column), (5, 20), "{e}");
+    // A year or more is accepted as it is.
+    let c = parse(Path::new("t.toml"), &with("ledger_retention = \"366d\"")).expect("valid");
+    assert_eq!(c.daemon.ledger_retention.as_secs(), 366 * 86400);
+    // The explicit override keeps less.
+    let c = parse(
+        Path::new("t.toml"),
+        &with("ledger_retention = \"90d\"\nledger_retention_below_minimum = true"),
+    )
+    .expect("valid with the override");
+    assert_eq!(c.daemon.ledger_retention.as_secs(), 90 * 86400);
+    // `false` is no override.
+    let e = one(&with(
+        "ledger_retention = \"90d\"\nledger_retention_below_minimum = false",
+    ));
+    assert!(e.message.contains("365d minimum"), "{e}");
+    // The override never goes below a day.
+    let e = one(&with(
+        "ledger_retention = \"1h\"\nledger_retention_below_minimum = true",
+    ));
+    assert!(e.message.contains("at least 1d"), "{e}");
+}
+
+#[test]
+fn ack_within_defaults_to_24h_and_is_checked() {
+    let c = parse(Path::new("t.toml"), GOOD).expect("valid");
+    assert_eq!(c.daemon.ack_within.as_secs(), 24 * 3600);
+    let with = |v: &str| {
+        GOOD.replace(
+            "timeout = \"10s\"",
+            &format!("timeout = \"10s\"\nack_within = \"{v}\""),
+        )
+    };
+    let c = parse(Path::new("t.toml"), &with("2h")).expect("valid");
+    assert_eq!(c.daemon.ack_within.as_secs(), 7200);
+    let e = one(&with("10s"));
+    assert!(
+        e.message.contains("ack_within must be between 1m and 30d"),
+        "{e}"
+    );
+    assert_eq!((e.line, e.column), (5, 14), "{e}");
+}
+
+#[test]
 fn registry_settings_are_checked_with_their_location() {
     let with = |table: &str| {
         GOOD.replace(

@@ -70,7 +70,9 @@ impl Validator<'_> {
             edns_payload,
             api_token: api_token.filter(|t| !t.is_empty()),
             resolvers,
-            ledger_retention: self.ledger_retention(&d.ledger_retention),
+            ledger_retention: self
+                .ledger_retention(&d.ledger_retention, d.ledger_retention_below_minimum),
+            ack_within: self.ack_within(&d.ack_within),
         }
     }
 
@@ -229,15 +231,38 @@ impl Validator<'_> {
         resolvers
     }
 
-    fn ledger_retention(&mut self, retention: &Option<Spanned<HumanDuration>>) -> Duration {
-        match retention {
-            None => DEFAULT_LEDGER_RETENTION,
-            Some(r) => {
-                if r.get_ref().0 < Duration::from_secs(86400) {
-                    self.err(r, "ledger_retention must be at least 1d (the ledger is the record of incidents)");
-                }
-                r.get_ref().0
-            }
+    /// At least 365 days (the circular's year of records) unless the operator wrote
+    /// `ledger_retention_below_minimum = true`; never below a day.
+    fn ledger_retention(
+        &mut self,
+        retention: &Option<Spanned<HumanDuration>>,
+        below_minimum: Option<bool>,
+    ) -> Duration {
+        let Some(r) = retention else {
+            return DEFAULT_LEDGER_RETENTION;
+        };
+        let v = r.get_ref().0;
+        if v < Duration::from_secs(86400) {
+            self.err(
+                r,
+                "ledger_retention must be at least 1d (the ledger is the record of incidents)",
+            );
+        } else if v < MIN_LEDGER_RETENTION && below_minimum != Some(true) {
+            self.err(r, format!(
+                "ledger_retention {} is below the 365d minimum: incident records must be kept for at least a year (docs/records.md); set ledger_retention_below_minimum = true in [daemon] to keep less on purpose",
+                r.get_ref()));
         }
+        v
+    }
+
+    fn ack_within(&mut self, ack_within: &Option<Spanned<HumanDuration>>) -> Duration {
+        let Some(a) = ack_within else {
+            return DEFAULT_ACK_WITHIN;
+        };
+        let v = a.get_ref().0;
+        if v < Duration::from_secs(60) || v > Duration::from_secs(30 * 86400) {
+            self.err(a, "ack_within must be between 1m and 30d (default 24h)");
+        }
+        v
     }
 }

@@ -57,6 +57,15 @@ pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
 /// `[daemon] ledger_retention`: how long resolved incidents are kept in the ledger (365 days).
 pub(crate) const DEFAULT_LEDGER_RETENTION: Duration = Duration::from_secs(365 * 86400);
 
+/// The shortest `[daemon] ledger_retention` accepted without
+/// `ledger_retention_below_minimum = true`: the incident-coordination circular asks members to
+/// keep each incident's record for at least a year.
+pub(crate) const MIN_LEDGER_RETENTION: Duration = Duration::from_secs(365 * 86400);
+
+/// `[daemon] ack_within`: the circular asks for the confirmation of a notification within
+/// 24 hours; an incident not acknowledged within this of its detection is overdue.
+pub(crate) const DEFAULT_ACK_WITHIN: Duration = Duration::from_secs(24 * 3600);
+
 /// The DNS port: of `[daemon] resolvers` and of servers' addresses written without a port,
 /// and of their `host` when `port` is not given.
 pub(crate) const DEFAULT_DNS_PORT: u16 = 53;
