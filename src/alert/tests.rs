@@ -132,6 +132,11 @@ fn incident(object: &str, grade: Level, max: Level) -> Incident {
         maintenance: false,
         drill: false,
         updated_at: Timestamp(T0),
+        result: None,
+        organisations: Vec::new(),
+        reported_at: None,
+        reported_to: None,
+        coordinator_confirmed_at: None,
     }
 }
 

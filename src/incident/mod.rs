@@ -26,13 +26,14 @@
 //! webhook event types of the README, "Alerts" (`incident.opened|escalated|deescalated|resolved|
 //! impact_confirmed|acknowledged`, see [`EventKind::webhook_type`]); the others
 //! (`candidate_changed`, `clearing`, `recurred`, `maintenance_started|ended`,
-//! `false_positive`, `cause_set`) are kept in the timeline only. Each event carries the
+//! `false_positive`, `cause_set`, `result_set`, `organisations_set`, `reported`,
+//! `coordinator_confirmed`, `receipt_confirmed`) are kept in the timeline only. Each event carries the
 //! incident as it stood right after it, so a delivery made hours later still says what was
 //! true then. Event ids are ledger-wide, increasing and never reused (AUTOINCREMENT): the
 //! alert outbox uses them as idempotency keys and as its read cursor
 //! ([`IncidentStore::events_since`]).
 //!
-//! ## Schema (version 3, `PRAGMA user_version`)
+//! ## Schema (version 4, `PRAGMA user_version`)
 //!
 //! ```text
 //! incidents           id PK AUTOINCREMENT, object, state open|resolved, grade, max_grade,
@@ -40,7 +41,8 @@
 //!                     authority {…}, next_escalation {grade, at}, onset, detected_at,
 //!                     clearing_since, acknowledged_at/_by, impact_confirmed_at/_by,
 //!                     resolved_at, cause, false_positive (reason), false_positive_at,
-//!                     maintenance 0|1, drill 0|1, updated_at
+//!                     maintenance 0|1, drill 0|1, updated_at, result, organisations [..],
+//!                     reported_at, reported_to, coordinator_confirmed_at
 //!                     UNIQUE (object) WHERE state = 'open'; CHECK open ⇔ resolved_at IS NULL
 //! incident_events     id PK AUTOINCREMENT, incident_id → incidents ON DELETE CASCADE,
 //!                     seq (1, 2, … per incident; UNIQUE with incident_id), type, at, grade,
@@ -51,10 +53,14 @@
 //! ledger_meta         key PK, value (ledger_id: random, prefixes every alert delivery id)
 //! monitor_events      id PK AUTOINCREMENT, type monitor.isolated|recovered, at, payload
 //! outbox, outbox_cursor, outbox_delivery: the alert outbox, see crate::alert
+//! notification_receipts id, incident_id → incidents ON DELETE CASCADE, organisation, at, by,
+//!                     recorded_at
 //! ```
 //!
 //! Version 2 made the one-open-incident index per (object, drill); version 3 added the alert
-//! outbox and monitor events.
+//! outbox and monitor events; version 4 the record of the incident-coordination circular
+//! (docs/records.md): result, organisations, the report to the coordinating body and its
+//! confirmation, receipts.
 //!
 //! Grades are stored as roman numerals (`I` … `IV`), times as Unix milliseconds (INTEGER),
 //! documents as JSON text. Migrations are an append-only list; opening runs the missing ones,
@@ -82,7 +88,8 @@
 //! - a crash after the commit loses nothing: the incidents, events and clocks are on disk, the
 //!   restarted daemon loads the clocks ([`IncidentStore::load_clocks`]) and continues the same
 //!   open incidents with the same onsets — no duplicate `opened`, no reset 1 h count;
-//! - human actions (ack, confirm impact, false positive, cause) are each one transaction too.
+//! - human actions (ack, confirm impact, false positive, cause, and the record's result,
+//!   organisations, report, coordinator confirmation, receipt) are each one transaction too.
 
 pub mod lifecycle;
 mod model;
@@ -91,8 +98,8 @@ mod store;
 pub use crate::grading::{ClockState, ConditionClocks};
 pub use model::{
     rfc3339, Confirmation, EventKind, GradeView, Incident, IncidentDetail, IncidentEvent,
-    IncidentState, ListFilter, MaintenanceWindow, NextEscalation, StateFilter, TimelineEntry,
-    Timestamp,
+    IncidentState, ListFilter, MaintenanceWindow, NextEscalation, Notification, Receipt,
+    StateFilter, TimelineEntry, Timestamp,
 };
 pub use store::{
     AlertEvent, Attempt, DueDelivery, GivenUpDelivery, IncidentStore, MonitorEvent, MonitorKind,

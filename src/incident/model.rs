@@ -194,6 +194,23 @@ pub struct Incident {
     pub drill: bool,
     /// Last change of this record.
     pub updated_at: Timestamp,
+    /// The troubleshooting result, written by a person (what was found and done). Absent
+    /// (and read as None) in snapshots written before ledger version 4.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// The organisations involved in handling it (registry, operator, upstream…), as a
+    /// person listed them.
+    #[serde(default)]
+    pub organisations: Vec<String>,
+    /// When it was reported to the coordinating body.
+    #[serde(default)]
+    pub reported_at: Option<Timestamp>,
+    /// The coordinating body it was reported to.
+    #[serde(default)]
+    pub reported_to: Option<String>,
+    /// When the coordinating body confirmed the report.
+    #[serde(default)]
+    pub coordinator_confirmed_at: Option<Timestamp>,
 }
 
 impl Incident {
@@ -201,6 +218,25 @@ impl Incident {
     pub fn duration_s(&self, now: UnixMillis) -> u64 {
         let end = self.resolved_at.map_or(now, Timestamp::ms);
         end.saturating_sub(self.onset.0) / 1000
+    }
+
+    /// Whether the acknowledgement is overdue: it came more than `within` after detection,
+    /// or it has not come and `now` is more than `within` after detection.
+    pub fn ack_overdue(&self, now: UnixMillis, within: std::time::Duration) -> bool {
+        let limit = self
+            .detected_at
+            .0
+            .saturating_add(u64::try_from(within.as_millis()).unwrap_or(u64::MAX));
+        match self.acknowledged_at {
+            Some(at) => at.0 > limit,
+            None => now > limit,
+        }
+    }
+
+    /// Seconds from onset to resolution (the time the incident took), once resolved.
+    pub fn time_to_resolve_s(&self) -> Option<u64> {
+        self.resolved_at
+            .map(|r| r.0.saturating_sub(self.onset.0) / 1000)
     }
 }
 
@@ -250,11 +286,26 @@ pub enum EventKind {
     /// A person recorded the cause (timeline only).
     #[serde(rename = "incident.cause_set")]
     CauseSet,
+    /// A person recorded the troubleshooting result (timeline only).
+    #[serde(rename = "incident.result_set")]
+    ResultSet,
+    /// A person listed the organisations involved (timeline only).
+    #[serde(rename = "incident.organisations_set")]
+    OrganisationsSet,
+    /// The incident was reported to the coordinating body (timeline only).
+    #[serde(rename = "incident.reported")]
+    Reported,
+    /// The coordinating body confirmed the report (timeline only).
+    #[serde(rename = "incident.coordinator_confirmed")]
+    CoordinatorConfirmed,
+    /// A receiver of a notification confirmed that it received it (timeline only).
+    #[serde(rename = "incident.receipt_confirmed")]
+    ReceiptConfirmed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Opened,
         EventKind::Escalated,
         EventKind::Deescalated,
@@ -268,6 +319,11 @@ impl EventKind {
         EventKind::MaintenanceEnded,
         EventKind::FalsePositive,
         EventKind::CauseSet,
+        EventKind::ResultSet,
+        EventKind::OrganisationsSet,
+        EventKind::Reported,
+        EventKind::CoordinatorConfirmed,
+        EventKind::ReceiptConfirmed,
     ];
 
     /// The stored and serialized name, e.g. `incident.opened`.
@@ -286,6 +342,11 @@ impl EventKind {
             EventKind::MaintenanceEnded => "incident.maintenance_ended",
             EventKind::FalsePositive => "incident.false_positive",
             EventKind::CauseSet => "incident.cause_set",
+            EventKind::ResultSet => "incident.result_set",
+            EventKind::OrganisationsSet => "incident.organisations_set",
+            EventKind::Reported => "incident.reported",
+            EventKind::CoordinatorConfirmed => "incident.coordinator_confirmed",
+            EventKind::ReceiptConfirmed => "incident.receipt_confirmed",
         }
     }
 
@@ -383,6 +444,61 @@ pub struct IncidentDetail {
     pub timeline: Vec<TimelineEntry>,
     /// Impact confirmations given for it.
     pub confirmations: Vec<Confirmation>,
+    /// Every notification of it: one per delivered event kind and sink, with its state.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
+    /// The receivers' explicit confirmations of receipt.
+    #[serde(default)]
+    pub receipts: Vec<Receipt>,
+    /// The acknowledgement came (or is still missing) more than `[daemon] ack_within` after
+    /// detection ([`Incident::ack_overdue`]); false from [`crate::incident::IncidentStore::get`],
+    /// which has no clock, set by [`crate::incident::IncidentStore::detail`].
+    #[serde(default)]
+    pub ack_overdue: bool,
+    /// Seconds from onset to resolution, once resolved.
+    #[serde(default)]
+    pub time_to_resolve_s: Option<u64>,
+}
+
+/// One notification of an incident: an event delivered (or being delivered) to one sink, as
+/// the alert outbox recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The sink's configured name.
+    pub sink: String,
+    /// The idempotency key (`X-Dnsgrade-Delivery`).
+    pub delivery_id: String,
+    /// The event type, e.g. `incident.opened`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the event happened (the notification's content is the event's snapshot).
+    pub event_at: Timestamp,
+    /// `pending`, `delivered` or `given_up`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The HTTP status of the last attempt, if a reply came.
+    pub last_status: Option<u16>,
+    /// The last error, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the receiver answered 2xx: its confirmation of receipt by transport.
+    pub delivered_at: Option<Timestamp>,
+    /// When the outbox gave up.
+    pub given_up_at: Option<Timestamp>,
+}
+
+/// A receiver's explicit confirmation that it received a notification of the incident (by
+/// telephone, mail or its own system), recorded by a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The receiving organisation.
+    pub organisation: String,
+    /// When it confirmed.
+    pub at: Timestamp,
+    /// Who recorded it (or who confirmed), if given.
+    pub by: Option<String>,
+    /// When it was recorded in the ledger.
+    pub recorded_at: Timestamp,
 }
 
 /// A declared maintenance window: incidents of the object are still recorded, but flagged so

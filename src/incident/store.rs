@@ -13,6 +13,9 @@
 //!   cause, manual resolution);
 //! - `maintenance`: maintenance windows;
 //! - `query`: lists, details, the event feed and the open-incident counts;
+//! - `record`: the circular's record (result, organisations, the report to the coordinating
+//!   body and its confirmation, receipts), notifications per incident, overdue
+//!   acknowledgements;
 //! - `prune`: retention;
 //! - `row`: the row codec (columns, decoding rows into model types);
 //! - `outbox`: the alert outbox tables.
@@ -165,6 +168,7 @@ mod maintenance;
 mod operator;
 mod prune;
 mod query;
+mod record;
 mod row;
 mod schema;
 

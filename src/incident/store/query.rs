@@ -114,9 +114,13 @@ impl IncidentStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Some(IncidentDetail {
+            notifications: super::record::notifications(&conn, id)?,
+            receipts: super::record::receipts(&conn, id)?,
             incident,
             timeline,
             confirmations,
+            ack_overdue: false,
+            time_to_resolve_s: None,
         }))
     }
 

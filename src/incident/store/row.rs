@@ -13,7 +13,8 @@ pub(super) const INCIDENT_COLS: &str =
     "id, object, state, grade, max_grade, candidate, rule, reasons, \
     evidence, authority, next_escalation, onset, detected_at, clearing_since, acknowledged_at, \
     acknowledged_by, impact_confirmed_at, impact_confirmed_by, resolved_at, cause, \
-    false_positive, false_positive_at, maintenance, drill, updated_at";
+    false_positive, false_positive_at, maintenance, drill, updated_at, result, organisations, \
+    reported_at, reported_to, coordinator_confirmed_at";
 
 /// The columns of an `incident_events` row: id, incident_id, seq, type, at, grade, payload,
 /// snapshot.
@@ -83,6 +84,11 @@ pub(super) struct RawIncident {
     maintenance: bool,
     drill: bool,
     updated_at: u64,
+    result: Option<String>,
+    organisations: String,
+    reported_at: Option<u64>,
+    reported_to: Option<String>,
+    coordinator_confirmed_at: Option<u64>,
 }
 
 pub(super) fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawIncident> {
@@ -112,6 +118,11 @@ pub(super) fn read_raw(r: &Row<'_>) -> rusqlite::Result<RawIncident> {
         maintenance: r.get(22)?,
         drill: r.get(23)?,
         updated_at: r.get(24)?,
+        result: r.get(25)?,
+        organisations: r.get(26)?,
+        reported_at: r.get(27)?,
+        reported_to: r.get(28)?,
+        coordinator_confirmed_at: r.get(29)?,
     })
 }
 
@@ -172,6 +183,11 @@ pub(super) fn decode(r: RawIncident) -> StoreResult<Incident> {
         maintenance: r.maintenance,
         drill: r.drill,
         updated_at: Timestamp(r.updated_at),
+        result: r.result,
+        organisations: serde_json::from_str(&r.organisations)?,
+        reported_at: ts(r.reported_at),
+        reported_to: r.reported_to,
+        coordinator_confirmed_at: ts(r.coordinator_confirmed_at),
     })
 }
 

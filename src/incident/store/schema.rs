@@ -131,6 +131,26 @@ CREATE TABLE outbox_delivery (
 ) WITHOUT ROWID;
 CREATE INDEX outbox_delivery_pending ON outbox_delivery (sink, state, stream, outbox_id);
 "#,
+    // 4: the incident record of the incident-coordination circular (docs/records.md): the
+    // troubleshooting result, the organisations involved, the report to the coordinating body
+    // and its confirmation, and the receivers' confirmations of receipt.
+    r#"
+ALTER TABLE incidents ADD COLUMN result TEXT;
+ALTER TABLE incidents ADD COLUMN organisations TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE incidents ADD COLUMN reported_at INTEGER;
+ALTER TABLE incidents ADD COLUMN reported_to TEXT;
+ALTER TABLE incidents ADD COLUMN coordinator_confirmed_at INTEGER;
+
+CREATE TABLE notification_receipts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id  INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    organisation TEXT    NOT NULL,
+    at           INTEGER NOT NULL,
+    by           TEXT,
+    recorded_at  INTEGER NOT NULL
+);
+CREATE INDEX notification_receipts_incident ON notification_receipts (incident_id);
+"#,
 ];
 
 /// The schema version this build writes (`PRAGMA user_version`).

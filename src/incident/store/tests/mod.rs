@@ -5,6 +5,7 @@ mod durability;
 mod lifecycle;
 mod operator;
 mod query;
+mod record;
 
 use super::schema::MIGRATIONS;
 use super::*;
