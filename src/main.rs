@@ -364,6 +364,61 @@ enum IncidentsCommand {
         #[arg(long)]
         text: String,
     },
+    /// Record the troubleshooting result (replaces an earlier one; the timeline keeps both).
+    Result {
+        /// Incident id.
+        id: i64,
+        /// What was found and done, as it goes into the report.
+        #[arg(long)]
+        text: String,
+    },
+    /// Record the organisations involved (replaces the earlier list).
+    Organisations {
+        /// Incident id.
+        id: i64,
+        /// An organisation involved; repeat for each.
+        #[arg(long = "organisation", alias = "org", required = true)]
+        organisations: Vec<String>,
+    },
+    /// Record that the incident was reported to the coordinating body.
+    Reported {
+        /// Incident id.
+        id: i64,
+        /// The coordinating body (e.g. CNCERT).
+        #[arg(long)]
+        to: String,
+        /// Who reported.
+        #[arg(long)]
+        by: String,
+        /// When: now (the default), Unix ms, or RFC 3339 with any offset.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Record that the coordinating body confirmed the report.
+    CoordinatorConfirmed {
+        /// Incident id.
+        id: i64,
+        /// Who confirmed there, or who took the confirmation.
+        #[arg(long)]
+        by: String,
+        /// When: now (the default), Unix ms, or RFC 3339 with any offset.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Record that a receiver confirmed it received a notification of the incident.
+    Receipt {
+        /// Incident id.
+        id: i64,
+        /// The receiving organisation.
+        #[arg(long)]
+        organisation: String,
+        /// Who recorded it.
+        #[arg(long)]
+        by: Option<String>,
+        /// When it confirmed: now (the default), Unix ms, or RFC 3339 with any offset.
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -482,6 +537,35 @@ fn incident_call(action: IncidentsCommand) -> cli::IncidentCall {
             cli::IncidentCall::FalsePositive { id, reason }
         }
         IncidentsCommand::Cause { id, text } => cli::IncidentCall::Cause { id, text },
+        other => cli::IncidentCall::Record(record_call(other)),
+    }
+}
+
+/// The record's writes (`result`, `organisations`, `reported`, `coordinator-confirmed`,
+/// `receipt`); `incident_call` handles the rest.
+fn record_call(action: IncidentsCommand) -> cli::RecordCall {
+    use cli::RecordCall as R;
+    match action {
+        IncidentsCommand::Result { id, text } => R::Result { id, text },
+        IncidentsCommand::Organisations { id, organisations } => {
+            R::Organisations { id, organisations }
+        }
+        IncidentsCommand::Reported { id, to, by, at } => R::Reported { id, to, by, at },
+        IncidentsCommand::CoordinatorConfirmed { id, by, at } => {
+            R::CoordinatorConfirmed { id, by, at }
+        }
+        IncidentsCommand::Receipt {
+            id,
+            organisation,
+            by,
+            at,
+        } => R::Receipt {
+            id,
+            organisation,
+            by,
+            at,
+        },
+        other => unreachable!("incident_call handles {other:?}"),
     }
 }
 

@@ -61,6 +61,8 @@ pub const OBJECT_GRADE: &str = "dnsgrade_object_grade";
 pub const OBJECT_CANDIDATE_GRADE: &str = "dnsgrade_object_candidate_grade";
 /// Open incidents by grade.
 pub const OPEN_INCIDENTS: &str = "dnsgrade_open_incidents";
+/// Incidents whose acknowledgement is overdue (`[daemon] ack_within`).
+pub const INCIDENTS_ACK_OVERDUE: &str = "dnsgrade_incidents_ack_overdue";
 /// 1 when the vantage point is cut off.
 pub const VANTAGE_ISOLATED: &str = "dnsgrade_vantage_isolated";
 /// Incident events written.
@@ -134,6 +136,7 @@ pub const ALL_NAMES: &[&str] = &[
     OBJECT_GRADE,
     OBJECT_CANDIDATE_GRADE,
     OPEN_INCIDENTS,
+    INCIDENTS_ACK_OVERDUE,
     VANTAGE_ISOLATED,
     INCIDENT_EVENTS_TOTAL,
     SOA_SERIAL,
@@ -230,6 +233,8 @@ pub struct Metrics {
     pub object_candidate_grade: IntGaugeVec,
     /// dnsgrade_open_incidents{grade}.
     pub open_incidents: IntGaugeVec,
+    /// dnsgrade_incidents_ack_overdue.
+    pub incidents_ack_overdue: IntGauge,
     /// dnsgrade_vantage_isolated.
     pub vantage_isolated: IntGauge,
     /// dnsgrade_incident_events_total{type}.
@@ -398,6 +403,7 @@ impl Metrics {
             &["grade"],
         )
         .expect("valid metric");
+        let incidents_ack_overdue = IntGauge::new(INCIDENTS_ACK_OVERDUE, "Incidents (drills and false positives aside) not acknowledged within [daemon] ack_within of their detection (24 h by default).").expect("valid metric");
         let vantage_isolated = IntGauge::new(VANTAGE_ISOLATED, "1 when most control probes fail: this vantage point is cut off and grading is suspended.").expect("valid metric");
         let incident_events = IntCounterVec::new(
             Opts::new(
@@ -543,6 +549,7 @@ impl Metrics {
             Fam::Std(Arc::new(object_grade.clone())),
             Fam::Std(Arc::new(object_candidate_grade.clone())),
             Fam::Std(Arc::new(open_incidents.clone())),
+            Fam::Std(Arc::new(incidents_ack_overdue.clone())),
             Fam::Std(Arc::new(vantage_isolated.clone())),
             Fam::Std(Arc::new(incident_events.clone())),
             Fam::Compact(soa_serial.clone()),
@@ -612,6 +619,7 @@ impl Metrics {
             object_grade,
             object_candidate_grade,
             open_incidents,
+            incidents_ack_overdue,
             vantage_isolated,
             incident_events,
             soa_serial,

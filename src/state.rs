@@ -302,6 +302,14 @@ impl Shared {
                 .set(o.assessment.candidate.map(Level::gauge).unwrap_or(0));
         }
         m.vantage_isolated.set(i64::from(board.isolated));
+        let ack_within = self.config.load().daemon.ack_within;
+        if let Ok(n) = self
+            .incidents
+            .ack_overdue_count(self.clock.now_ms(), ack_within)
+        {
+            m.incidents_ack_overdue
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         if let Ok(counts) = self.incidents.open_count_by_grade() {
             for level in Level::ALL {
                 m.open_incidents

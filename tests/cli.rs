@@ -764,3 +764,190 @@ async fn operator_commands_change_the_ledger_of_a_real_daemon() {
     drop(d);
     lab.stop().await;
 }
+
+/// The circular's record through the command line and a real daemon: result, organisations,
+/// the report to the coordinating body and its confirmation, a receipt; the detail then has
+/// them, its notifications list and `ack_overdue`; bad times and a confirmation before the
+/// report are refused with 64; `/metrics` has the overdue gauge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_commands_write_the_circulars_record_through_a_real_daemon() {
+    const TOKEN: &str = "cli-token";
+    let lab = support::lab().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("probes.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nlisten = \"127.0.0.1:0\"\nstate_dir = \"{}\"\ninterval = \"1s\"\ntick = \"1s\"\napi_token = \"env:DNSGRADE_API_TOKEN\"\nack_within = \"2h\"\n\n\
+             [[tld]]\nname = \"cn\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"{}\"]\n",
+            dir.path().join("state").display(),
+            lab.local_addr()
+        ),
+    )
+    .expect("write");
+    let d = support::DaemonProc::start(&cfg, None, Some(TOKEN));
+    let api = format!("http://{}", d.http);
+    let env: Vec<(&'static str, String)> = vec![
+        ("DNSGRADE_API", api.clone()),
+        ("DNSGRADE_API_TOKEN", TOKEN.to_string()),
+    ];
+    let call = |args: Vec<String>| {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&args, &env)
+        })
+    };
+    let argv = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let (code, _, err) = call(argv(&["drill", "--scenario", "tld-II", "--by", "lead"]))
+        .await
+        .expect("join");
+    assert_eq!(code, 0, "{err}");
+    let list = support::get_json(d.http, "/api/v1/drills").await;
+    let id = list["open"][0]["id"]
+        .as_i64()
+        .expect("drill id")
+        .to_string();
+    let detected = list["open"][0]["detected_at"]["ms"]
+        .as_u64()
+        .expect("detected");
+    let at = |ms: u64| ms.to_string();
+
+    let steps: Vec<(Vec<String>, &str)> = vec![
+        (
+            argv(&["incidents", "result", &id, "--text", "restarted node a"]),
+            "incident.result_set",
+        ),
+        (
+            argv(&[
+                "incidents",
+                "organisations",
+                &id,
+                "--organisation",
+                "CNNIC",
+                "--org",
+                "中国电信",
+            ]),
+            "incident.organisations_set",
+        ),
+        (
+            argv(&[
+                "incidents",
+                "reported",
+                &id,
+                "--to",
+                "CNCERT",
+                "--by",
+                "Li",
+                "--at",
+                &at(detected + 1_000),
+            ]),
+            "incident.reported",
+        ),
+        (
+            argv(&[
+                "incidents",
+                "coordinator-confirmed",
+                &id,
+                "--by",
+                "CNCERT duty desk",
+                "--at",
+                &at(detected + 2_000),
+            ]),
+            "incident.coordinator_confirmed",
+        ),
+        (
+            argv(&[
+                "incidents",
+                "receipt",
+                &id,
+                "--organisation",
+                "广东省通信管理局",
+                "--by",
+                "Wang",
+            ]),
+            "incident.receipt_confirmed",
+        ),
+    ];
+    for (args, kind) in steps {
+        let (code, text, err) = call(args.clone()).await.expect("join");
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(text.contains(kind), "{args:?}: {text}");
+    }
+    let detail = support::get_json(d.http, &format!("/api/v1/incidents/{id}")).await;
+    let inc = &detail["incident"];
+    assert_eq!(inc["result"], "restarted node a");
+    assert_eq!(
+        inc["organisations"],
+        serde_json::json!(["CNNIC", "中国电信"])
+    );
+    assert_eq!(inc["reported_to"], "CNCERT");
+    assert_eq!(inc["reported_at"]["ms"], detected + 1_000);
+    assert_eq!(inc["coordinator_confirmed_at"]["ms"], detected + 2_000);
+    assert_eq!(detail["receipts"][0]["organisation"], "广东省通信管理局");
+    assert_eq!(detail["receipts"][0]["by"], "Wang");
+    assert!(detail["notifications"].is_array(), "{detail}");
+    assert_eq!(detail["ack_overdue"], false, "detected just now, limit 2 h");
+
+    // A time that does not parse, and one before the report: refused as wrong (64).
+    let (code, _, err) = call(argv(&[
+        "incidents",
+        "reported",
+        &id,
+        "--to",
+        "CNCERT",
+        "--by",
+        "Li",
+        "--at",
+        "yesterday",
+    ]))
+    .await
+    .expect("join");
+    assert_eq!(code, 64, "{err}");
+    let (code, _, err) = call(argv(&[
+        "incidents",
+        "coordinator-confirmed",
+        &id,
+        "--by",
+        "x",
+        "--at",
+        &at(detected),
+    ]))
+    .await
+    .expect("join");
+    assert_eq!(code, 64, "{err}");
+    // The API answers 400 for an empty organisation and 401 without the token.
+    let (status, body) = support::http_post(
+        d.http,
+        &format!("/api/v1/incidents/{id}/receipt"),
+        Some(TOKEN),
+        r#"{"organisation":" "}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = support::http_post(
+        d.http,
+        &format!("/api/v1/incidents/{id}/result"),
+        None,
+        r#"{"text":"x"}"#,
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let (code, text, _) = call(argv(&["incidents", "show", &id])).await.expect("join");
+    assert_eq!(code, 0);
+    assert!(text.contains("result: restarted node a"), "{text}");
+    assert!(text.contains("organisations: CNNIC, 中国电信"), "{text}");
+    assert!(text.contains("reported to CNCERT"), "{text}");
+    assert!(text.contains("receipt from 广东省通信管理局"), "{text}");
+    let (_, metrics) = support::http_get(d.http, "/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "dnsgrade_incidents_ack_overdue 0"),
+        "the gauge is exported (drills are not counted)"
+    );
+    drop(d);
+    lab.stop().await;
+}

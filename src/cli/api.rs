@@ -153,6 +153,20 @@ impl ApiClient {
             .map(|a: EventAnswer| a.event)
     }
 
+    /// `POST /api/v1/incidents/{id}/{action}` with `body`: one of the record's writes
+    /// (`result`, `organisations`, `reported`, `coordinator-confirmed`, `receipt`), answered
+    /// by the event it wrote.
+    pub async fn record<B: serde::Serialize>(
+        &self,
+        id: i64,
+        action: &str,
+        body: &B,
+    ) -> Result<IncidentEvent, ApiCallError> {
+        self.post(&format!("/api/v1/incidents/{id}/{action}"), body)
+            .await
+            .map(|a: EventAnswer| a.event)
+    }
+
     /// `GET /api/v1/maintenance`: the windows that have not ended.
     pub async fn maintenance(&self) -> Result<MaintenanceList, ApiCallError> {
         self.call(self.http.get(self.url("/api/v1/maintenance")))

@@ -86,6 +86,8 @@ pub enum IncidentCall {
         /// The root cause.
         text: String,
     },
+    /// The record's writes: result, organisations, reported, coordinator-confirmed, receipt.
+    Record(super::RecordCall),
 }
 
 /// One `dnsgrade drill` call.
@@ -154,6 +156,7 @@ pub async fn incidents(
             out.print(&client.mark_false_positive(id, &reason).await?, event)
         }
         IncidentCall::Cause { id, text } => out.print(&client.set_cause(id, &text).await?, event),
+        IncidentCall::Record(call) => out.print(&super::record::send(&client, call).await?, event),
     })
 }
 
@@ -267,6 +270,58 @@ fn format_incident_list(list: &[Incident], times: &Times) -> String {
     list.iter().map(|i| incident_line(i, times)).collect()
 }
 
+/// The circular's record of an incident: acknowledgement against the limit, result,
+/// organisations, the report to the coordinating body, notifications and receipts.
+fn record_text(d: &IncidentDetail, times: &Times) -> String {
+    let i = &d.incident;
+    let mut out = String::new();
+    let show = |t: Option<crate::incident::Timestamp>| t.map_or("-".to_string(), |t| times.show(t));
+    let _ = writeln!(
+        out,
+        "acknowledged: {}{}",
+        show(i.acknowledged_at),
+        if d.ack_overdue { "  (overdue)" } else { "" }
+    );
+    if let Some(r) = &i.result {
+        let _ = writeln!(out, "result: {r}");
+    }
+    if !i.organisations.is_empty() {
+        let _ = writeln!(out, "organisations: {}", i.organisations.join(", "));
+    }
+    if let Some(to) = &i.reported_to {
+        let _ = writeln!(
+            out,
+            "reported to {to}: {}  confirmed: {}",
+            show(i.reported_at),
+            show(i.coordinator_confirmed_at)
+        );
+    }
+    if let Some(s) = d.time_to_resolve_s {
+        let _ = writeln!(out, "time to resolve: {s} s");
+    }
+    for n in &d.notifications {
+        let _ = writeln!(
+            out,
+            "notified {} {} {} {} (HTTP {}) delivered {}",
+            n.sink,
+            n.kind,
+            n.delivery_id,
+            n.state,
+            n.last_status.map_or("-".to_string(), |s| s.to_string()),
+            show(n.delivered_at)
+        );
+    }
+    for r in &d.receipts {
+        let _ = writeln!(
+            out,
+            "receipt from {} at {}",
+            r.organisation,
+            times.show(r.at)
+        );
+    }
+    out
+}
+
 /// An incident with its rule, reasons, cause, false-positive mark and timeline.
 fn format_incident_detail(d: &IncidentDetail, times: &Times) -> String {
     let i = &d.incident;
@@ -275,6 +330,7 @@ fn format_incident_detail(d: &IncidentDetail, times: &Times) -> String {
     if let Some(c) = &i.cause {
         let _ = writeln!(out, "cause: {c}");
     }
+    out.push_str(&record_text(d, times));
     if let Some(r) = &i.false_positive {
         let _ = writeln!(out, "false positive: {r}");
     }

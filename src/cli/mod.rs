@@ -1,6 +1,7 @@
 //! The command-line tools' work, apart from argument parsing: `check-config`'s description
 //! (`describe`), `probe` (one query printed like dig), the clients of a running daemon's API
-//! (`api`: a typed client; `incidents`: `dnsgrade incidents` and `dnsgrade drill`;
+//! (`api`: a typed client; `incidents`: `dnsgrade incidents` and `dnsgrade drill`; `record`:
+//! the circular's record (result, organisations, reported, coordinator-confirmed, receipt);
 //! `maintenance`: `dnsgrade maintenance`), times as people type and read them (`time`), and
 //! the exit codes (`exit`).
 
@@ -10,6 +11,7 @@ pub mod exit;
 mod incidents;
 mod maintenance;
 mod probe;
+mod record;
 mod time;
 
 pub use api::{ApiCallError, ApiClient};
@@ -17,4 +19,5 @@ pub use describe::{describe_config, describe_config_json};
 pub use incidents::{drill, incidents, DrillCall, IncidentCall, Output};
 pub use maintenance::{maintenance, MaintenanceCall};
 pub use probe::{format_message, probe, rcode_name, ProbeCliError, ProbeOptions, ProbeRun};
+pub use record::RecordCall;
 pub use time::{parse_instant, parse_zone, Times};

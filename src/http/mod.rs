@@ -3,7 +3,8 @@
 //! `POST /-/reload`.
 //!
 //! Reads are open (bind the daemon to loopback or put it behind a proxy). Writes — ack,
-//! confirm-impact, false-positive, cause, maintenance (declare, end) — need `Authorization: Bearer <token>`
+//! confirm-impact, false-positive, cause, the record (result, organisations, reported,
+//! coordinator-confirmed, receipt), maintenance (declare, end) — need `Authorization: Bearer <token>`
 //! with the `api_token` of the config, compared in constant time; without a configured token
 //! the write API is off (403). A bad request body is a 400 with a reason.
 
@@ -19,8 +20,9 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use wire::{
-    ByBody, CauseBody, DrillBody, DrillEvents, ErrorAnswer, EventAnswer, IncidentList, ListQuery,
-    MaintenanceBody, MaintenanceId, MaintenanceList, ReasonBody,
+    ByBody, CauseBody, ConfirmedBody, DrillBody, DrillEvents, ErrorAnswer, EventAnswer,
+    IncidentList, ListQuery, MaintenanceBody, MaintenanceId, MaintenanceList, OrganisationsBody,
+    ReasonBody, ReceiptBody, ReportedBody, ResultBody,
 };
 
 /// The router over the daemon's shared state.
@@ -43,6 +45,14 @@ pub fn router(shared: Shared) -> Router {
             post(false_positive),
         )
         .route("/api/v1/incidents/{id}/cause", post(cause))
+        .route("/api/v1/incidents/{id}/result", post(result))
+        .route("/api/v1/incidents/{id}/organisations", post(organisations))
+        .route("/api/v1/incidents/{id}/reported", post(reported))
+        .route(
+            "/api/v1/incidents/{id}/coordinator-confirmed",
+            post(coordinator_confirmed),
+        )
+        .route("/api/v1/incidents/{id}/receipt", post(receipt))
         .route(
             "/api/v1/maintenance",
             get(list_maintenance).post(declare_maintenance),
@@ -292,7 +302,8 @@ fn parse_id(id: &str) -> Result<i64, ApiError> {
 async fn get_incident(State(s): State<Shared>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id)?;
     let store = s.incidents.clone();
-    match tokio::task::spawn_blocking(move || store.get(id))
+    let (now, ack_within) = (s.clock.now_ms(), s.config.load().daemon.ack_within);
+    match tokio::task::spawn_blocking(move || store.detail(id, now, ack_within))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
     {
@@ -490,6 +501,145 @@ async fn cause(
         &raw,
         check,
         |st, id, b: CauseBody, now| st.set_cause(id, &b.text, now),
+    )
+    .await
+}
+
+async fn result(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let check = |_: &ResultBody| Ok(());
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: ResultBody, now| st.set_result(id, &b.text, now),
+    )
+    .await
+}
+
+async fn organisations(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let check = |_: &OrganisationsBody| Ok(());
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: OrganisationsBody, now| st.set_organisations(id, &b.organisations, now),
+    )
+    .await
+}
+
+/// The `at` of a record body: the time given, or `now`; a time that does not parse is a 400
+/// (as `StoreError::Invalid`).
+fn at_or_now(at: Option<&str>, now: u64) -> Result<u64, StoreError> {
+    match at {
+        None => Ok(now),
+        Some(t) => parse_time(t).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "at \"{t}\" is neither Unix milliseconds nor an RFC 3339 time like 2026-11-22T18:00:00+08:00"
+            ))
+        }),
+    }
+}
+
+async fn reported(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let check = |b: &ReportedBody| {
+        if b.to.trim().is_empty() || b.by.trim().is_empty() {
+            Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "\"to\" must name the coordinating body and \"by\" who reported".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: ReportedBody, now| {
+            let at = at_or_now(b.at.as_deref(), now)?;
+            st.report_to_coordinator(id, &b.to, &b.by, at, now)
+        },
+    )
+    .await
+}
+
+async fn coordinator_confirmed(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let check = |b: &ConfirmedBody| {
+        if b.by.trim().is_empty() {
+            Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "\"by\" must name who confirmed".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: ConfirmedBody, now| {
+            let at = at_or_now(b.at.as_deref(), now)?;
+            st.coordinator_confirmed(id, &b.by, at, now)
+        },
+    )
+    .await
+}
+
+async fn receipt(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> ApiResult {
+    let check = |b: &ReceiptBody| {
+        if b.organisation.trim().is_empty() {
+            Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "\"organisation\" must name the receiver".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    incident_event(
+        &s,
+        &headers,
+        &id,
+        &raw,
+        check,
+        |st, id, b: ReceiptBody, now| {
+            let at = at_or_now(b.at.as_deref(), now)?;
+            st.confirm_receipt(id, &b.organisation, b.by.as_deref(), at, now)
+        },
     )
     .await
 }

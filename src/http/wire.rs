@@ -52,6 +52,70 @@ pub struct CauseBody {
     pub text: String,
 }
 
+/// Body of result: the troubleshooting result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultBody {
+    /// What was found and done, as a person wrote it.
+    pub text: String,
+}
+
+/// Body of organisations: the organisations involved (replaces the earlier list).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationsBody {
+    /// Their names.
+    pub organisations: Vec<String>,
+}
+
+/// Body of reported: the incident was reported to the coordinating body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportedBody {
+    /// The coordinating body.
+    pub to: String,
+    /// Who reported.
+    pub by: String,
+    /// When (Unix ms or RFC 3339 with any offset; default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// Body of coordinator-confirmed: the coordinating body confirmed the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmedBody {
+    /// Who confirmed there, or who took the confirmation.
+    pub by: String,
+    /// When (Unix ms or RFC 3339 with any offset; default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// Body of receipt: a receiver confirmed that it received a notification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    /// The receiving organisation.
+    pub organisation: String,
+    /// Who recorded it (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// When it confirmed (Unix ms or RFC 3339 with any offset; default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// `GET /api/v1/report` query parameters: the period, as dates in Asia/Shanghai (+08:00),
+/// both included.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct ReportQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, `YYYY-MM-DD`.
+    pub to: String,
+}
+
 /// Body of `POST /api/v1/maintenance`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
