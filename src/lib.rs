@@ -31,7 +31,8 @@
 //! - [`grading`]: the matrix as pure functions, and the condition clocks it reads.
 //! - [`incident`]: lifecycle and the SQLite ledger.
 //! - [`alert`]: the durable outbox and its sinks (webhooks, Alertmanager); [`drill`]: synthetic
-//!   incidents that exercise the whole chain (应急演练).
+//!   incidents that exercise the whole chain (应急演练); [`report`]: the periodic report of
+//!   the incident-coordination circular (pure figures, HTML, CSV).
 //! - [`evaluator`]: the tick that turns statistics into grades and incidents; [`capacity`]:
 //!   what a configuration asks of the probe engine; [`sweep`]: `dnsgrade sweep`.
 //! - [`state`]: what the daemon publishes for readers; [`status_page`]: the HTML page at `/`.
@@ -55,6 +56,7 @@ pub mod level;
 pub mod metrics;
 pub mod probe;
 pub mod reference;
+pub mod report;
 pub mod state;
 pub mod stats;
 pub mod status_page;

@@ -27,8 +27,9 @@ const FLOORS: &[&[&str]] = &[
     &["grading"],
     // The ledger.
     &["incident"],
-    // What the ledger feeds: the alert outbox; drills that write into it.
-    &["alert", "drill"],
+    // What the ledger feeds: the alert outbox; drills that write into it; the periodic report
+    // computed from it.
+    &["alert", "drill", "report"],
     // The tick; check-config's capacity figures; `dnsgrade sweep`.
     &["evaluator", "capacity", "sweep"],
     // What readers see: the published state, the status page.
