@@ -32,7 +32,10 @@ pub static malloc_conf: &[u8; 60] =
     b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 // Exit codes (sysexits.h where one fits); every code is listed in `cli::exit`.
-use cli::exit::{CONFIG as EXIT_CONFIG, DATA as EXIT_DATA, UNAVAILABLE as EXIT_UNAVAILABLE};
+use cli::exit::{
+    CANT_CREATE as EXIT_CANTCREAT, CONFIG as EXIT_CONFIG, DATA as EXIT_DATA,
+    UNAVAILABLE as EXIT_UNAVAILABLE,
+};
 
 /// `dnsgrade --version`: `dnsgrade 0.1.0 (rev abc123456789)`.
 const VERSION: &str = concat!(
@@ -136,6 +139,27 @@ enum Command {
         api: ApiArgs,
         #[command(subcommand)]
         action: IncidentsCommand,
+    },
+    /// Write the periodic report of the incident-coordination circular (every six months, due
+    /// 15 June and 15 December) from a running daemon's ledger: incidents per class and grade,
+    /// each with its record, times to detect, acknowledge and resolve, acknowledgements within
+    /// 24 h, availability per object and month, drills, false positives.
+    #[command(after_help = cli::exit::API_CODES_HELP)]
+    Report {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// First day of the period, YYYY-MM-DD in China Standard Time (+08:00).
+        #[arg(long)]
+        from: String,
+        /// Last day of the period (included), YYYY-MM-DD in +08:00.
+        #[arg(long)]
+        to: String,
+        /// html (printable to PDF, the default), csv (one row per incident) or json.
+        #[arg(long, value_enum, default_value_t = cli::ReportFormat::Html)]
+        format: cli::ReportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Run a drill (应急演练) through a running daemon: a synthetic incident that goes through
     /// the ledger, alerts and status with "drill": true.
@@ -506,6 +530,21 @@ fn dispatch(command: Command, rt: &tokio::runtime::Runtime) -> ExitCode {
             let result = rt.block_on(cli::maintenance(&api.api, token, call, &out));
             print_or_fail("dnsgrade maintenance", result)
         }
+        Command::Report {
+            api,
+            from,
+            to,
+            format,
+            output,
+        } => {
+            let format = if api.json {
+                cli::ReportFormat::Json
+            } else {
+                format
+            };
+            let result = rt.block_on(cli::report(&api.api, &from, &to, format));
+            write_report(result, output.as_deref())
+        }
         Command::Lab { hold } => rt.block_on(lab(hold)),
         Command::Sweep(args) => rt.block_on(run_sweep(args)),
         Command::Probe(args) => rt.block_on(probe(args)),
@@ -675,6 +714,23 @@ fn print_or_fail(command: &str, result: Result<String, cli::ApiCallError>) -> Ex
             eprintln!("{command}: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Prints the report, or writes it to `output`.
+fn write_report(
+    result: Result<String, cli::ApiCallError>,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    match (result, output) {
+        (Ok(text), Some(path)) => match std::fs::write(path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dnsgrade report: cannot write {}: {e}", path.display());
+                ExitCode::from(EXIT_CANTCREAT)
+            }
+        },
+        (result, _) => print_or_fail("dnsgrade report", result),
     }
 }
 

@@ -167,6 +167,15 @@ impl ApiClient {
             .map(|a: EventAnswer| a.event)
     }
 
+    /// `GET /api/v1/report`: the periodic report of a period.
+    pub async fn report(
+        &self,
+        query: &crate::http::wire::ReportQuery,
+    ) -> Result<crate::report::Report, ApiCallError> {
+        self.call(self.http.get(self.url("/api/v1/report")).query(query))
+            .await
+    }
+
     /// `GET /api/v1/maintenance`: the windows that have not ended.
     pub async fn maintenance(&self) -> Result<MaintenanceList, ApiCallError> {
         self.call(self.http.get(self.url("/api/v1/maintenance")))

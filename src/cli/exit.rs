@@ -31,6 +31,8 @@ pub const SERVER_ERROR: u8 = 70;
 pub const PROTOCOL: u8 = 76;
 /// EX_NOPERM: the API refused the token (401: missing or wrong; 403: writes are disabled).
 pub const NO_PERMISSION: u8 = 77;
+/// EX_CANTCREAT: `dnsgrade report --output` could not write its file.
+pub const CANT_CREATE: u8 = 73;
 /// EX_CONFIG: the probes or rules file is invalid or unreadable.
 pub const CONFIG: u8 = 78;
 

@@ -59,6 +59,7 @@ pub fn router(shared: Shared) -> Router {
         )
         .route("/api/v1/maintenance/{id}/end", post(end_maintenance))
         .route("/api/v1/outbox", get(outbox))
+        .route("/api/v1/report", get(report))
         .route("/api/v1/drills", get(list_drills).post(start_drill))
         .route("/api/v1/drills/{id}/end", post(end_drill))
         .route("/-/reload", post(reload))
@@ -642,6 +643,50 @@ async fn receipt(
         },
     )
     .await
+}
+
+/// `GET /api/v1/report?from=YYYY-MM-DD&to=YYYY-MM-DD`: the periodic report of the period
+/// (days in +08:00, both included) as JSON (`crate::report::Report`); 400 for a bad period.
+async fn report(State(s): State<Shared>, Query(q): Query<wire::ReportQuery>) -> ApiResult {
+    use crate::report::{build, Input, Period};
+    let period = Period::parse(&q.from, &q.to).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let now = s.clock.now_ms();
+    let config = s.config.load();
+    let ack_within = config.daemon.ack_within;
+    let objects: Vec<_> = config
+        .objects
+        .iter()
+        .filter(|o| o.class != crate::config::ObjectClass::Control)
+        .map(crate::grading::object_key)
+        .collect();
+    let store = s.incidents.clone();
+    let r = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let filter = ListFilter {
+            state: StateFilter::All,
+            since: Some(period.start.0),
+            include_false_positive: true,
+            include_drill: true,
+            limit: None,
+            without_evidence: true,
+        };
+        let mut details = Vec::new();
+        for i in store.list(&filter)? {
+            if i.onset.0 < period.end.0 {
+                details.extend(store.get(i.id)?);
+            }
+        }
+        let input = Input {
+            period,
+            now,
+            ack_within,
+            objects,
+            incidents: &details,
+        };
+        Ok(build(&input))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(r).into_response())
 }
 
 async fn list_maintenance(State(s): State<Shared>) -> ApiResult {

@@ -41,15 +41,16 @@ fn opt_time(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".into(), cst)
 }
 
-/// `1h02m05s`, `45s`.
-fn dur(s: u64) -> String {
+/// `1h02m05s`, `24h`, `1h30m`, `45s`.
+pub(super) fn dur(s: u64) -> String {
     let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
-    if h > 0 {
-        format!("{h}h{m:02}m{sec:02}s")
-    } else if m > 0 {
-        format!("{m}m{sec:02}s")
-    } else {
-        format!("{sec}s")
+    match (h, m, sec) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, sec) => format!("{m}m{sec:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, 0) => format!("{h}h{m:02}m"),
+        (h, m, sec) => format!("{h}h{m:02}m{sec:02}s"),
     }
 }
 

@@ -525,3 +525,14 @@ fn html_carries_the_figures_and_both_charts() {
     assert!(h.contains("data-figure=\"avail-website/w-2026-12-IV\" data-value=\"0\""));
     assert!(h.contains("@page{size:A4 landscape"));
 }
+
+#[test]
+fn durations_read_as_hours_minutes_seconds() {
+    use render::dur;
+    assert_eq!(dur(45), "45s");
+    assert_eq!(dur(120), "2m");
+    assert_eq!(dur(90), "1m30s");
+    assert_eq!(dur(86_400), "24h");
+    assert_eq!(dur(5_400), "1h30m");
+    assert_eq!(dur(3_725), "1h02m05s");
+}
