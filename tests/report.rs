@@ -296,6 +296,8 @@ async fn the_periodic_report_from_a_real_ledger_as_json_csv_html_and_pdf() {
     if let Ok(keep) = std::env::var("DNSGRADE_KEEP_REPORT") {
         let _ = std::fs::copy(&pdf, format!("{keep}.pdf"));
         let _ = std::fs::copy(&png, format!("{keep}.png"));
+        let _ = std::fs::copy(&csv_path, format!("{keep}.csv"));
+        let _ = std::fs::copy(&html_path, format!("{keep}.html"));
     }
 
     // A period that ends before it begins is refused by the API: 64.

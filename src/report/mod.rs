@@ -94,8 +94,7 @@ impl Period {
             return out;
         };
         let mut m = first.first_of_month();
-        loop {
-            let Ok(start) = start_of(m) else { break };
+        while let Ok(start) = start_of(m) {
             if start >= self.end.0 {
                 break;
             }
