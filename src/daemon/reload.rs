@@ -232,9 +232,13 @@ impl Diff {
     }
 }
 
-/// The `[daemon]` settings that differ: each needs a restart.
+/// The `[daemon]` settings that differ: each needs a restart. A setting not named here still
+/// counts (the whole section is compared), as "[daemon]".
 fn daemon_changes(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str> {
-    let fields: [(&str, bool); 17] = [
+    if old == new {
+        return Vec::new();
+    }
+    let fields: [(&str, bool); 18] = [
         ("listen", old.listen != new.listen),
         ("state_dir", old.state_dir != new.state_dir),
         ("interval", old.interval != new.interval),
@@ -260,9 +264,15 @@ fn daemon_changes(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str> {
             "ledger_retention",
             old.ledger_retention != new.ledger_retention,
         ),
+        ("ack_within", old.ack_within != new.ack_within),
         ("resolvers", old.resolvers != new.resolvers),
     ];
-    fields.iter().filter(|(_, d)| *d).map(|(n, _)| *n).collect()
+    let named: Vec<&str> = fields.iter().filter(|(_, d)| *d).map(|(n, _)| *n).collect();
+    if named.is_empty() {
+        vec!["a setting"]
+    } else {
+        named
+    }
 }
 
 /// Why a validated configuration cannot be swapped in while running.
@@ -563,5 +573,44 @@ impl Reloader {
         if let Some(a) = running.alerts.take() {
             a.stop().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(daemon: &str, objects: &str) -> Config {
+        let text = format!("[daemon]\nstate_dir = \"/tmp/x\"\n{daemon}\n{objects}");
+        crate::config::parse(std::path::Path::new("t.toml"), &text).expect("config")
+    }
+
+    const CN: &str = "[[tld]]\nname = \"cn\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"127.0.0.1:5300\"]\n";
+    const CM: &str = "[[tld]]\nname = \"cm\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"127.0.0.1:5301\"]\n";
+
+    #[test]
+    fn every_daemon_setting_that_differs_is_named() {
+        let a = config("", CN);
+        assert!(daemon_changes(&a.daemon, &a.daemon).is_empty());
+        let b = config("tick = \"2s\"\nack_within = \"12h\"", CN);
+        assert_eq!(daemon_changes(&a.daemon, &b.daemon), ["tick", "ack_within"]);
+    }
+
+    #[test]
+    fn objects_are_added_changed_removed_or_left_alone_by_key_and_value() {
+        let old = config("", &format!("{CN}\n{CM}"));
+        let cn2 = CN.replace("5300", "5302");
+        let new = config("", &format!("{cn2}\n[[tld]]\nname = \"org\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"127.0.0.1:5303\"]\n"));
+        let d = Diff::of(&old, &new, false);
+        assert_eq!(d.changed, [0], "cn moved to another address");
+        assert_eq!(d.added, [1], "org is new");
+        assert_eq!(
+            d.removed,
+            [ObjectKey::new(crate::config::ObjectClass::Tld, "cm")]
+        );
+        assert!(
+            Diff::of(&old, &old, true).is_empty(),
+            "no registry: rules alone change nothing"
+        );
     }
 }
