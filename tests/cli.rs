@@ -188,7 +188,7 @@ fn lab_walks_through_every_grade_offline() {
         text.contains("recursive/gd-resolvers → 较大 III (relatively major)"),
         "{text}"
     );
-    assert!(text.contains("lead 广东通信管理局"), "{text}");
+    assert!(text.contains("lead 广东省通信管理局"), "{text}");
     // Everything cut off, the controls too: isolation, not a page.
     assert!(
         text.contains("monitor.isolated: 2 of 2 control targets fail"),

@@ -477,7 +477,7 @@ async fn provincial_resolver_outage_survives_sigkill_and_reaches_iii_at_60_minut
     })
     .await;
     assert_eq!(o["assessment"]["onset"].as_u64(), Some(onset));
-    assert_eq!(o["assessment"]["authority"]["lead_zh"], "广东通信管理局");
+    assert_eq!(o["assessment"]["authority"]["lead_zh"], "广东省通信管理局");
     let open = incidents(&d, "open").await;
     assert_eq!(open.len(), 1);
     assert_eq!(

@@ -213,7 +213,7 @@ fn classes_filter_by_the_object_class() {
 fn the_provincial_hook_gets_its_provinces_incidents_only() {
     let c = ctx();
     let f = filter_of("gd-hook");
-    // "广东省通信管理局" in the config is the rules' "广东通信管理局".
+    // "广东省通信管理局" in the config is normalised to the key "广东通信管理局".
     assert_eq!(f.authority.as_deref(), Some("广东通信管理局"));
     for (obj, want) in [
         ("recursive/gd", true),
@@ -253,6 +253,77 @@ fn the_provincial_hook_gets_its_provinces_incidents_only() {
     let mut gone = incident("recursive/gd", Level::III, Level::III);
     gone.object = "recursive/removed".parse().expect("object key");
     assert!(accepts_incident(&f, &gone, &c));
+}
+
+/// A config with one webhook whose filter names `authority`.
+fn ctx_with_filter(authority: &str) -> AlertContext {
+    let text = CONFIG.replace(
+        "authority = \"广东省通信管理局\"",
+        &format!("authority = \"{authority}\""),
+    );
+    let cfg = crate::config::parse(std::path::Path::new("t.toml"), &text).expect("config");
+    AlertContext::new(
+        Arc::new(cfg),
+        Arc::new(Rules::miit_2011()),
+        "http://127.0.0.1:9553",
+    )
+}
+
+#[test]
+fn an_authority_filter_takes_the_official_name_the_short_form_or_the_province() {
+    for written in [
+        "广东省通信管理局",
+        "广东通信管理局",
+        "广东",
+        " 广东省 ",
+        "Guangdong Communications Administration",
+    ] {
+        let c = ctx_with_filter(written);
+        let f = &c.config.alert.sinks[0].filter;
+        if !written.starts_with("Guangdong") {
+            assert_eq!(f.authority.as_deref(), Some("广东通信管理局"), "{written}");
+        }
+        let gd = incident("recursive/gd", Level::III, Level::III);
+        assert!(accepts_incident(f, &gd, &c), "{written}");
+        assert!(
+            !accepts_incident(f, &incident("tld/cn", Level::II, Level::II), &c),
+            "{written}"
+        );
+        // A snapshot written before the official names (lead "广东通信管理局") still matches.
+        let mut old = incident("recursive/gd", Level::III, Level::III);
+        old.object = "recursive/removed".parse().expect("object key");
+        old.authority = Some(json!({"lead_zh": "广东通信管理局", "lead_en": "x", "notify": []}));
+        if !written.starts_with("Guangdong") {
+            assert!(accepts_incident(f, &old, &c), "{written}");
+        }
+    }
+    // Autonomous regions and municipalities, by official name and short name.
+    for (official, short, key) in [
+        ("广西壮族自治区通信管理局", "广西", "广西通信管理局"),
+        (
+            "新疆维吾尔自治区通信管理局",
+            "新疆通信管理局",
+            "新疆通信管理局",
+        ),
+        ("北京市通信管理局", "北京", "北京通信管理局"),
+    ] {
+        for w in [official, short] {
+            let c = ctx_with_filter(w);
+            assert_eq!(
+                c.config.alert.sinks[0].filter.authority.as_deref(),
+                Some(key)
+            );
+        }
+    }
+    // "MIIT" names the emergency office, which leads TLD incidents at II.
+    let c = ctx_with_filter("MIIT");
+    let f = &c.config.alert.sinks[0].filter;
+    assert_eq!(f.authority.as_deref(), Some("互联网应急办"));
+    assert!(accepts_incident(
+        f,
+        &incident("tld/cn", Level::II, Level::II),
+        &c
+    ));
 }
 
 #[test]
@@ -316,7 +387,7 @@ fn alertmanager_alert_has_the_labels_annotations_and_link() {
     assert_eq!(
         a["labels"],
         json!({"alertname": "DnsgradeIncident", "grade": "III", "grade_zh": "较大",
-               "class": "recursive", "object": "gd", "authority": "广东通信管理局",
+               "class": "recursive", "object": "gd", "authority": "广东省通信管理局",
                "incident_id": "7", "drill": "false", "source": "dnsgrade"})
     );
     assert_eq!(a["startsAt"], "2023-11-14T22:13:20.000Z");

@@ -118,7 +118,8 @@ pub struct SinkFilter {
     /// Only these classes (empty: all).
     pub classes: Vec<ObjectClass>,
     /// Only objects whose response this authority leads or is notified of, at some grade
-    /// (normalised: "广东省通信管理局" → "广东通信管理局").
+    /// (normalised by [`crate::config::normalize_authority`]: "广东省通信管理局", "广东" →
+    /// "广东通信管理局").
     pub authority: Option<String>,
 }
 

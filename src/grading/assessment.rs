@@ -9,7 +9,7 @@ pub use crate::config::ObjectKey;
 /// Who leads the response (plan section 5.1) and who is notified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Authority {
-    /// The lead, in Chinese (互联网应急办, 广东通信管理局, 涉事单位自行处置).
+    /// The lead, in Chinese (互联网应急办, 广东省通信管理局, 涉事单位自行处置).
     pub lead_zh: String,
     /// The lead, in English.
     pub lead_en: String,

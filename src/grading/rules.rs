@@ -8,6 +8,7 @@ use super::Level;
 use crate::config::error::Locator;
 use crate::config::{ConfigError, ConfigErrors, HumanDuration};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
@@ -95,10 +96,9 @@ pub struct AuthorityNames {
     pub emergency_office_zh: String,
     /// Its English name.
     pub emergency_office_en: String,
-    /// "{province}通信管理局".
-    pub provincial_zh: String,
-    /// "{province} Communications Administration".
-    pub provincial_en: String,
+    /// The provincial administrations (`[authority.provinces]`), by the province's short name
+    /// (one of [`crate::config::PROVINCES`], each exactly once).
+    pub provinces: BTreeMap<String, ProvincialName>,
     /// 涉事单位自行处置.
     pub unit_zh: String,
     /// The unit itself.
@@ -109,6 +109,31 @@ pub struct AuthorityNames {
     pub cncert_en: String,
     /// CNCERT is notified for this grade and above.
     pub notify_cncert_from: Level,
+}
+
+/// The official names of one provincial communications administration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvincialName {
+    /// "广东省通信管理局".
+    pub zh: String,
+    /// "Guangdong Communications Administration".
+    pub en: String,
+}
+
+impl AuthorityNames {
+    /// The Chinese and English names of the administration of `province` (a short name, as the
+    /// config normalises it: "广东"). A province missing from the table cannot pass validation;
+    /// should one be asked for anyway, the name is made from the short name.
+    pub fn provincial(&self, province: &str) -> (String, String) {
+        match self.provinces.get(province) {
+            Some(n) => (n.zh.clone(), n.en.clone()),
+            None => (
+                format!("{province}通信管理局"),
+                format!("{province} Communications Administration"),
+            ),
+        }
+    }
 }
 
 /// The whole rules file, validated.
@@ -354,8 +379,7 @@ impl Checker<'_> {
         Some(l)
     }
 
-    /// `[authority]`: a known level for CNCERT's notification, `{province}` in both provincial
-    /// names.
+    /// `[authority]`: a known level for CNCERT's notification, and the provincial table.
     fn authority(&mut self, a: RawAuthority) -> AuthorityNames {
         let notify_cncert_from = match Level::from_roman(a.notify_cncert_from.get_ref()) {
             Some(l) => l,
@@ -367,28 +391,56 @@ impl Checker<'_> {
                 Level::III
             }
         };
-        for (name, v) in [
-            ("provincial_zh", &a.provincial_zh),
-            ("provincial_en", &a.provincial_en),
-        ] {
-            if !v.get_ref().contains("{province}") {
-                self.errors.push(
-                    self.loc
-                        .error(v.span().start, format!("{name} must contain {{province}}")),
-                );
-            }
-        }
+        let provinces = self.provinces(a.provinces);
         AuthorityNames {
             emergency_office_zh: a.emergency_office_zh,
             emergency_office_en: a.emergency_office_en,
-            provincial_zh: a.provincial_zh.into_inner(),
-            provincial_en: a.provincial_en.into_inner(),
+            provinces,
             unit_zh: a.unit_zh,
             unit_en: a.unit_en,
             cncert_zh: a.cncert_zh,
             cncert_en: a.cncert_en,
             notify_cncert_from,
         }
+    }
+
+    /// `[authority.provinces]`: exactly the 31 provinces of [`crate::config::PROVINCES`], each
+    /// with a Chinese name that names its own province and ends in 通信管理局, and an English
+    /// name.
+    fn provinces(
+        &mut self,
+        table: Spanned<BTreeMap<Spanned<String>, Spanned<ProvincialName>>>,
+    ) -> BTreeMap<String, ProvincialName> {
+        let at = table.span().start;
+        let mut out = BTreeMap::new();
+        for (key, name) in table.into_inner() {
+            let k = key.get_ref().as_str();
+            if !crate::config::PROVINCES.contains(&k) {
+                let msg = format!("\"{k}\" is not one of the 31 province-level divisions (write the short name, e.g. \"广东\")");
+                self.errors.push(self.loc.error(key.span().start, msg));
+                continue;
+            }
+            let n = name.get_ref();
+            if !(n.zh.starts_with(k) && n.zh.ends_with("通信管理局")) || n.en.trim().is_empty()
+            {
+                let msg = format!("the administration of {k} must be named \"{k}…通信管理局\" with an English name, not \"{}\" / \"{}\"", n.zh, n.en);
+                self.errors.push(self.loc.error(name.span().start, msg));
+            }
+            out.insert(k.to_string(), name.into_inner());
+        }
+        let missing: Vec<&str> = crate::config::PROVINCES
+            .iter()
+            .copied()
+            .filter(|p| !out.contains_key(*p))
+            .collect();
+        if !missing.is_empty() {
+            let msg = format!(
+                "[authority.provinces] must name every province's administration; missing: {}",
+                missing.join(", ")
+            );
+            self.errors.push(self.loc.error(at, msg));
+        }
+        out
     }
 
     /// `[registry]`: each given field replaces ICANN's default, and the whole must be a valid
@@ -570,13 +622,12 @@ struct RawRecursive {
 struct RawAuthority {
     emergency_office_zh: String,
     emergency_office_en: String,
-    provincial_zh: Spanned<String>,
-    provincial_en: Spanned<String>,
     unit_zh: String,
     unit_en: String,
     cncert_zh: String,
     cncert_en: String,
     notify_cncert_from: Spanned<String>,
+    provinces: Spanned<BTreeMap<Spanned<String>, Spanned<ProvincialName>>>,
 }
 
 #[cfg(test)]
@@ -633,6 +684,56 @@ mod tests {
         let bad = MIIT_2011.replace("[recursive]\n", "[recursive]\nstoped = 1\n");
         let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
         assert!(e.errors[0].message.contains("stoped"), "{e}");
+    }
+
+    #[test]
+    fn the_provinces_table_has_exactly_the_31_provinces_of_the_config() {
+        let r = Rules::miit_2011();
+        let mut table: Vec<&str> = r.authority.provinces.keys().map(String::as_str).collect();
+        let mut config = crate::config::PROVINCES.to_vec();
+        table.sort_unstable();
+        config.sort_unstable();
+        assert_eq!(table, config);
+        assert_eq!(table.len(), 31);
+        let gd = &r.authority.provinces["广东"];
+        assert_eq!(gd.zh, "广东省通信管理局");
+        assert_eq!(gd.en, "Guangdong Communications Administration");
+    }
+
+    #[test]
+    fn a_provinces_table_missing_or_adding_a_province_is_refused_with_location() {
+        let line = |text: &str, prefix: &str| {
+            text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1
+        };
+        let gd = "\"广东\" = { zh = \"广东省通信管理局\", en = \"Guangdong Communications Administration\" }\n";
+        let bad = MIIT_2011.replace(gd, "");
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        assert_eq!(e.errors.len(), 1, "{e}");
+        assert!(e.errors[0].message.contains("missing: 广东"), "{e}");
+        assert_eq!(e.errors[0].line, line(&bad, "[authority.provinces]"));
+
+        let bad = MIIT_2011.replace(gd, &gd.replacen("\"广东\" =", "\"广州\" =", 1));
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        let msgs: Vec<&str> = e.errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("\"广州\" is not one of the 31")),
+            "{e}"
+        );
+        assert!(msgs.iter().any(|m| m.contains("missing: 广东")), "{e}");
+        let at = e
+            .errors
+            .iter()
+            .find(|e| e.message.contains("广州"))
+            .unwrap();
+        assert_eq!(at.line, line(&bad, "\"广州\" ="));
+
+        let bad = MIIT_2011.replace("zh = \"广东省通信管理局\"", "zh = \"广东省管理局\"");
+        let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
+        assert!(
+            e.errors[0].message.contains("administration of 广东"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -615,7 +615,7 @@ fn website_iii_tier1_stopped_is_candidate_until_confirmed() {
         T0,
     );
     assert_eq!((a.grade, a.candidate), (Some(Level::III), None));
-    assert_eq!(a.authority.unwrap().lead_zh, "广东通信管理局");
+    assert_eq!(a.authority.unwrap().lead_zh, "广东省通信管理局");
 }
 
 #[test]
@@ -633,6 +633,60 @@ fn website_iii_led_by_the_emergency_office_when_licensed_by_miit() {
     let o = web(Tier::One, Licensor::Miit);
     let a = authority(&o, Level::III, &rules());
     assert_eq!(a.lead_zh, "互联网应急办");
+}
+
+/// Every province's official administration names, as the rules table must render them.
+const OFFICIAL: [(&str, &str, &str); 31] = [
+    ("北京", "北京市通信管理局", "Beijing"),
+    ("天津", "天津市通信管理局", "Tianjin"),
+    ("河北", "河北省通信管理局", "Hebei"),
+    ("山西", "山西省通信管理局", "Shanxi"),
+    ("内蒙古", "内蒙古自治区通信管理局", "Inner Mongolia"),
+    ("辽宁", "辽宁省通信管理局", "Liaoning"),
+    ("吉林", "吉林省通信管理局", "Jilin"),
+    ("黑龙江", "黑龙江省通信管理局", "Heilongjiang"),
+    ("上海", "上海市通信管理局", "Shanghai"),
+    ("江苏", "江苏省通信管理局", "Jiangsu"),
+    ("浙江", "浙江省通信管理局", "Zhejiang"),
+    ("安徽", "安徽省通信管理局", "Anhui"),
+    ("福建", "福建省通信管理局", "Fujian"),
+    ("江西", "江西省通信管理局", "Jiangxi"),
+    ("山东", "山东省通信管理局", "Shandong"),
+    ("河南", "河南省通信管理局", "Henan"),
+    ("湖北", "湖北省通信管理局", "Hubei"),
+    ("湖南", "湖南省通信管理局", "Hunan"),
+    ("广东", "广东省通信管理局", "Guangdong"),
+    ("广西", "广西壮族自治区通信管理局", "Guangxi"),
+    ("海南", "海南省通信管理局", "Hainan"),
+    ("重庆", "重庆市通信管理局", "Chongqing"),
+    ("四川", "四川省通信管理局", "Sichuan"),
+    ("贵州", "贵州省通信管理局", "Guizhou"),
+    ("云南", "云南省通信管理局", "Yunnan"),
+    ("西藏", "西藏自治区通信管理局", "Xizang"),
+    ("陕西", "陕西省通信管理局", "Shaanxi"),
+    ("甘肃", "甘肃省通信管理局", "Gansu"),
+    ("青海", "青海省通信管理局", "Qinghai"),
+    ("宁夏", "宁夏回族自治区通信管理局", "Ningxia"),
+    ("新疆", "新疆维吾尔自治区通信管理局", "Xinjiang"),
+];
+
+#[test]
+fn provincial_leads_carry_the_official_names_of_all_31_administrations() {
+    let r = rules();
+    for (p, zh, en) in OFFICIAL {
+        let en = format!("{en} Communications Administration");
+        let resolver = rec(Scope::Province(p.into()));
+        let a = authority(&resolver, Level::III, &r);
+        assert_eq!(
+            (a.lead_zh.as_str(), a.lead_en.as_str()),
+            (zh, en.as_str()),
+            "{p}"
+        );
+        let site = web(Tier::One, Licensor::Province(p.into()));
+        assert_eq!(authority(&site, Level::III, &r).lead_zh, zh, "{p}");
+        // Every official name reads back as its province for filters and contacts.
+        assert_eq!(crate::config::authority_province(zh), Some(p), "{zh}");
+    }
 }
 
 #[test]
@@ -745,7 +799,8 @@ fn recursive_iii_province_stopped_more_than_1h() {
     let a = resolver_outage(&o, 61);
     assert_eq!(a.grade, Some(Level::III));
     let au = a.authority.unwrap();
-    assert_eq!(au.lead_zh, "广东通信管理局");
+    assert_eq!(au.lead_zh, "广东省通信管理局");
+    assert_eq!(au.lead_en, "Guangdong Communications Administration");
     assert!(au.notify[0].contains("CNCERT"));
 }
 

@@ -20,8 +20,8 @@ pub use defaults::{
     DEFAULT_EDNS_PAYLOAD, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, DEFAULT_UDP_SOCKETS,
 };
 pub use normalize::{
-    normalize_authority, normalize_province, normalize_rdata, normalize_value, parse_address,
-    PROVINCES,
+    authority_province, normalize_authority, normalize_province, normalize_rdata, normalize_value,
+    parse_address, EMERGENCY_OFFICE, PROVINCES,
 };
 
 use super::error::{ConfigError, Locator};

@@ -54,17 +54,41 @@ pub fn normalize_province(s: &str) -> Option<&'static str> {
         })
 }
 
-/// Normalises an authority name for sink filters: a provincial 通信管理局 is written the way
-/// the rules name it ("广东省通信管理局" and "广东通信管理局" → "广东通信管理局"); anything else
-/// is kept as written (trimmed).
+/// The normalised name of MIIT's emergency office (互联网应急办), the lead at levels I and II.
+pub const EMERGENCY_OFFICE: &str = "互联网应急办";
+
+/// Names that mean MIIT's emergency office in the config: "MIIT" (any case), 工业和信息化部,
+/// 工信部 and 互联网应急办 itself.
+fn names_miit(t: &str) -> bool {
+    t.eq_ignore_ascii_case("MIIT") || matches!(t, "工业和信息化部" | "工信部" | EMERGENCY_OFFICE)
+}
+
+/// The province whose communications administration `s` names, however it is written: the
+/// official name ("广东省通信管理局", "广西壮族自治区通信管理局"), the short form ("广东通信管理局")
+/// or the province alone ("广东", "广东省"). None when it names no provincial administration.
+pub fn authority_province(s: &str) -> Option<&'static str> {
+    let t = s.trim();
+    normalize_province(t.strip_suffix("通信管理局").unwrap_or(t))
+}
+
+/// Normalises an authority name, so that every spelling of one authority compares equal (sink
+/// filters, contacts, the alert routing):
+///
+/// - a provincial administration, in any spelling [`authority_province`] accepts, becomes the
+///   short form "广东通信管理局" (the official names are the rules' `[authority.provinces]`,
+///   which config validation does not see; the short form is also what incidents recorded
+///   before the official names carry);
+/// - "MIIT", 工业和信息化部 and 工信部 become [`EMERGENCY_OFFICE`];
+/// - anything else (CNCERT, English names) is kept as written, trimmed.
 pub fn normalize_authority(s: &str) -> String {
     let t = s.trim();
-    if let Some(prefix) = t.strip_suffix("通信管理局") {
-        if let Some(p) = normalize_province(prefix) {
-            return format!("{p}通信管理局");
-        }
+    if names_miit(t) {
+        return EMERGENCY_OFFICE.to_string();
     }
-    t.to_string()
+    match authority_province(t) {
+        Some(p) => format!("{p}通信管理局"),
+        None => t.to_string(),
+    }
 }
 
 /// `"192.0.2.1"`, `"2001:db8::1"`, `"127.0.0.1:5353"`, `"[::1]:5353"` → a socket address.

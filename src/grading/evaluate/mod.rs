@@ -420,12 +420,7 @@ pub fn authority(obj: &Object, grade: Level, rules: &Rules) -> Authority {
     let a = &rules.authority;
     let eo = (a.emergency_office_zh.clone(), a.emergency_office_en.clone());
     let unit = (a.unit_zh.clone(), a.unit_en.clone());
-    let prov = |p: &str| {
-        (
-            a.provincial_zh.replace("{province}", p),
-            a.provincial_en.replace("{province}", p),
-        )
-    };
+    let prov = |p: &str| a.provincial(p);
     let tier2 = matches!(obj.class, ObjectClass::Institution | ObjectClass::Website)
         && obj.tier == Some(Tier::Two);
     let (lead_zh, lead_en) = if tier2 {
