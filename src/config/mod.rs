@@ -17,8 +17,8 @@ pub use key::{ObjectKey, ObjectKeyError};
 pub use model::*;
 pub use validate::{
     authority_province, normalize_authority, normalize_province, normalize_rdata, normalize_value,
-    parse_address, DEFAULT_EDNS_PAYLOAD, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT,
-    DEFAULT_UDP_SOCKETS, EMERGENCY_OFFICE, LATENCY_THRESHOLD, PROVINCES,
+    parse_address, DEFAULT_CONTACT_REVIEW_EVERY, DEFAULT_EDNS_PAYLOAD, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_TIMEOUT, DEFAULT_UDP_SOCKETS, EMERGENCY_OFFICE, LATENCY_THRESHOLD, PROVINCES,
 };
 
 use std::path::Path;

@@ -20,6 +20,8 @@ pub struct Config {
     pub maintenance: Vec<Maintenance>,
     /// Alert delivery (`[alert]`).
     pub alert: AlertConfig,
+    /// The emergency roster (`[[contact]]`), in file order.
+    pub contacts: Vec<Contact>,
 }
 
 /// `[alert]`, with defaults applied.
@@ -164,6 +166,115 @@ impl Config {
     pub fn objects_of(&self, class: ObjectClass) -> impl Iterator<Item = &Object> {
         self.objects.iter().filter(move |o| o.class == class)
     }
+
+    /// The contacts of the authority that leads (or is notified of) a response, for the status
+    /// page and whoever else shows who to call. `authority` is a name as grading renders it
+    /// (an assessment's `lead_zh`: "广东省通信管理局", "互联网应急办") or as the config writes it
+    /// ("广东", "MIIT"); it is normalised like the config's own names. The unit lead of level IV
+    /// (涉事单位自行处置, "the unit itself") gives every unit's contacts, a unit's name that
+    /// unit's. File order; empty when nobody is listed.
+    pub fn contacts_for(&self, authority: &str) -> Vec<&Contact> {
+        let t = authority.trim();
+        if UNIT_LEAD_NAMES.contains(&t) {
+            return self
+                .contacts
+                .iter()
+                .filter(|c| matches!(c.owner, ContactFor::Unit(_)))
+                .collect();
+        }
+        let key = super::normalize_authority(t);
+        self.contacts
+            .iter()
+            .filter(|c| match &c.owner {
+                ContactFor::Authority(a) => *a == key,
+                ContactFor::Unit(u) => u == t,
+            })
+            .collect()
+    }
+
+    /// The contacts whose review is overdue at `now` (see [`Contact::overdue`]), file order.
+    pub fn overdue_contacts(&self, now: crate::clock::UnixMillis) -> Vec<&Contact> {
+        let every = self.daemon.contact_review_every;
+        self.contacts
+            .iter()
+            .filter(|c| c.overdue(now, every))
+            .collect()
+    }
+}
+
+/// How the shipped rules name the lead at level IV (`unit_zh`, `unit_en`): asked for these,
+/// [`Config::contacts_for`] gives the units' contacts.
+const UNIT_LEAD_NAMES: [&str; 2] = ["涉事单位自行处置", "the unit itself"];
+
+/// Whom a contact answers for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactFor {
+    /// An authority of plan section 5.1 by its normalised name (互联网应急办, 广东通信管理局:
+    /// [`crate::config::normalize_authority`]).
+    Authority(String),
+    /// One of the operator's own units, as written (the lead at level IV).
+    Unit(String),
+}
+
+impl ContactFor {
+    /// The name: the authority's normalised name or the unit's. It is configuration, not
+    /// personal data: the `authority` label of `dnsgrade_contacts_review_overdue`.
+    pub fn name(&self) -> &str {
+        match self {
+            ContactFor::Authority(a) | ContactFor::Unit(a) => a,
+        }
+    }
+}
+
+/// One entry of the emergency roster (`[[contact]]`). Names, phones and emails are personal
+/// data: they are shown by check-config and `GET /api/v1/contacts` (behind the API token),
+/// never in metrics, and without phone and email in `/api/v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    /// The authority or unit.
+    pub owner: ContactFor,
+    /// The person's (or desk's) name.
+    pub name: String,
+    /// Their role.
+    pub role: String,
+    /// Telephone, as written.
+    pub phone: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// When the entry was last checked (a calendar date, read in China Standard Time).
+    #[serde(serialize_with = "date_text")]
+    pub reviewed_at: jiff::civil::Date,
+    /// When they can be reached: "24x7", or as written.
+    pub hours: Option<String>,
+}
+
+fn date_text<S: serde::Serializer>(d: &jiff::civil::Date, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
+}
+
+impl Contact {
+    /// Reachable 24 hours a day, as the plan asks (`hours = "24x7"`).
+    pub fn always_reachable(&self) -> bool {
+        self.hours.as_deref() == Some("24x7")
+    }
+
+    /// When the review falls due: the start of `reviewed_at` in China Standard Time (UTC+8),
+    /// plus `every`.
+    pub fn review_due(&self, every: Duration) -> crate::clock::UnixMillis {
+        let cst = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+        let start = self
+            .reviewed_at
+            .to_zoned(cst)
+            .map(|z| z.timestamp().as_millisecond())
+            .unwrap_or(0);
+        (start.max(0) as u64).saturating_add(every.as_millis() as u64)
+    }
+
+    /// Overdue for review at `now`: more than `every` has passed since `reviewed_at`.
+    pub fn overdue(&self, now: crate::clock::UnixMillis, every: Duration) -> bool {
+        now > self.review_due(every)
+    }
 }
 
 /// `[daemon]`, with defaults applied.
@@ -206,6 +317,8 @@ pub struct DaemonConfig {
     pub ack_within: Duration,
     /// Resolvers for server host names; empty means the system configuration.
     pub resolvers: Vec<SocketAddr>,
+    /// A contact not reviewed within this span is overdue (default 90 days).
+    pub contact_review_every: Duration,
 }
 
 /// The object classes of the plan's matrix, plus control targets.

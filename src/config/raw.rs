@@ -36,6 +36,34 @@ pub(crate) struct RawConfig {
     /// Alert delivery: the outbox settings and its sinks.
     #[serde(default)]
     pub alert: RawAlert,
+    /// The emergency roster: who to call at each authority and in the operator's own units.
+    #[serde(default)]
+    pub contact: Vec<Spanned<RawContact>>,
+}
+
+/// `[[contact]]`: one person (or duty desk) to reach, for an authority or one of the
+/// operator's units. Personal data: shown in full only by check-config and the token-guarded
+/// `GET /api/v1/contacts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawContact {
+    /// The authority it answers for: "MIIT" (互联网应急办) or a province's administration
+    /// ("广东省通信管理局", "广东通信管理局", "广东").
+    pub authority: Option<Spanned<String>>,
+    /// Or one of the operator's own units (the lead at level IV), e.g. "DNS operations".
+    pub unit: Option<Spanned<String>>,
+    /// The person's name, or the desk's.
+    pub name: Spanned<String>,
+    /// Their role, e.g. "duty officer".
+    pub role: Spanned<String>,
+    /// A telephone number.
+    pub phone: Option<Spanned<String>>,
+    /// An email address.
+    pub email: Option<Spanned<String>>,
+    /// When the entry was last checked with the person: a date, `2026-11-01` or "2026-11-01".
+    pub reviewed_at: Spanned<toml::Value>,
+    /// When they can be reached: "24x7", or as written (e.g. "weekdays 09:00-18:00").
+    pub hours: Option<Spanned<String>>,
 }
 
 /// `[alert]`: how long the outbox keeps trying, and the sinks.
@@ -139,6 +167,8 @@ pub(crate) struct RawDaemon {
     pub ledger_retention_below_minimum: Option<bool>,
     /// An incident unacknowledged this long after detection is overdue (default 24 h).
     pub ack_within: Option<Spanned<HumanDuration>>,
+    /// A contact whose `reviewed_at` is older than this is overdue for review (default 90d).
+    pub contact_review_every: Option<Spanned<HumanDuration>>,
     /// Resolvers for the host names of servers, "IP" or "IP:port" (default: the system's).
     #[serde(default)]
     pub resolvers: Vec<Spanned<String>>,

@@ -505,3 +505,200 @@ fn alert_errors_point_at_the_value() {
         }
     }
 }
+
+/// GOOD with a roster: MIIT, Guangdong by its official name, Guangxi by its short name (as a
+/// string date), and a unit of the operator.
+fn with_contacts() -> String {
+    format!(
+        "{GOOD}{}",
+        r#"
+[[contact]]
+authority = "MIIT"
+name = "Duty desk (placeholder)"
+role = "emergency office duty"
+phone = "010-0000-0000"
+reviewed_at = 2026-11-01
+hours = "24x7"
+
+[[contact]]
+authority = "广东省通信管理局"
+name = "Placeholder Zhang"
+role = "network security division"
+email = "duty@example.invalid"
+reviewed_at = 2026-09-01
+
+[[contact]]
+authority = "广西"
+name = "Placeholder Li"
+role = "duty officer"
+phone = "+86 771 0000 0000"
+email = "gx@example.invalid"
+reviewed_at = "2026-10-15"
+hours = "weekdays 08:30-17:30"
+
+[[contact]]
+unit = "DNS operations"
+name = "NOC on call"
+role = "on-call engineer"
+phone = "000-0000-0000"
+reviewed_at = 2026-11-20
+hours = "24x7"
+"#
+    )
+}
+
+#[test]
+fn contacts_are_read_with_their_authority_normalised_and_a_90_day_review_by_default() {
+    let c = parse(Path::new("t.toml"), &with_contacts()).expect("valid");
+    let owners: Vec<&ContactFor> = c.contacts.iter().map(|c| &c.owner).collect();
+    assert_eq!(
+        owners,
+        [
+            &ContactFor::Authority("互联网应急办".into()),
+            &ContactFor::Authority("广东通信管理局".into()),
+            &ContactFor::Authority("广西通信管理局".into()),
+            &ContactFor::Unit("DNS operations".into()),
+        ]
+    );
+    let gx = &c.contacts[2];
+    assert_eq!(gx.reviewed_at, jiff::civil::date(2026, 10, 15));
+    assert_eq!(gx.phone.as_deref(), Some("+86 771 0000 0000"));
+    assert_eq!(gx.email.as_deref(), Some("gx@example.invalid"));
+    assert!(!gx.always_reachable());
+    assert!(c.contacts[0].always_reachable());
+    assert_eq!(c.contacts[1].phone, None);
+    assert_eq!(
+        c.daemon.contact_review_every,
+        std::time::Duration::from_secs(90 * 86_400)
+    );
+    let c = parse(Path::new("t.toml"), GOOD).expect("valid");
+    assert!(c.contacts.is_empty());
+}
+
+#[test]
+fn contacts_for_takes_the_lead_as_grading_names_it_or_as_the_config_writes_it() {
+    let c = parse(Path::new("t.toml"), &with_contacts()).expect("valid");
+    let names =
+        |a: &str| -> Vec<String> { c.contacts_for(a).iter().map(|c| c.name.clone()).collect() };
+    for gd in ["广东省通信管理局", "广东通信管理局", "广东"] {
+        assert_eq!(names(gd), ["Placeholder Zhang"], "{gd}");
+    }
+    assert_eq!(names("广西壮族自治区通信管理局"), ["Placeholder Li"]);
+    for eo in ["互联网应急办", "MIIT"] {
+        assert_eq!(names(eo), ["Duty desk (placeholder)"], "{eo}");
+    }
+    // The level-IV lead is the unit itself: every unit's contacts; a unit by its name.
+    assert_eq!(names("涉事单位自行处置"), ["NOC on call"]);
+    assert_eq!(names("the unit itself"), ["NOC on call"]);
+    assert_eq!(names("DNS operations"), ["NOC on call"]);
+    assert!(names("上海市通信管理局").is_empty());
+}
+
+#[test]
+fn a_contact_is_overdue_once_its_review_period_has_passed_in_china_standard_time() {
+    let mut c = parse(Path::new("t.toml"), &with_contacts()).expect("valid");
+    let gd = c.contacts[1].clone();
+    let every = c.daemon.contact_review_every;
+    // Reviewed 2026-09-01 (00:00 UTC+8 = 2026-08-31T16:00Z); due 90 days later.
+    let due = crate::clock::parse_rfc3339("2026-11-30T00:00:00+08:00").unwrap();
+    assert_eq!(gd.review_due(every), due);
+    assert!(!gd.overdue(due, every));
+    assert!(gd.overdue(due + 1, every));
+    let overdue: Vec<&str> = c
+        .overdue_contacts(due + 1)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(overdue, ["Placeholder Zhang"]);
+    c.daemon.contact_review_every = std::time::Duration::from_secs(30 * 86_400);
+    // 30 days: 2026-10-15 is past too; 2026-11-01 falls due on 2026-12-01, 2026-11-20 later.
+    let overdue: Vec<&str> = c
+        .overdue_contacts(due + 1)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(overdue, ["Placeholder Zhang", "Placeholder Li"]);
+}
+
+#[test]
+fn contact_errors_point_at_the_value() {
+    let base = with_contacts();
+    let line_of =
+        |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "role = \"duty officer\"",
+            "rol = \"duty officer\"",
+            "unknown field `rol`",
+        ),
+        (
+            "reviewed_at = \"2026-10-15\"",
+            "reviewed_at = \"2026-13-15\"",
+            "not a date like 2026-11-01",
+        ),
+        (
+            "reviewed_at = 2026-09-01",
+            "reviewed_at = 2026-09-01T08:00:00Z",
+            "not a date like 2026-11-01",
+        ),
+        (
+            "authority = \"广西\"",
+            "authority = \"广州通信管理局\"",
+            "is not a known authority",
+        ),
+        (
+            "phone = \"+86 771 0000 0000\"",
+            "phone = \"call me\"",
+            "is not a telephone number",
+        ),
+        (
+            "email = \"gx@example.invalid\"",
+            "email = \"gx.example.invalid\"",
+            "is not an address",
+        ),
+        (
+            "unit = \"DNS operations\"",
+            "unit = \"广东\"",
+            "names an authority",
+        ),
+        (
+            "name = \"NOC on call\"",
+            "name = \"  \"",
+            "contact name is empty",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let text = base.replace(from, to);
+        let e = one(&text);
+        assert!(e.message.contains(want), "{to}: {e}");
+        assert_eq!(
+            e.line,
+            line_of(&text, to.trim_end_matches('"')),
+            "{to}: {e}"
+        );
+    }
+    // Neither phone nor email: at the contact.
+    let text = base.replace("email = \"duty@example.invalid\"\n", "");
+    let e = one(&text);
+    assert!(e.message.contains("needs a phone or an email"), "{e}");
+    // Both an authority and a unit, or neither.
+    let text = base.replace(
+        "unit = \"DNS operations\"",
+        "authority = \"MIIT\"\nunit = \"DNS operations\"",
+    );
+    assert!(one(&text).message.contains("not both"));
+    let text = base.replace("unit = \"DNS operations\"\n", "");
+    assert!(one(&text).message.contains("needs authority = \"MIIT\""));
+    // A review period under a day.
+    let text = base.replace(
+        "timeout = \"10s\"",
+        "timeout = \"10s\"\ncontact_review_every = \"12h\"",
+    );
+    let e = one(&text);
+    assert!(
+        e.message
+            .contains("contact_review_every must be at least 1d"),
+        "{e}"
+    );
+    assert_eq!(e.line, line_of(&text, "contact_review_every"));
+}

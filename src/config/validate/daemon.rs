@@ -73,6 +73,7 @@ impl Validator<'_> {
             ledger_retention: self
                 .ledger_retention(&d.ledger_retention, d.ledger_retention_below_minimum),
             ack_within: self.ack_within(&d.ack_within),
+            contact_review_every: self.contact_review_every(&d.contact_review_every),
         }
     }
 
@@ -229,6 +230,22 @@ impl Validator<'_> {
             }
         }
         resolvers
+    }
+
+    /// At least a day: the overdue check runs daily.
+    fn contact_review_every(&mut self, every: &Option<Spanned<HumanDuration>>) -> Duration {
+        match every {
+            None => DEFAULT_CONTACT_REVIEW_EVERY,
+            Some(e) => {
+                if e.get_ref().0 < Duration::from_secs(86400) {
+                    self.err(
+                        e,
+                        "contact_review_every must be at least 1d (the roster is checked daily)",
+                    );
+                }
+                e.get_ref().0
+            }
+        }
     }
 
     /// At least 365 days (the circular's year of records) unless the operator wrote

@@ -44,6 +44,11 @@ pub(crate) const DEFAULT_PER_SERVER_RATE: u32 = 100;
 /// `[daemon] max_in_flight`: probes waiting for a reply at once, at most.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16_384;
 
+/// `[daemon] contact_review_every`: 90 days, a quarterly check of the roster. The plan wants
+/// contacts reachable 24 hours a day and a change of responsible person reported within three
+/// days; that report is made when the change happens, the review catches what was missed.
+pub const DEFAULT_CONTACT_REVIEW_EVERY: Duration = Duration::from_secs(90 * 86_400);
+
 /// `[daemon] udp_sockets`: UDP sockets in the shared pool.
 pub const DEFAULT_UDP_SOCKETS: u32 = 8;
 

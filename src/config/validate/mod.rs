@@ -5,6 +5,7 @@
 //! validated in its own file, as an `impl Validator` block.
 
 mod alert;
+mod contact;
 mod control;
 mod daemon;
 mod defaults;
@@ -17,7 +18,8 @@ mod tld;
 mod website;
 
 pub use defaults::{
-    DEFAULT_EDNS_PAYLOAD, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, DEFAULT_UDP_SOCKETS,
+    DEFAULT_CONTACT_REVIEW_EVERY, DEFAULT_EDNS_PAYLOAD, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT,
+    DEFAULT_UDP_SOCKETS,
 };
 pub use normalize::{
     authority_province, normalize_authority, normalize_province, normalize_rdata, normalize_value,
@@ -84,6 +86,7 @@ impl<'a> Validator<'a> {
         let objects = self.objects(&raw);
         let maintenance = self.maintenance(&raw.maintenance, &objects);
         let alert = self.alert(&raw.alert);
+        let contacts = self.contacts(&raw.contact);
         if self.errors.is_empty() {
             Ok(Config {
                 source,
@@ -91,6 +94,7 @@ impl<'a> Validator<'a> {
                 objects,
                 maintenance,
                 alert,
+                contacts,
             })
         } else {
             self.errors.sort_by_key(|e| (e.line, e.column));
