@@ -65,6 +65,8 @@ pub const OPEN_INCIDENTS: &str = "dnsgrade_open_incidents";
 pub const INCIDENTS_ACK_OVERDUE: &str = "dnsgrade_incidents_ack_overdue";
 /// 1 when the vantage point is cut off.
 pub const VANTAGE_ISOLATED: &str = "dnsgrade_vantage_isolated";
+/// Contacts of the roster overdue for review, per authority or unit (a count: no contact data).
+pub const CONTACTS_REVIEW_OVERDUE: &str = "dnsgrade_contacts_review_overdue";
 /// Incident events written.
 pub const INCIDENT_EVENTS_TOTAL: &str = "dnsgrade_incident_events_total";
 /// SOA serial served by an address.
@@ -138,6 +140,7 @@ pub const ALL_NAMES: &[&str] = &[
     OPEN_INCIDENTS,
     INCIDENTS_ACK_OVERDUE,
     VANTAGE_ISOLATED,
+    CONTACTS_REVIEW_OVERDUE,
     INCIDENT_EVENTS_TOTAL,
     SOA_SERIAL,
     SOA_SERIAL_LAG,
@@ -237,6 +240,9 @@ pub struct Metrics {
     pub incidents_ack_overdue: IntGauge,
     /// dnsgrade_vantage_isolated.
     pub vantage_isolated: IntGauge,
+    /// dnsgrade_contacts_review_overdue{authority}: the authority's normalised name or the
+    /// unit's, never a person's data.
+    pub contacts_review_overdue: IntGaugeVec,
     /// dnsgrade_incident_events_total{type}.
     pub incident_events: IntCounterVec,
     /// dnsgrade_soa_serial{...}.
@@ -405,6 +411,11 @@ impl Metrics {
         .expect("valid metric");
         let incidents_ack_overdue = IntGauge::new(INCIDENTS_ACK_OVERDUE, "Incidents (drills and false positives aside) not acknowledged within [daemon] ack_within of their detection (24 h by default).").expect("valid metric");
         let vantage_isolated = IntGauge::new(VANTAGE_ISOLATED, "1 when most control probes fail: this vantage point is cut off and grading is suspended.").expect("valid metric");
+        let contacts_review_overdue = IntGaugeVec::new(
+            Opts::new(CONTACTS_REVIEW_OVERDUE, "Contacts of the roster whose reviewed_at is older than contact_review_every, per authority (normalised name) or unit; 0 for one whose contacts are all current."),
+            &["authority"],
+        )
+        .expect("valid metric");
         let incident_events = IntCounterVec::new(
             Opts::new(
                 INCIDENT_EVENTS_TOTAL,
@@ -551,6 +562,7 @@ impl Metrics {
             Fam::Std(Arc::new(open_incidents.clone())),
             Fam::Std(Arc::new(incidents_ack_overdue.clone())),
             Fam::Std(Arc::new(vantage_isolated.clone())),
+            Fam::Std(Arc::new(contacts_review_overdue.clone())),
             Fam::Std(Arc::new(incident_events.clone())),
             Fam::Compact(soa_serial.clone()),
             Fam::Compact(soa_serial_lag.clone()),
@@ -621,6 +633,7 @@ impl Metrics {
             open_incidents,
             incidents_ack_overdue,
             vantage_isolated,
+            contacts_review_overdue,
             incident_events,
             soa_serial,
             soa_serial_lag,

@@ -12,6 +12,7 @@
 //! all of them with a grace timeout.
 
 mod consume;
+mod contacts;
 pub mod lock;
 pub mod logging;
 pub mod notify;

@@ -15,6 +15,7 @@ pub(super) async fn tick(
     cancel: CancellationToken,
 ) {
     let mut last_prune: Option<UnixMillis> = None;
+    let mut review = super::contacts::ContactReview::default();
     let mut iv = tokio::time::interval(every);
     iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -35,6 +36,8 @@ pub(super) async fn tick(
             lock(&ev).tick(&obs, now)
         })
         .await;
+        // The roster: overdue contacts counted every tick, logged daily.
+        review.check(&shared.config.load(), &shared.metrics, now);
         // Resolved incidents older than the retention leave the ledger, hourly.
         if last_prune.is_none_or(|t| now.saturating_sub(t) >= 3_600_000) {
             last_prune = Some(now);

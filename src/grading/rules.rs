@@ -136,6 +136,25 @@ impl AuthorityNames {
     }
 }
 
+impl AuthorityNames {
+    /// The official Chinese and English names of an authority the config names by its
+    /// normalised name ([`crate::config::normalize_authority`]: a contact's authority, a sink
+    /// filter): "广东通信管理局" → 广东省通信管理局, Guangdong Communications Administration;
+    /// 互联网应急办 → the emergency office's names. Any other name is returned as it is.
+    pub fn official(&self, normalised: &str) -> (String, String) {
+        if normalised == crate::config::EMERGENCY_OFFICE {
+            return (
+                self.emergency_office_zh.clone(),
+                self.emergency_office_en.clone(),
+            );
+        }
+        match crate::config::authority_province(normalised) {
+            Some(p) => self.provincial(p),
+            None => (normalised.to_string(), normalised.to_string()),
+        }
+    }
+}
+
 /// The whole rules file, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
@@ -734,6 +753,20 @@ mod tests {
             e.errors[0].message.contains("administration of 广东"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn normalised_authority_names_read_back_as_official_names() {
+        let a = Rules::miit_2011().authority;
+        assert_eq!(
+            a.official("广西通信管理局"),
+            (
+                "广西壮族自治区通信管理局".to_string(),
+                "Guangxi Communications Administration".to_string()
+            )
+        );
+        assert_eq!(a.official("互联网应急办").0, "互联网应急办");
+        assert_eq!(a.official("CNCERT").0, "CNCERT");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! with the `api_token` of the config, compared in constant time; without a configured token
 //! the write API is off (403). A bad request body is a 400 with a reason.
 
+mod contacts;
 pub mod wire;
 
 use crate::incident::{ListFilter, StateFilter, StoreError};
@@ -33,6 +34,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/contacts", get(contacts::contacts))
         .route("/api/v1/incidents", get(list_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route("/api/v1/incidents/{id}/ack", post(ack))
@@ -168,6 +170,7 @@ async fn status(State(s): State<Shared>) -> Response {
         objects: &'a [crate::evaluator::ObjectStatus],
         servers: &'a [crate::state::ServerStatus],
         resolution: &'a std::collections::BTreeMap<String, crate::state::ResolveState>,
+        contacts: serde_json::Value,
     }
     let now = s.clock.now_ms();
     let servers = s.status(now);
@@ -190,6 +193,7 @@ async fn status(State(s): State<Shared>) -> Response {
         objects: &board.objects,
         servers: &servers,
         resolution: &resolve,
+        contacts: contacts::status_section(&s.config.load(), &s.rules.load(), now),
     };
     // Sized by the last answer: serializing 10,000 servers into a buffer that doubles its way
     // up would hold two copies at the end.
