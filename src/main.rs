@@ -717,6 +717,17 @@ fn print_or_fail(command: &str, result: Result<String, cli::ApiCallError>) -> Ex
     }
 }
 
+/// The wall clock, or with `DNSGRADE_TEST_CLOCK_FILE` set, time read from that file (tests).
+fn clock() -> Arc<dyn dnsgrade::clock::Clock> {
+    match std::env::var_os("DNSGRADE_TEST_CLOCK_FILE") {
+        Some(f) => {
+            tracing::warn!(file = %std::path::Path::new(&f).display(), "DNSGRADE_TEST_CLOCK_FILE is set: time is read from a file (tests only)");
+            Arc::new(dnsgrade::clock::FileClock::new(f))
+        }
+        None => Arc::new(SystemClock),
+    }
+}
+
 /// Prints the report, or writes it to `output`.
 fn write_report(
     result: Result<String, cli::ApiCallError>,
@@ -748,7 +759,7 @@ fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>, json:
     };
     match load(config) {
         Ok(c) if json => {
-            let mut doc = cli::describe_config_json(&c, &loaded);
+            let mut doc = cli::describe_config_json(&c, &loaded, clock().now_ms());
             doc["rules"] = match rules {
                 Some(r) => serde_json::json!(r.display().to_string()),
                 None => serde_json::json!("built in (rules/miit-2011.toml)"),
@@ -760,7 +771,7 @@ fn check_config(config: &std::path::Path, rules: Option<&std::path::Path>, json:
             ExitCode::SUCCESS
         }
         Ok(c) => {
-            print!("{}", cli::describe_config(&c, &loaded));
+            print!("{}", cli::describe_config(&c, &loaded, clock().now_ms()));
             if let Some(r) = rules {
                 println!("rules: {} OK", r.display());
             }
@@ -823,15 +834,7 @@ async fn run(path: PathBuf, rules_path: Option<PathBuf>) -> ExitCode {
             }
         },
     };
-    let clock: Arc<dyn dnsgrade::clock::Clock> = match std::env::var_os("DNSGRADE_TEST_CLOCK_FILE")
-    {
-        Some(f) => {
-            tracing::warn!(file = %std::path::Path::new(&f).display(), "DNSGRADE_TEST_CLOCK_FILE is set: time is read from a file (tests only)");
-            Arc::new(dnsgrade::clock::FileClock::new(f))
-        }
-        None => Arc::new(SystemClock),
-    };
-    let daemon = match dnsgrade::daemon::Daemon::start(config, rules, clock).await {
+    let daemon = match dnsgrade::daemon::Daemon::start(config, rules, clock()).await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("cannot start: {e}");

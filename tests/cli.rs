@@ -285,6 +285,50 @@ fn check_config_json_is_a_document_of_the_same_values() {
 }
 
 #[test]
+fn check_config_shows_the_roster_with_overdue_flags_but_no_phones_or_emails() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().expect("tmp");
+    // 2026-12-01T00:00:00Z: the Guangdong entry (reviewed 2026-09-01) is past its 90 days.
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "1796083200000").expect("clock");
+    let clock = clock.to_string_lossy().into_owned();
+    let config = format!("{root}/tests/configs/loopback.toml");
+    let env = [("DNSGRADE_TEST_CLOCK_FILE", clock.as_str())];
+    let (code, text, err) = run(&["check-config", "--config", &config], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("contacts: 3 (review every 90d; 1 overdue)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  广东省通信管理局: Placeholder Zhang — duty officer  hours 24x7  reviewed 2026-09-01  OVERDUE for review"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  互联网应急办: Placeholder duty desk — emergency office duty  hours 24x7  reviewed 2026-11-20\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: unit Lab operations has no contact reachable 24x7"),
+        "{text}"
+    );
+    for personal in ["020-0000-0000", "example.invalid"] {
+        assert!(!text.contains(personal), "{personal} in:\n{text}");
+    }
+    let (code, json, err) = run(&["check-config", "--json", "--config", &config], &env);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let roster = doc["contacts"]["roster"].as_array().expect("roster");
+    assert_eq!(roster.len(), 3);
+    assert_eq!(roster[0]["for"]["authority"], "广东通信管理局");
+    assert_eq!(roster[0]["for_zh"], "广东省通信管理局");
+    assert_eq!(roster[0]["overdue"], true);
+    assert_eq!(roster[1]["overdue"], false);
+    assert_eq!(roster[2]["for"]["unit"], "Lab operations");
+    assert!(!json.contains("example.invalid"), "{json}");
+}
+
+#[test]
 fn version_names_the_git_revision() {
     let (code, text, _) = run(&["--version"], &[]);
     assert_eq!(code, 0);

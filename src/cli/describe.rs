@@ -1,7 +1,8 @@
 //! `dnsgrade check-config`: what a valid configuration will do, in words and numbers.
 
 use crate::config::{
-    CheckRole, Config, DaemonConfig, HumanDuration, Object, ObjectClass, Registry, Transport,
+    CheckRole, Config, ContactFor, DaemonConfig, HumanDuration, Object, ObjectClass, Registry,
+    Transport,
 };
 use std::fmt::Write;
 use std::time::Duration;
@@ -13,7 +14,11 @@ fn dur(d: Duration) -> HumanDuration {
 
 /// What `check-config` prints: every object, its servers and checks, how often, and the
 /// resulting query rate.
-pub fn describe_config(c: &Config, rules: &crate::grading::Rules) -> String {
+pub fn describe_config(
+    c: &Config,
+    rules: &crate::grading::Rules,
+    now: crate::clock::UnixMillis,
+) -> String {
     let d = &c.daemon;
     let mut out = String::new();
     let _ = writeln!(out, "{}: OK", c.source.display());
@@ -60,7 +65,97 @@ pub fn describe_config(c: &Config, rules: &crate::grading::Rules) -> String {
     );
     describe_capacity(&mut out, c, rules);
     describe_sinks(&mut out, c);
+    describe_contacts(&mut out, c, rules, now);
     out
+}
+
+/// Whom a contact answers for, as people read it: the official name, or the unit's.
+fn contact_owner(o: &ContactFor, rules: &crate::grading::Rules) -> (String, String) {
+    match o {
+        ContactFor::Authority(a) => rules.authority.official(a),
+        ContactFor::Unit(u) => (format!("unit {u}"), format!("unit {u}")),
+    }
+}
+
+/// The roster: per authority or unit, each contact's name, role, hours, review date and
+/// whether it is overdue at `now`. Phones and emails are left out: the output ends up in
+/// terminals, tickets and CI logs (`GET /api/v1/contacts` has them).
+fn describe_contacts(
+    out: &mut String,
+    c: &Config,
+    rules: &crate::grading::Rules,
+    now: crate::clock::UnixMillis,
+) {
+    if c.contacts.is_empty() {
+        return;
+    }
+    let every = c.daemon.contact_review_every;
+    let overdue = c.overdue_contacts(now).len();
+    let _ = writeln!(
+        out,
+        "
+contacts: {} (review every {}; {} overdue)",
+        c.contacts.len(),
+        dur(every),
+        overdue
+    );
+    let mut owners: Vec<&ContactFor> = Vec::new();
+    for k in &c.contacts {
+        if !owners.contains(&&k.owner) {
+            owners.push(&k.owner);
+        }
+    }
+    for o in owners {
+        if !c
+            .contacts
+            .iter()
+            .any(|k| &k.owner == o && k.always_reachable())
+        {
+            let _ = writeln!(
+                out,
+                "  warning: {} has no contact reachable 24x7 (hours = \"24x7\"), which the plan asks for",
+                contact_owner(o, rules).0
+            );
+        }
+    }
+    for k in &c.contacts {
+        let _ = writeln!(
+            out,
+            "  {}: {} — {}  hours {}  reviewed {}{}",
+            contact_owner(&k.owner, rules).0,
+            k.name,
+            k.role,
+            k.hours.as_deref().unwrap_or("unstated"),
+            k.reviewed_at,
+            if k.overdue(now, every) {
+                "  OVERDUE for review"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+/// The roster in `check-config --json` (no phones or emails, as in the text).
+fn contacts_json(
+    c: &Config,
+    rules: &crate::grading::Rules,
+    now: crate::clock::UnixMillis,
+) -> serde_json::Value {
+    let every = c.daemon.contact_review_every;
+    let list: Vec<_> = c
+        .contacts
+        .iter()
+        .map(|k| {
+            let (zh, en) = contact_owner(&k.owner, rules);
+            serde_json::json!({
+                "for": k.owner, "for_zh": zh, "for_en": en, "name": k.name, "role": k.role,
+                "hours": k.hours, "always_reachable": k.always_reachable(),
+                "reviewed_at": k.reviewed_at.to_string(), "overdue": k.overdue(now, every),
+            })
+        })
+        .collect();
+    serde_json::json!({ "review_every": dur(every).to_string(), "roster": list })
 }
 
 /// The query rate of the objects described so far.
@@ -235,7 +330,11 @@ fn describe_sinks(out: &mut String, c: &Config) {
 
 /// `check-config --json`: the same description as a document, values in the forms the
 /// config takes (durations as `10s`, grades as `II`, provinces as `广东`).
-pub fn describe_config_json(c: &Config, rules: &crate::grading::Rules) -> serde_json::Value {
+pub fn describe_config_json(
+    c: &Config,
+    rules: &crate::grading::Rules,
+    now: crate::clock::UnixMillis,
+) -> serde_json::Value {
     use serde_json::json;
     let d = &c.daemon;
     let cap = crate::capacity::assess(c, rules);
@@ -282,6 +381,7 @@ pub fn describe_config_json(c: &Config, rules: &crate::grading::Rules) -> serde_
             "max_samples_in_flight": cap.max_samples_in_flight, "warnings": cap.warnings,
         },
         "alert": { "give_up_after": dur(c.alert.give_up_after).to_string(), "sinks": sinks },
+        "contacts": contacts_json(c, rules, now),
     })
 }
 

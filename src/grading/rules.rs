@@ -428,10 +428,11 @@ impl Checker<'_> {
     /// name.
     fn provinces(
         &mut self,
-        table: Spanned<BTreeMap<Spanned<String>, Spanned<ProvincialName>>>,
+        table: Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     ) -> BTreeMap<String, ProvincialName> {
         let at = table.span().start;
         let mut out = BTreeMap::new();
+        let mut seen = Vec::new();
         for (key, name) in table.into_inner() {
             let k = key.get_ref().as_str();
             if !crate::config::PROVINCES.contains(&k) {
@@ -439,18 +440,27 @@ impl Checker<'_> {
                 self.errors.push(self.loc.error(key.span().start, msg));
                 continue;
             }
-            let n = name.get_ref();
+            seen.push(k.to_string());
+            let at = name.span().start;
+            let n = match name.into_inner().try_into::<ProvincialName>() {
+                Ok(n) => n,
+                Err(e) => {
+                    let msg = format!("the administration of {k}: {}", e.message().trim());
+                    self.errors.push(self.loc.error(at, msg));
+                    continue;
+                }
+            };
             if !(n.zh.starts_with(k) && n.zh.ends_with("通信管理局")) || n.en.trim().is_empty()
             {
                 let msg = format!("the administration of {k} must be named \"{k}…通信管理局\" with an English name, not \"{}\" / \"{}\"", n.zh, n.en);
-                self.errors.push(self.loc.error(name.span().start, msg));
+                self.errors.push(self.loc.error(at, msg));
             }
-            out.insert(k.to_string(), name.into_inner());
+            out.insert(k.to_string(), n);
         }
         let missing: Vec<&str> = crate::config::PROVINCES
             .iter()
             .copied()
-            .filter(|p| !out.contains_key(*p))
+            .filter(|p| !seen.iter().any(|s| s == p))
             .collect();
         if !missing.is_empty() {
             let msg = format!(
@@ -646,7 +656,7 @@ struct RawAuthority {
     cncert_zh: String,
     cncert_en: String,
     notify_cncert_from: Spanned<String>,
-    provinces: Spanned<BTreeMap<Spanned<String>, Spanned<ProvincialName>>>,
+    provinces: Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }
 
 #[cfg(test)]
