@@ -127,5 +127,21 @@ async fn the_status_has_the_overdue_contacts_without_phones_and_the_roster_needs
             .join("\n")
     );
     assert!(!metrics.contains("Placeholder"));
+
+    // A reload that changes only the roster is applied: the Guangdong entry reviewed again.
+    let reviewed = text.replace("reviewed_at = 2026-09-01", "reviewed_at = 2026-11-30");
+    let config =
+        dnsgrade::config::parse(&dir.path().join("probes.toml"), &reviewed).expect("config");
+    let outcome = daemon.apply(config, Rules::miit_2011()).await;
+    assert_eq!(
+        serde_json::to_value(&outcome).expect("json")["result"],
+        "applied"
+    );
+    let status = support::get_json(addr, "/api/v1/status").await;
+    assert_eq!(
+        status["contacts"]["overdue_count"], 0,
+        "{}",
+        status["contacts"]
+    );
     daemon.stop().await;
 }

@@ -330,6 +330,8 @@ impl Reloader {
             && !rules_changed
             && !alerts_changed
             && running.config.maintenance == config.maintenance
+            && running.config.contacts == config.contacts
+            && running.config.daemon.contact_review_every == config.daemon.contact_review_every
         {
             return ReloadOutcome::refused(ReloadResult::Unchanged, Vec::new());
         }
