@@ -2,7 +2,8 @@
 //! trusted: see `crate::state::health`), `/api/v1/status`, the incident API, and
 //! `POST /-/reload`.
 //!
-//! Reads are open (bind the daemon to loopback or put it behind a proxy). Writes — ack,
+//! Reads are open (bind the daemon to loopback or put it behind a proxy), except the roster of
+//! contacts, `GET /api/v1/contacts`, which is personal data and needs the token. Writes — ack,
 //! confirm-impact, false-positive, cause, the record (result, organisations, reported,
 //! coordinator-confirmed, receipt), maintenance (declare, end) — need `Authorization: Bearer <token>`
 //! with the `api_token` of the config, compared in constant time; without a configured token
