@@ -159,6 +159,7 @@ fn bench(c: &mut Criterion) {
         objects: objs.clone(),
         maintenance: vec![],
         alert: Default::default(),
+        contacts: vec![],
     });
     let ledger = Arc::new(IncidentStore::open(&dir.path().join("bench.sqlite3")).expect("ledger"));
     let rules_arc = Arc::new(rules.clone());
