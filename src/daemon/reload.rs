@@ -235,7 +235,12 @@ impl Diff {
 /// The `[daemon]` settings that differ: each needs a restart. A setting not named here still
 /// counts (the whole section is compared), as "[daemon]".
 fn daemon_changes(old: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static str> {
-    if old == new {
+    // The contacts' review period is read afresh on every tick: it changes live.
+    let live = DaemonConfig {
+        contact_review_every: old.contact_review_every,
+        ..new.clone()
+    };
+    if *old == live {
         return Vec::new();
     }
     let fields: [(&str, bool); 18] = [
@@ -596,6 +601,11 @@ mod tests {
         assert!(daemon_changes(&a.daemon, &a.daemon).is_empty());
         let b = config("tick = \"2s\"\nack_within = \"12h\"", CN);
         assert_eq!(daemon_changes(&a.daemon, &b.daemon), ["tick", "ack_within"]);
+        let c = config("contact_review_every = \"30d\"", CN);
+        assert!(
+            daemon_changes(&a.daemon, &c.daemon).is_empty(),
+            "applied live"
+        );
     }
 
     #[test]
