@@ -62,6 +62,11 @@ pub struct Board {
     pub control_failing: usize,
     /// Every graded object (control targets excluded).
     pub objects: Vec<ObjectStatus>,
+    /// The ledger's open incidents (drills and false positives included, evidence left out)
+    /// as they stood right after this tick's transaction: the status page shows each object
+    /// and its incident from this one snapshot, never from two reads made at different moments.
+    #[serde(skip)]
+    pub open_incidents: Vec<crate::incident::Incident>,
 }
 
 /// The vantage point's health, judged from the control targets in one tick.
@@ -308,12 +313,20 @@ impl Evaluator {
             }
         }
         self.isolated = isolated;
+        let open_incidents = self.store.list(&crate::incident::ListFilter {
+            state: crate::incident::StateFilter::Open,
+            include_false_positive: true,
+            include_drill: true,
+            without_evidence: true,
+            ..crate::incident::ListFilter::default()
+        })?;
         let board = Board {
             at: now,
             isolated,
             control_addresses: vantage.control_addresses,
             control_failing: vantage.control_failing,
             objects,
+            open_incidents,
         };
         Ok((board, out))
     }
