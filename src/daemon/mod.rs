@@ -144,23 +144,9 @@ impl Daemon {
         let store = Arc::new(Mutex::new(StatsStore::new(window_spec(d, &rules))));
         let (tx, rx) = mpsc::channel::<ProbeResult>(RESULT_QUEUE);
         let ctx = probe_context(&config, &probe_runtime, &prober, &clock, tx);
-        let shared = Shared {
-            metrics: metrics.clone(),
-            store: store.clone(),
-            resolve: Arc::default(),
-            clock: clock.clone(),
-            stop_window: d.stop_window,
-            prober,
-            board: Arc::default(),
-            status_len: Arc::default(),
-            incidents: incidents.clone(),
-            api_token: d.api_token.as_deref().map(Arc::from),
-            rules: Arc::new(ArcSwap::new(rules.clone())),
-            config: Arc::new(ArcSwap::new(config.clone())),
-            reload: Arc::default(),
-            prober_sync: Arc::default(),
-            health: Arc::new(crate::state::health::Health::new()),
-        };
+        let shared = shared_state(
+            &config, &rules, &metrics, &store, &clock, prober, &incidents,
+        );
         let cancel = CancellationToken::new();
         let (listener, http_addr) = listen(d.listen).await?;
         let api_base = format!("http://{http_addr}");
@@ -390,6 +376,37 @@ fn declare_maintenance(config: &Config, incidents: &IncidentStore, now: UnixMill
                 tracing::error!(object = %m.object, error = %e, "cannot record the configured maintenance window");
             }
         }
+    }
+}
+
+/// What the HTTP side reads, before anything is published.
+fn shared_state(
+    config: &Arc<Config>,
+    rules: &Arc<Rules>,
+    metrics: &Metrics,
+    store: &Arc<Mutex<StatsStore>>,
+    clock: &Arc<dyn Clock>,
+    prober: Prober,
+    incidents: &Arc<IncidentStore>,
+) -> Shared {
+    let d = &config.daemon;
+    Shared {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        resolve: Arc::default(),
+        clock: clock.clone(),
+        stop_window: d.stop_window,
+        prober,
+        board: Arc::default(),
+        status_len: Arc::default(),
+        incidents: incidents.clone(),
+        api_token: d.api_token.as_deref().map(Arc::from),
+        rules: Arc::new(ArcSwap::new(rules.clone())),
+        config: Arc::new(ArcSwap::new(config.clone())),
+        reload: Arc::default(),
+        prober_sync: Arc::default(),
+        health: Arc::new(crate::state::health::Health::new()),
+        trends: Arc::default(),
     }
 }
 
