@@ -31,6 +31,7 @@ use wire::{
 pub fn router(shared: Shared) -> Router {
     Router::new()
         .route("/", get(status_page))
+        .route("/incidents/{id}", get(incident_page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -116,14 +117,23 @@ async fn metrics(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn status_page(State(s): State<Shared>) -> Response {
+/// `GET /`, `GET /?wall=1`: the wallboard. The objects and their open incidents come from one
+/// published board (the ledger as the tick that graded them left it); only the resolved list
+/// of the last 30 days is read from the ledger here.
+async fn status_page(State(s): State<Shared>, Query(q): Query<WallQuery>) -> Response {
+    const DAYS_30_MS: u64 = 30 * 86_400_000;
     let now = s.clock.now_ms();
     let board = s.board.lock().map(|b| b.clone()).unwrap_or_default();
+    let trends = crate::state::lock(&s.trends).clone();
+    let clear_after_ms = s.rules.load().measure.clear_after.as_millis() as u64;
     let store = s.incidents.clone();
-    let open = tokio::task::spawn_blocking(move || {
+    let resolved = tokio::task::spawn_blocking(move || {
         store.list(&ListFilter {
-            state: StateFilter::Open,
+            state: StateFilter::Resolved,
+            since: Some(now.saturating_sub(DAYS_30_MS)),
             include_drill: true,
+            limit: Some(200),
+            without_evidence: true,
             ..ListFilter::default()
         })
     })
@@ -131,7 +141,49 @@ async fn status_page(State(s): State<Shared>) -> Response {
     .ok()
     .and_then(|r| r.ok())
     .unwrap_or_default();
-    axum::response::Html(crate::status_page::render(&board, &open, now)).into_response()
+    let page = crate::status_page::render(&crate::status_page::WallInput {
+        board: &board,
+        trends: &trends,
+        resolved: &resolved,
+        now,
+        clear_after_ms,
+        wall: q.wall.as_deref().is_some_and(|w| w != "0" && w != "false"),
+    });
+    axum::response::Html(page).into_response()
+}
+
+/// The wallboard's query: `wall=1` for the full-screen mode.
+#[derive(Debug, serde::Deserialize)]
+struct WallQuery {
+    wall: Option<String>,
+}
+
+/// `GET /incidents/{id}`: one incident's page with its timeline and evidence.
+async fn incident_page(State(s): State<Shared>, Path(id): Path<String>) -> Response {
+    let now = s.clock.now_ms();
+    let clear_after_ms = s.rules.load().measure.clear_after.as_millis() as u64;
+    let detail = match id.parse::<i64>() {
+        Ok(n) => {
+            let store = s.incidents.clone();
+            tokio::task::spawn_blocking(move || store.get(n))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        }
+        Err(_) => Ok(None),
+    };
+    match detail {
+        Ok(Some(d)) => {
+            axum::response::Html(crate::status_page::render_incident(&d, now, clear_after_ms))
+                .into_response()
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            axum::response::Html(crate::status_page::render_not_found(&id, now)),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {
