@@ -145,7 +145,7 @@ mod tests {
     use super::*;
     use crate::incident::{GradeView, IncidentState, Timestamp};
 
-    pub(crate) fn incident(object: &str, grade: Level) -> Incident {
+    fn incident(object: &str, grade: Level) -> Incident {
         Incident {
             id: 7,
             object: object.parse().expect("key"),
