@@ -76,6 +76,7 @@ mod slice;
 mod snapshot;
 mod spec;
 pub mod store;
+mod trend;
 mod window;
 
 pub use latency::{LatencySummary, QuantileValue};
@@ -83,4 +84,5 @@ pub use ratio::{wilson_interval, Ratio, Z_95};
 pub use snapshot::{RecentCounts, SlowCount, WindowSnapshot};
 pub use spec::{WindowSpec, MAX_SLICES};
 pub use store::{NewestSerial, PeerAnswers, ServerEntry, StatsStore, STOP_MIN_PROBES};
+pub use trend::{Trend, Trends, TREND_MINUTES};
 pub use window::ServerStats;

@@ -19,7 +19,7 @@ mod wall;
 use crate::clock::UnixMillis;
 use crate::evaluator::Board;
 use crate::incident::Incident;
-use crate::state::Trends;
+use crate::stats::Trends;
 use maud::html;
 
 pub use agree::{reconcile, rows, Agreement, Row};

@@ -1,7 +1,7 @@
 //! Sparklines: the last hour of an object's success ratio and data error ratio, one point a
 //! minute, as inline SVG (no external assets, nothing to load).
 
-use crate::state::{Trend, TREND_MINUTES};
+use crate::stats::{Trend, TREND_MINUTES};
 use maud::{html, Markup};
 
 const W: f32 = 120.0;

@@ -8,7 +8,7 @@ use crate::clock::UnixMillis;
 use crate::evaluator::{Board, ObjectStatus};
 use crate::grading::Level;
 use crate::incident::Incident;
-use crate::state::Trends;
+use crate::stats::Trends;
 use maud::{html, Markup};
 
 /// The full-width warning that this vantage point is cut off.
