@@ -413,7 +413,7 @@ fn check_wall(f: &Value, status: &Value, open: &Value, width: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wallboard_during_a_lab_incident_at_1600_and_400_px() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (d, _clock, labs) = lab_incident(dir.path()).await;
+    let (d, clock, labs) = lab_incident(dir.path()).await;
     let open = get_json(d.http, "/api/v1/incidents?state=open").await;
     let tld = open["incidents"]
         .as_array()
@@ -466,6 +466,7 @@ async fn the_wallboard_during_a_lab_incident_at_1600_and_400_px() {
     }
 
     check_incident_page(&mut b, &url, id);
+    check_clearing(&mut b, &d, &clock, &labs, &shots).await;
     drop(b);
     drop(d);
     for l in labs {
@@ -509,4 +510,61 @@ fn check_incident_page(b: &mut Browser, url: &str, id: i64) {
     b.open(&format!("{url}incidents/99999"), 400, 900, true);
     let text = b.eval("document.body.innerText");
     assert!(text.as_str().unwrap_or("").contains("not found"), "{text}");
+}
+
+/// The faults end: both objects lose their grade while their incidents stay open, clearing.
+/// The banner says OK as the API does, and each row shows its incident's grade beside "no
+/// grade now" with the time it resolves — never a bare 正常 OK next to an open 重大 II.
+async fn check_clearing(
+    b: &mut Browser,
+    d: &DaemonProc,
+    clock: &SimClock,
+    labs: &[LabServer],
+    shots: &std::path::Path,
+) {
+    labs[0].set_faults(Faults::default());
+    labs[2].set_faults(Faults::default());
+    clock.advance(301_000);
+    for key in ["tld/cn", "recursive/north-resolvers"] {
+        wait_object(d.http, key, clock.now.get(), "no grade", |o| {
+            level(o).is_none()
+        })
+        .await;
+    }
+    let status = get_json(d.http, "/api/v1/status").await;
+    let open = get_json(d.http, "/api/v1/incidents?state=open").await;
+    let open = open["incidents"].as_array().expect("incidents").clone();
+    assert_eq!(open.len(), 2, "both incidents are still open: {open:?}");
+    assert!(
+        open.iter().all(|i| i["clearing_since"].is_object()),
+        "{open:?}"
+    );
+    b.open(&format!("http://{}/", d.http), 400, 900, true);
+    let f = b.eval(FACTS);
+    assert_eq!(api_worst(&status), "none");
+    assert_eq!(f["level"], "none", "the banner is the API's: no grade: {f}");
+    assert!(
+        f["bannerText"].as_str().unwrap_or("").contains("正常 OK"),
+        "{f}"
+    );
+    for r in f["rows"].as_array().expect("rows") {
+        let inc = open
+            .iter()
+            .find(|i| i["object"] == r["object"])
+            .expect("incident");
+        assert_eq!(r["grade"], "none", "{r}");
+        assert_eq!(r["incidentGrade"], inc["grade"]["level"], "{r}");
+        assert_eq!(r["agreement"], "clearing", "{r}");
+        assert_eq!(r["both"], true, "the incident's grade is shown beside: {r}");
+        let text = r["text"].as_str().unwrap_or("");
+        assert!(
+            text.contains("消除中 clearing") && text.contains("resolves at"),
+            "{text}"
+        );
+    }
+    assert!(
+        f["scrollWidth"].as_u64() <= f["clientWidth"].as_u64(),
+        "{f}"
+    );
+    b.screenshot(&shots.join("wallboard-clearing-400.png"));
 }

@@ -152,6 +152,9 @@ fn the_banner_is_the_worst_grade_and_the_row_agrees_with_its_incident() {
 fn a_clearing_incident_shows_both_grades_and_when_it_resolves() {
     let mut inc = incident("cn", Level::II);
     inc.clearing_since = Some(Timestamp(NOW - 100_000));
+    inc.authority = Some(serde_json::json!({
+        "lead_zh": "互联网应急办", "lead_en": "MIIT emergency office", "notify": ["CNCERT"]
+    }));
     let board = Board {
         at: NOW,
         objects: vec![object("cn", "中国", None)],
@@ -169,6 +172,10 @@ fn a_clearing_incident_shows_both_grades_and_when_it_resolves() {
     // Resolves at clearing_since + clear_after = NOW + 200 s.
     let at = crate::clock::format_rfc3339(NOW + 200_000);
     assert!(html.contains(&format!("datetime=\"{at}\"")), "{html}");
+    // Who leads is the incident's while the object has no grade of its own.
+    assert!(html.contains("互联网应急办"), "{html}");
+    assert!(html.contains("(事件 incident)"));
+    assert!(html.contains("CNCERT"));
 }
 
 #[test]

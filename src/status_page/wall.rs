@@ -102,6 +102,18 @@ fn state_line(row: &Row<'_>) -> Markup {
     }
 }
 
+/// The lead and whom to notify as the incident recorded them (`grading::Authority` as JSON).
+fn incident_lead(inc: &Incident) -> Option<(String, String, String)> {
+    let a = inc.authority.as_ref()?;
+    let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let notify: Vec<&str> = a
+        .get("notify")
+        .and_then(|v| v.as_array())
+        .map(|v| v.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    Some((text("lead_zh"), text("lead_en"), notify.join("、")))
+}
+
 /// Who leads, who is notified, the acknowledgement and the escalation ahead.
 fn duties(row: &Row<'_>, now: UnixMillis) -> Markup {
     let a = &row.object.assessment;
@@ -111,6 +123,12 @@ fn duties(row: &Row<'_>, now: UnixMillis) -> Markup {
                 dt { "牵头 lead" } dd.lead { (x.lead_zh) " " span.en { (x.lead_en) } }
                 @if !x.notify.is_empty() {
                     dt { "通报 notify" } dd.notify { (x.notify.join("、")) }
+                }
+            } @else if let Some((zh, en, notify)) = row.incident.and_then(incident_lead) {
+                // No grade now (clearing, held): the open incident's lead still holds it.
+                dt { "牵头 lead" } dd.lead { (zh) " " span.en { (en) } " " span.muted { "(事件 incident)" } }
+                @if !notify.is_empty() {
+                    dt { "通报 notify" } dd.notify { (notify) }
                 }
             }
             @if let Some(inc) = row.incident {
