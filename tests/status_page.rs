@@ -5,7 +5,9 @@
 //! and 4): pages at 1600 and 400 px wide, screenshots of both, and the DOM and the layout
 //! read back — the banner says the API's worst grade, every object's grade is its open
 //! incident's (or both are shown), the countdown runs, nothing scrolls sideways at 400 px,
-//! and the incident page has the timeline.
+//! and the incident page has the timeline. Then the faults end: while both incidents clear the
+//! rows show the incident's grade beside "no grade now", and once resolved they are listed among
+//! the last 30 days'.
 //!
 //! Screenshots go to `target/tmp/status_page/`; with `DNSGRADE_UPDATE_WALLBOARD=1` the wall
 //! mode at 1600 px is also written to `docs/wallboard.png` (the README's picture).
