@@ -173,6 +173,11 @@ mod tests {
             maintenance: false,
             drill: false,
             updated_at: Timestamp(1_000),
+            result: None,
+            organisations: Vec::new(),
+            reported_at: None,
+            reported_to: None,
+            coordinator_confirmed_at: None,
         }
     }
 

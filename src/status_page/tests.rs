@@ -62,6 +62,11 @@ fn incident(name: &str, grade: Level) -> Incident {
         maintenance: false,
         drill: false,
         updated_at: Timestamp(NOW),
+        result: None,
+        organisations: Vec::new(),
+        reported_at: None,
+        reported_to: None,
+        coordinator_confirmed_at: None,
     }
 }
 
