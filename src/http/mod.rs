@@ -148,6 +148,7 @@ async fn status_page(State(s): State<Shared>, Query(q): Query<WallQuery>) -> Res
         now,
         clear_after_ms,
         wall: q.wall.as_deref().is_some_and(|w| w != "0" && w != "false"),
+        config: &s.config.load(),
     });
     axum::response::Html(page).into_response()
 }
@@ -173,10 +174,13 @@ async fn incident_page(State(s): State<Shared>, Path(id): Path<String>) -> Respo
         Err(_) => Ok(None),
     };
     match detail {
-        Ok(Some(d)) => {
-            axum::response::Html(crate::status_page::render_incident(&d, now, clear_after_ms))
-                .into_response()
-        }
+        Ok(Some(d)) => axum::response::Html(crate::status_page::render_incident(
+            &d,
+            now,
+            clear_after_ms,
+            &s.config.load(),
+        ))
+        .into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
             axum::response::Html(crate::status_page::render_not_found(&id, now)),

@@ -104,7 +104,12 @@ fn evidence(v: &Value) -> Markup {
 }
 
 /// The incident page.
-pub fn render_incident(d: &IncidentDetail, now: UnixMillis, clear_after_ms: u64) -> String {
+pub fn render_incident(
+    d: &IncidentDetail,
+    now: UnixMillis,
+    clear_after_ms: u64,
+    config: &crate::config::Config,
+) -> String {
     let i = &d.incident;
     let title = format!(
         "#{} {} {} — {} — dnsgrade",
@@ -121,6 +126,9 @@ pub fn render_incident(d: &IncidentDetail, now: UnixMillis, clear_after_ms: u64)
         main {
             p { a href="/" { "← 返回 back to the wallboard" } }
             div.card { (record(i, clear_after_ms)) }
+            @if let Some(lead) = i.authority.as_ref().and_then(|a| a.get("lead_zh")).and_then(|v| v.as_str()) {
+                dl { (super::call::who_to_call(config, lead)) }
+            }
             @if !i.reasons_zh.is_empty() {
                 h2 { "原因 Reasons" }
                 ul.reasons {

@@ -11,6 +11,7 @@
 //! the escalation countdowns running, and the page reloads itself every 10 s.
 
 pub mod agree;
+mod call;
 mod chrome;
 mod incident;
 mod spark;
@@ -41,6 +42,8 @@ pub struct WallInput<'a> {
     pub clear_after_ms: u64,
     /// Full-screen mode: only what needs attention, bigger type, no history.
     pub wall: bool,
+    /// The configuration in force: the contacts of each lead authority.
+    pub config: &'a crate::config::Config,
 }
 
 /// Renders the wallboard.
@@ -60,7 +63,7 @@ pub fn render(input: &WallInput<'_>) -> String {
         main {
             h2 { "对象 Objects (" (rows.len()) ")" }
             section.cards id="objects" {
-                @for r in &shown { (wall::card(r, input.trends, input.now)) }
+                @for r in &shown { (wall::card(r, input.trends, input.now, input.config)) }
             }
             @if !calm.is_empty() {
                 p.ok id="calm" { "其余 " (calm.len()) " 个对象正常 " (calm.len()) " other objects OK" }

@@ -70,7 +70,23 @@ fn incident(name: &str, grade: Level) -> Incident {
     }
 }
 
+/// A configuration with one TLD and, if `contacts`, a 24x7 contact of MIIT (互联网应急办, the
+/// lead the test objects name) and one of Guangdong's administration.
+fn config(contacts: bool) -> crate::config::Config {
+    let mut text = String::from(
+        "[daemon]\nstate_dir = \"/tmp/x\"\n[[tld]]\nname = \"cn\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"127.0.0.1:5300\"]\n",
+    );
+    if contacts {
+        text += "[[contact]]\nauthority = \"MIIT\"\nname = \"Duty <desk>\"\nrole = \"emergency office\"\nphone = \"010-0000-0000\"\nreviewed_at = 2026-11-01\nhours = \"24x7\"\n\n[[contact]]\nauthority = \"广东\"\nname = \"Guangdong desk\"\nrole = \"security division\"\nphone = \"020-0000-0000\"\nreviewed_at = 2026-11-01\n";
+    }
+    crate::config::parse(std::path::Path::new("t.toml"), &text).expect("config")
+}
+
 fn page(board: &Board, wall: bool) -> String {
+    page_with(board, wall, &config(false))
+}
+
+fn page_with(board: &Board, wall: bool, config: &crate::config::Config) -> String {
     render(&WallInput {
         board,
         trends: &Trends::default(),
@@ -78,7 +94,28 @@ fn page(board: &Board, wall: bool) -> String {
         now: NOW,
         clear_after_ms: 300_000,
         wall,
+        config,
     })
+}
+
+#[test]
+fn the_lead_authoritys_contacts_are_on_the_card_and_no_one_elses() {
+    let board = Board {
+        at: NOW,
+        objects: vec![object("cn", "cn", Some(Level::II))],
+        ..Board::default()
+    };
+    let html = page_with(&board, false, &config(true));
+    assert!(html.contains("联系 call"), "{html}");
+    assert!(html.contains("Duty &lt;desk&gt;"), "escaped: {html}");
+    assert!(html.contains("tel:010-0000-0000"), "{html}");
+    assert!(html.contains("24x7"));
+    assert!(!html.contains("Guangdong desk"), "not the lead's contact");
+    let without = page(&board, false);
+    assert!(
+        !without.contains("联系 call"),
+        "nothing when the roster has no one"
+    );
 }
 
 #[test]

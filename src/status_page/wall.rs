@@ -2,9 +2,11 @@
 //! object, the open incidents and the resolved ones.
 
 use super::agree::{Agreement, Row};
+use super::call::who_to_call;
 use super::chrome::{badge, badge_or_ok, countdown, when};
 use super::spark::sparklines;
 use crate::clock::UnixMillis;
+use crate::config::Config;
 use crate::evaluator::{Board, ObjectStatus};
 use crate::grading::Level;
 use crate::incident::Incident;
@@ -115,18 +117,20 @@ fn incident_lead(inc: &Incident) -> Option<(String, String, String)> {
 }
 
 /// Who leads, who is notified, the acknowledgement and the escalation ahead.
-fn duties(row: &Row<'_>, now: UnixMillis) -> Markup {
+fn duties(row: &Row<'_>, now: UnixMillis, config: &Config) -> Markup {
     let a = &row.object.assessment;
     html! {
         dl {
             @if let Some(x) = &a.authority {
                 dt { "牵头 lead" } dd.lead { (x.lead_zh) " " span.en { (x.lead_en) } }
+                (who_to_call(config, &x.lead_zh))
                 @if !x.notify.is_empty() {
                     dt { "通报 notify" } dd.notify { (x.notify.join("、")) }
                 }
             } @else if let Some((zh, en, notify)) = row.incident.and_then(incident_lead) {
                 // No grade now (clearing, held): the open incident's lead still holds it.
                 dt { "牵头 lead" } dd.lead { (zh) " " span.en { (en) } " " span.muted { "(事件 incident)" } }
+                (who_to_call(config, &zh))
                 @if !notify.is_empty() {
                     dt { "通报 notify" } dd.notify { (notify) }
                 }
@@ -194,7 +198,7 @@ fn evidence(o: &ObjectStatus) -> Markup {
 }
 
 /// One object's card.
-pub fn card(row: &Row<'_>, trends: &Trends, now: UnixMillis) -> Markup {
+pub fn card(row: &Row<'_>, trends: &Trends, now: UnixMillis, config: &Config) -> Markup {
     let o = row.object;
     let key = o.assessment.object.as_str();
     let sev = row.severity().map_or("none", Level::roman);
@@ -206,7 +210,7 @@ pub fn card(row: &Row<'_>, trends: &Trends, now: UnixMillis) -> Markup {
             data-agreement=(row.agreement.as_str()) {
             (name(o))
             (state_line(row))
-            (duties(row, now))
+            (duties(row, now, config))
             (sparklines(trends.get(&o.assessment.object)))
             (evidence(o))
         }
