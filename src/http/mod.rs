@@ -485,15 +485,18 @@ where
 
 /// A check that `by` names someone: `who` says what they do.
 fn named(who: &'static str) -> impl FnOnce(&ByBody) -> Result<(), ApiError> {
-    move |b| {
-        if b.by.trim().is_empty() {
-            Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("\"by\" must name {who}"),
-            ))
-        } else {
-            Ok(())
-        }
+    move |b| filled(&b.by, "by", &format!("name {who}"))
+}
+
+/// 400 unless `value` has text: `"field" must <what>`.
+fn filled(value: &str, field: &str, what: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("\"{field}\" must {what}"),
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -652,16 +655,7 @@ async fn coordinator_confirmed(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    let check = |b: &ConfirmedBody| {
-        if b.by.trim().is_empty() {
-            Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "\"by\" must name who confirmed".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    };
+    let check = |b: &ConfirmedBody| filled(&b.by, "by", "name who confirmed");
     incident_event(
         &s,
         &headers,
@@ -682,16 +676,7 @@ async fn receipt(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> ApiResult {
-    let check = |b: &ReceiptBody| {
-        if b.organisation.trim().is_empty() {
-            Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "\"organisation\" must name the receiver".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    };
+    let check = |b: &ReceiptBody| filled(&b.organisation, "organisation", "name the receiver");
     incident_event(
         &s,
         &headers,
