@@ -728,6 +728,9 @@ impl Metrics {
                         });
                     }
                     mfs.retain(|mf| !mf.get_metric().is_empty());
+                    // A collector of several families (the process's) gives them in its own
+                    // order; the exposition keeps every family in name order.
+                    mfs.sort_by(|a, b| a.name().cmp(b.name()));
                     let _ = encoder.encode_utf8(&mfs, &mut out);
                 }
                 Fam::Compact(c) => c.render(&mut out),
