@@ -11,7 +11,7 @@ use super::{Outcome, Verdict};
 use crate::config::{normalize_rdata, Check, Expect};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 /// What to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +61,14 @@ fn printable(bytes: &[u8]) -> String {
     }
 }
 
-/// True when `reply` answers `q` (same question, case-insensitively) and is a response.
+/// True when `reply` answers `q`: a response (QR=1) to a standard query (OPCODE 0) with one
+/// question, of class IN, of the type asked and for the name asked (case-insensitively). A
+/// reply with the right ID but another class (CH), opcode (NOTIFY) or question is not an answer.
 pub fn question_matches(reply: &Message, q: &Question) -> bool {
     reply.metadata.message_type == MessageType::Response
+        && reply.metadata.op_code == OpCode::Query
         && reply.queries.len() == 1
+        && reply.queries[0].query_class == DNSClass::IN
         && reply.queries[0].query_type == q.qtype
         && reply.queries[0].name.to_lowercase() == q.qname.to_lowercase()
 }
@@ -346,8 +350,24 @@ mod tests {
         assert!(!question_matches(&m, &q2));
         let q3 = Question {
             qname: n("other.example.cn."),
-            ..q
+            ..q.clone()
         };
         assert!(!question_matches(&m, &q3));
+        // The right ID, name and type, but not an answer to a standard IN query.
+        let mut ch = m.clone();
+        ch.queries[0].query_class = DNSClass::CH;
+        assert!(!question_matches(&ch, &q), "QCLASS CH");
+        let mut notify = m.clone();
+        notify.metadata.op_code = OpCode::Notify;
+        assert!(!question_matches(&notify, &q), "OPCODE NOTIFY");
+        let mut query = m.clone();
+        query.metadata.message_type = MessageType::Query;
+        assert!(!question_matches(&query, &q), "QR=0");
+        let mut two = m.clone();
+        two.queries.push(two.queries[0].clone());
+        assert!(!question_matches(&two, &q), "two questions");
+        let mut none = m;
+        none.queries.clear();
+        assert!(!question_matches(&none, &q), "no question");
     }
 }
