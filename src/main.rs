@@ -309,6 +309,11 @@ struct SweepArgs {
     /// Exit 1 when (missing + wrong) / answered exceeds this ratio.
     #[arg(long, default_value_t = 0.0)]
     max_error_ratio: f64,
+    /// Exit 69 when fewer than this share of the queries got a usable answer (timeouts,
+    /// SERVFAIL, REFUSED and malformed replies do not count): a node that answers nothing has
+    /// no error ratio to speak of.
+    #[arg(long, default_value_t = 0.99)]
+    min_answered: f64,
     /// Print every missing or wrong name.
     #[arg(long)]
     list: bool,
@@ -871,6 +876,7 @@ async fn run_sweep(args: SweepArgs) -> ExitCode {
         timeout,
         every,
         max_error_ratio,
+        min_answered,
         list,
     } = args;
     // Streamed: only the delegations are kept, never the zone text or a full zone.
@@ -903,6 +909,17 @@ async fn run_sweep(args: SweepArgs) -> ExitCode {
         for n in &report.bad_names {
             println!("bad: {n}");
         }
+    }
+    let answered = report.answered as f64 / report.checked.max(1) as f64;
+    if answered < min_answered {
+        eprintln!(
+            "dnsgrade sweep: {} of {} queries answered ({:.2}%), below --min-answered {:.2}%",
+            report.answered,
+            report.checked,
+            answered * 100.0,
+            min_answered * 100.0
+        );
+        return ExitCode::from(EXIT_UNAVAILABLE);
     }
     if report.error_ratio() > max_error_ratio {
         eprintln!(

@@ -1,6 +1,6 @@
 //! `dnsgrade sweep` against an in-process node on loopback with three planted wrong
 //! delegations: exactly those three are reported, and the exit code follows
-//! --max-error-ratio.
+//! --max-error-ratio; a node that answers nothing fails --min-answered.
 
 mod support;
 
@@ -88,6 +88,47 @@ async fn sweep_reports_exactly_the_planted_wrong_delegations() {
     let out = run(&["--max-error-ratio", "0.01"]).await;
     assert_eq!(out.status.code(), Some(0), "3/500 = 0.6% is within 1%");
     node.stop().await;
+}
+
+/// A node that answers nothing has no error ratio: the sweep fails (69) below --min-answered,
+/// however generous --max-error-ratio is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_with_too_few_answers_fails() {
+    let text = zone_text(20);
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("cn.zone");
+    std::fs::write(&file, &text).expect("write");
+    // A port with nothing behind it (bound, then closed): every query times out.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = dead.local_addr().expect("addr").to_string();
+    drop(dead);
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dnsgrade"))
+            .args(["sweep", "--server", &addr, "--zone"])
+            .arg(&file)
+            .args([
+                "--rate",
+                "1000",
+                "--timeout",
+                "200ms",
+                "--max-error-ratio",
+                "1",
+            ])
+            .args(extra)
+            .output()
+            .expect("run sweep")
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("0 of 20 queries answered"), "{err}");
+    let out = run(&["--min-answered", "0"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing required: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The UDP engine keeps the prober's semantics: TC=1 is retried over TCP within the deadline,
