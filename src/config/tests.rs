@@ -359,6 +359,12 @@ fn registry_settings_are_checked_with_their_location() {
             &format!("  [tld.registry]\n{table}  [[tld.node]]\n  name = \"b\""),
         )
     };
+    // RDAP is served over HTTPS only.
+    let e = one(&with(
+        "  rdap = \"http://rdap.example/\"\n  lookup_domain = \"example.cn\"\n",
+    ));
+    assert_eq!((e.line, e.column), (13, 10), "{e}");
+    assert!(e.message.contains("https://"), "{e}");
     // RDAP and WHOIS need a domain to look up.
     let e = one(&with("  rdap = \"https://rdap.example/\"\n"));
     assert_eq!((e.line, e.column), (13, 10), "{e}");

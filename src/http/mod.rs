@@ -405,6 +405,17 @@ async fn reload(State(s): State<Shared>, headers: HeaderMap) -> ApiResult {
     Ok((status, Json(outcome)).into_response())
 }
 
+/// The token of an `Authorization: Bearer <token>` header, or "". The scheme is
+/// case-insensitive (RFC 7235): "bearer" is "Bearer".
+fn bearer_token(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, t)| t.trim())
+}
+
 /// Checks the bearer token in constant time.
 fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     use subtle::ConstantTimeEq;
@@ -414,11 +425,7 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
             "the write API is disabled: set api_token in [daemon]".into(),
         ));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = bearer_token(headers);
     // subtle compares equal-length slices in constant time (only the length can leak).
     if !given.is_empty() && bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
         Ok(())
@@ -868,7 +875,25 @@ async fn end_drill(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_time;
+    use super::{bearer_token, parse_time};
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_nothing_else_is_a_token() {
+        let with = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(
+                axum::http::header::AUTHORIZATION,
+                v.parse().expect("header"),
+            );
+            h
+        };
+        assert_eq!(bearer_token(&with("Bearer s3cret")), "s3cret");
+        assert_eq!(bearer_token(&with("bearer s3cret")), "s3cret");
+        assert_eq!(bearer_token(&with("BEARER  s3cret ")), "s3cret");
+        assert_eq!(bearer_token(&with("Basic dXNlcjpwYXNz")), "");
+        assert_eq!(bearer_token(&with("Bearers3cret")), "");
+        assert_eq!(bearer_token(&axum::http::HeaderMap::new()), "");
+    }
 
     #[test]
     fn times_parse_as_ms_or_rfc3339() {

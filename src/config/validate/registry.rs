@@ -34,10 +34,15 @@ impl Validator<'_> {
         let whois = hostport(&r.whois, "whois", DEFAULT_WHOIS_PORT);
         let rdap = r.rdap.as_ref().and_then(|s| {
             let t = s.get_ref().trim();
-            if t.starts_with("https://") || t.starts_with("http://") {
+            // RDAP is served over HTTPS (RFC 7481); a plain http:// URL would probe something
+            // the registry does not offer, and judge it.
+            if t.starts_with("https://") {
                 Some(t.to_string())
             } else {
-                self.err(s, "rdap must be a base URL starting with https://");
+                self.err(
+                    s,
+                    "rdap must be a base URL starting with https:// (RDAP is served over HTTPS)",
+                );
                 None
             }
         });
