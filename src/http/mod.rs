@@ -760,12 +760,40 @@ async fn declare_maintenance(
     let b: MaintenanceBody = body(&raw)?;
     let starts = parse_time(&b.starts).ok_or_else(|| bad_time("starts", &b.starts))?;
     let ends = parse_time(&b.ends).ok_or_else(|| bad_time("ends", &b.ends))?;
+    maintenance_fits(&s.config.load(), &b.object, starts, ends)?;
     write(&s, move |st, _| {
         Ok(MaintenanceId {
             id: st.declare_maintenance(&b.object, starts, ends, &b.reason)?,
         })
     })
     .await
+}
+
+/// The longest maintenance window the API takes: planned work, not a way to mute an object.
+const MAX_MAINTENANCE: u64 = 30 * 86_400_000;
+
+/// 400 unless `object` is configured (`class/name`) and the window is at most
+/// [`MAX_MAINTENANCE`] long.
+fn maintenance_fits(
+    config: &crate::config::Config,
+    object: &str,
+    starts: crate::clock::UnixMillis,
+    ends: crate::clock::UnixMillis,
+) -> Result<(), ApiError> {
+    let bad = |m: String| Err(ApiError(StatusCode::BAD_REQUEST, m));
+    if !config
+        .objects
+        .iter()
+        .any(|o| crate::grading::object_key(o).as_str() == object)
+    {
+        return bad(format!(
+            "object {object:?} is not configured (write class/name, e.g. tld/cn)"
+        ));
+    }
+    if ends.saturating_sub(starts) > MAX_MAINTENANCE {
+        return bad("a maintenance window is at most 30 days long".to_string());
+    }
+    Ok(())
 }
 
 /// `POST /api/v1/maintenance/{id}/end`: ends the window now, or deletes it if it has not
@@ -875,7 +903,22 @@ async fn end_drill(
 
 #[cfg(test)]
 mod tests {
-    use super::{bearer_token, parse_time};
+    use super::{bearer_token, maintenance_fits, parse_time};
+
+    #[test]
+    fn maintenance_is_only_for_configured_objects_and_at_most_30_days() {
+        let text = "[daemon]\nstate_dir = \"/tmp/x\"\n[[tld]]\nname = \"cn\"\n  [[tld.node]]\n  name = \"a\"\n  addresses = [\"127.0.0.1:5300\"]\n";
+        let c = crate::config::parse(std::path::Path::new("t.toml"), text).expect("config");
+        let day = 86_400_000;
+        assert!(maintenance_fits(&c, "tld/cn", 0, 30 * day).is_ok());
+        let e = maintenance_fits(&c, "tld/cn", 0, 30 * day + 1).expect_err("31 days");
+        assert!(e.1.contains("30 days"), "{}", e.1);
+        for object in ["../../etc/passwd", "tld/org", "cn", ""] {
+            let e = maintenance_fits(&c, object, 0, day).expect_err(object);
+            assert_eq!(e.0, axum::http::StatusCode::BAD_REQUEST);
+            assert!(e.1.contains("not configured"), "{}", e.1);
+        }
+    }
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive_and_nothing_else_is_a_token() {
