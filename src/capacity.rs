@@ -126,6 +126,7 @@ pub fn assess(c: &Config, rules: &Rules) -> Capacity {
         }
     }
     warnings.extend(short_warnings(&short_window, &short_stop, c, rules));
+    warnings.extend(exposure_warning(d));
     let dark_in_flight = rate * (d.timeout + grace).as_secs_f64();
     if dark_in_flight > d.max_in_flight as f64 {
         warnings.push(format!(
@@ -148,9 +149,45 @@ pub fn assess(c: &Config, rules: &Rules) -> Capacity {
     }
 }
 
+/// A listen address other hosts can reach serves the status, the incidents and the wallboard
+/// to them (reads need no token); without an `api_token` nothing says who may write either.
+fn exposure_warning(d: &crate::config::DaemonConfig) -> Option<String> {
+    if d.listen.ip().is_loopback() {
+        return None;
+    }
+    let token = if d.api_token.is_some() {
+        "writes need the api_token"
+    } else {
+        "no api_token is set, so the write API is off"
+    };
+    Some(format!(
+        "listen = {} is reachable from other hosts: /api/v1/status, the incidents and the wallboard are readable by anyone who can connect ({token}); keep it on loopback or put a proxy with access control in front",
+        d.listen
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listen_address_off_loopback_is_warned_about() {
+        let warned = |daemon: &str| {
+            assess(&config(daemon, 1), &Rules::miit_2011())
+                .warnings
+                .into_iter()
+                .filter(|w| w.contains("reachable from other hosts"))
+                .collect::<Vec<_>>()
+        };
+        assert!(warned("listen = \"127.0.0.1:9553\"").is_empty());
+        assert!(warned("listen = \"[::1]:9553\"").is_empty());
+        let w = warned("listen = \"0.0.0.0:9553\"");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("no api_token"), "{w:?}");
+        let w = warned("listen = \"192.0.2.7:9553\"\napi_token = \"t0ken\"");
+        assert!(w[0].contains("writes need the api_token"), "{w:?}");
+        assert!(!w[0].contains("t0ken"), "the token is never printed");
+    }
 
     fn config(daemon: &str, checks: usize) -> Config {
         let mut text = format!(
