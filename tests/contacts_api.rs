@@ -7,7 +7,6 @@ mod support;
 use dnsgrade::clock::{parse_rfc3339, ManualClock};
 use dnsgrade::daemon::Daemon;
 use dnsgrade::grading::Rules;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,33 +27,6 @@ phone = "010-0000-0000"
 reviewed_at = 2026-11-20
 hours = "24x7"
 "#;
-
-/// GET with an optional bearer token; (status, body).
-async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
-        .await
-        .expect("HTTP reply in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_has_the_overdue_contacts_without_phones_and_the_roster_needs_the_token() {
@@ -92,9 +64,19 @@ async fn the_status_has_the_overdue_contacts_without_phones_and_the_roster_needs
     );
 
     // The roster: personal data, behind the token.
-    assert_eq!(get(addr, "/api/v1/contacts", None).await.0, 401);
-    assert_eq!(get(addr, "/api/v1/contacts", Some("wrong")).await.0, 401);
-    let (code, body) = get(addr, "/api/v1/contacts", Some("t0ken")).await;
+    assert_eq!(
+        support::http_get_auth(addr, "/api/v1/contacts", None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        support::http_get_auth(addr, "/api/v1/contacts", Some("wrong"))
+            .await
+            .0,
+        401
+    );
+    let (code, body) = support::http_get_auth(addr, "/api/v1/contacts", Some("t0ken")).await;
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     let list = v["contacts"].as_array().expect("contacts");
