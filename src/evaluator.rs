@@ -60,6 +60,14 @@ pub struct Board {
     pub control_addresses: usize,
     /// Control addresses without a success in the stop window.
     pub control_failing: usize,
+    /// The monitor cannot make its own probes (out of descriptors, buffers, ports): more than
+    /// a tenth of the probed addresses had a `local_error` in the stop window, so grading is
+    /// suspended as when isolated (docs/matrix.md, "Monitor health").
+    pub local_fault: bool,
+    /// Addresses with a `local_error` in the stop window, and addresses probed in it.
+    pub local_fault_addresses: usize,
+    /// Addresses with any probe (measured or not) in the stop window.
+    pub probed_addresses: usize,
     /// Every graded object (control targets excluded).
     pub objects: Vec<ObjectStatus>,
     /// The ledger's open incidents (drills and false positives included, evidence left out)
@@ -69,11 +77,22 @@ pub struct Board {
     pub open_incidents: Vec<crate::incident::Incident>,
 }
 
-/// The vantage point's health, judged from the control targets in one tick.
+/// The vantage point's health, judged from the control targets in one tick, and the
+/// monitor's own: whether it can make its probes at all.
 struct Vantage {
     isolated: bool,
     control_addresses: usize,
     control_failing: usize,
+    local_fault: bool,
+    local_fault_addresses: usize,
+    probed_addresses: usize,
+}
+
+impl Vantage {
+    /// Grading is suspended: the observations are not trusted.
+    fn suspended(&self) -> bool {
+        self.isolated || self.local_fault
+    }
 }
 
 /// What one tick did.
@@ -87,6 +106,12 @@ pub struct TickOutcome {
     pub isolation_began: bool,
     /// True when isolation ended at this tick.
     pub isolation_ended: bool,
+    /// Whether the monitor's own faults suspend grading now ([`Board::local_fault`]).
+    pub local_fault: bool,
+    /// True when the local fault began at this tick.
+    pub local_fault_began: bool,
+    /// True when it ended at this tick.
+    pub local_fault_ended: bool,
     /// The monitor event written by this tick (a change of the persisted isolation state).
     pub monitor_event: Option<MonitorEvent>,
     /// Objects whose open incidents were held after a restart (not stepped this tick).
@@ -169,6 +194,16 @@ impl Observations {
         self
     }
 
+    /// Addresses with a `local_error` in the stop window, and addresses with any probe in
+    /// it, over every class (the controls included).
+    fn local_faults(&self) -> (usize, usize) {
+        let addresses = self.by_server.values().flatten();
+        let probed = addresses.filter(|a| a.recent.attempts + a.recent.local_errors > 0);
+        probed.fold((0, 0), |(faulted, n), a| {
+            (faulted + usize::from(a.recent.local_errors > 0), n + 1)
+        })
+    }
+
     fn servers_of(&self, o: &crate::config::Object) -> Vec<ServerInput> {
         o.servers
             .iter()
@@ -192,6 +227,7 @@ pub struct Evaluator {
     store: Arc<IncidentStore>,
     clocks: ConditionClocks,
     isolated: bool,
+    local_fault: bool,
     /// Ticks since this evaluator started: the windows hold only what was probed since.
     ticks: u64,
     /// The incidents of removed objects are still to be resolved (the ledger refused the
@@ -217,6 +253,7 @@ impl Evaluator {
             store,
             clocks,
             isolated,
+            local_fault: false,
             ticks: 0,
             retire_pending: false,
         })
@@ -290,8 +327,9 @@ impl Evaluator {
     ) -> Result<(Board, TickOutcome), StoreError> {
         let vantage = self.vantage(obs);
         let isolated = vantage.isolated;
-        // Grade on a copy of the clocks: when isolated the observations are not trusted and
-        // the clocks must not advance.
+        let local_fault = vantage.local_fault;
+        // Grade on a copy of the clocks: when isolated (or unable to probe) the observations
+        // are not trusted and the clocks must not advance.
         let mut clocks = self.clocks.clone();
         let (mut objects, ready) = self.grade(obs, &mut clocks, now)?;
         let held = self.hold_after_restart(&mut objects, &ready, &mut clocks)?;
@@ -301,6 +339,9 @@ impl Evaluator {
             isolated,
             isolation_began: isolated && !self.isolated,
             isolation_ended: !isolated && self.isolated,
+            local_fault,
+            local_fault_began: local_fault && !self.local_fault,
+            local_fault_ended: !local_fault && self.local_fault,
             held,
             warming_up,
             ..TickOutcome::default()
@@ -313,6 +354,7 @@ impl Evaluator {
             }
         }
         self.isolated = isolated;
+        self.local_fault = local_fault;
         let open_incidents = self.store.list(&crate::incident::ListFilter {
             state: crate::incident::StateFilter::Open,
             include_false_positive: true,
@@ -325,6 +367,9 @@ impl Evaluator {
             isolated,
             control_addresses: vantage.control_addresses,
             control_failing: vantage.control_failing,
+            local_fault,
+            local_fault_addresses: vantage.local_fault_addresses,
+            probed_addresses: vantage.probed_addresses,
             objects,
             open_incidents,
         };
@@ -356,10 +401,14 @@ impl Evaluator {
         } else {
             self.isolated
         };
+        let (local_fault_addresses, probed_addresses) = obs.local_faults();
         Vantage {
             isolated,
             control_addresses,
             control_failing,
+            local_fault: local_fault_addresses * 10 > probed_addresses,
+            local_fault_addresses,
+            probed_addresses,
         }
     }
 
@@ -430,7 +479,7 @@ impl Evaluator {
             control_addresses: vantage.control_addresses,
             control_failing: vantage.control_failing,
         });
-        if vantage.isolated {
+        if vantage.suspended() {
             let (_, me) =
                 self.store
                     .apply_observed(&[], &self.clocks, now, clear_after, monitor.as_ref())?;

@@ -53,6 +53,8 @@ pub const SAMPLES_IN_FLIGHT: &str = "dnsgrade_samples_in_flight";
 pub const SAMPLES_SKIPPED: &str = "dnsgrade_samples_skipped_total";
 /// Socket errors.
 pub const SOCKET_ERRORS: &str = "dnsgrade_socket_errors_total";
+/// Probes this host could not make (`local_error`).
+pub const LOCAL_ERRORS: &str = "dnsgrade_probe_local_errors_total";
 /// Evaluation tick lag.
 pub const EVALUATION_LAG: &str = "dnsgrade_evaluation_lag_seconds";
 /// Grade of each object: 0 none, 1 = IV … 4 = I.
@@ -65,6 +67,8 @@ pub const OPEN_INCIDENTS: &str = "dnsgrade_open_incidents";
 pub const INCIDENTS_ACK_OVERDUE: &str = "dnsgrade_incidents_ack_overdue";
 /// 1 when the vantage point is cut off.
 pub const VANTAGE_ISOLATED: &str = "dnsgrade_vantage_isolated";
+/// 1 while the monitor's own faults suspend grading.
+pub const MONITOR_LOCAL_FAULT: &str = "dnsgrade_monitor_local_fault";
 /// Contacts of the roster overdue for review, per authority or unit (a count: no contact data).
 pub const CONTACTS_REVIEW_OVERDUE: &str = "dnsgrade_contacts_review_overdue";
 /// Incident events written.
@@ -228,6 +232,8 @@ pub struct Metrics {
     pub samples_skipped: IntCounter,
     /// dnsgrade_socket_errors_total.
     pub socket_errors: IntCounter,
+    /// dnsgrade_probe_local_errors_total.
+    pub local_errors: IntCounter,
     /// dnsgrade_evaluation_lag_seconds.
     pub evaluation_lag: prometheus::Gauge,
     /// dnsgrade_object_grade{class,object}.
@@ -240,6 +246,8 @@ pub struct Metrics {
     pub incidents_ack_overdue: IntGauge,
     /// dnsgrade_vantage_isolated.
     pub vantage_isolated: IntGauge,
+    /// dnsgrade_monitor_local_fault.
+    pub monitor_local_fault: IntGauge,
     /// dnsgrade_contacts_review_overdue{authority}: the authority's normalised name or the
     /// unit's, never a person's data.
     pub contacts_review_overdue: IntGaugeVec,
@@ -386,6 +394,11 @@ impl Metrics {
             "Socket send/receive errors of the probe engine, since start.",
         )
         .expect("valid metric");
+        let local_errors = IntCounter::new(
+            LOCAL_ERRORS,
+            "DNS probes this host could not make (out of file descriptors, buffers or ports, no socket of the family, local policy): the monitor's fault, in no server's ratio; since start.",
+        )
+        .expect("valid metric");
         let evaluation_lag = prometheus::Gauge::new(
             EVALUATION_LAG,
             "How late the last evaluation tick ran, in seconds.",
@@ -411,6 +424,7 @@ impl Metrics {
         .expect("valid metric");
         let incidents_ack_overdue = IntGauge::new(INCIDENTS_ACK_OVERDUE, "Incidents (drills and false positives aside) not acknowledged within [daemon] ack_within of their detection (24 h by default).").expect("valid metric");
         let vantage_isolated = IntGauge::new(VANTAGE_ISOLATED, "1 when most control probes fail: this vantage point is cut off and grading is suspended.").expect("valid metric");
+        let monitor_local_fault = IntGauge::new(MONITOR_LOCAL_FAULT, "1 when more than a tenth of the probed addresses had a probe this host could not make (local_error: file descriptors, buffers, ports) in the stop window: grading is suspended.").expect("valid metric");
         let contacts_review_overdue = IntGaugeVec::new(
             Opts::new(CONTACTS_REVIEW_OVERDUE, "Contacts of the roster whose reviewed_at is older than contact_review_every, per authority (normalised name) or unit; 0 for one whose contacts are all current."),
             &["authority"],
@@ -556,12 +570,14 @@ impl Metrics {
             Fam::Std(Arc::new(samples_in_flight.clone())),
             Fam::Std(Arc::new(samples_skipped.clone())),
             Fam::Std(Arc::new(socket_errors.clone())),
+            Fam::Std(Arc::new(local_errors.clone())),
             Fam::Std(Arc::new(evaluation_lag.clone())),
             Fam::Std(Arc::new(object_grade.clone())),
             Fam::Std(Arc::new(object_candidate_grade.clone())),
             Fam::Std(Arc::new(open_incidents.clone())),
             Fam::Std(Arc::new(incidents_ack_overdue.clone())),
             Fam::Std(Arc::new(vantage_isolated.clone())),
+            Fam::Std(Arc::new(monitor_local_fault.clone())),
             Fam::Std(Arc::new(contacts_review_overdue.clone())),
             Fam::Std(Arc::new(incident_events.clone())),
             Fam::Compact(soa_serial.clone()),
@@ -627,12 +643,14 @@ impl Metrics {
             samples_in_flight,
             samples_skipped,
             socket_errors,
+            local_errors,
             evaluation_lag,
             object_grade,
             object_candidate_grade,
             open_incidents,
             incidents_ack_overdue,
             vantage_isolated,
+            monitor_local_fault,
             contacts_review_overdue,
             incident_events,
             soa_serial,

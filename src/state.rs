@@ -337,6 +337,7 @@ impl Shared {
                 .set(o.assessment.candidate.map(Level::gauge).unwrap_or(0));
         }
         m.vantage_isolated.set(i64::from(board.isolated));
+        m.monitor_local_fault.set(i64::from(board.local_fault));
         let ack_within = self.config.load().daemon.ack_within;
         if let Ok(n) = self
             .incidents
@@ -361,6 +362,17 @@ impl Shared {
         }
         if outcome.isolation_ended {
             tracing::warn!("monitor recovered: control probes answer again; grading resumes");
+        }
+        if outcome.local_fault_began {
+            tracing::error!(
+                addresses = board.local_fault_addresses,
+                probed = board.probed_addresses,
+                "monitor fault: this host cannot make its probes (file descriptors, buffers, \
+                 ports); grading is suspended"
+            );
+        }
+        if outcome.local_fault_ended {
+            tracing::warn!("monitor fault over: probes are made again; grading resumes");
         }
         if let Some(me) = &outcome.monitor_event {
             tracing::warn!(
@@ -475,6 +487,7 @@ impl Shared {
         for (counter, source) in [
             (&m.stray_replies, &c.stray_replies),
             (&m.socket_errors, &c.socket_errors),
+            (&m.local_errors, &c.local_errors),
             (&m.probes_sent, &c.sent),
             (&m.probes_late, &c.late),
             (&m.samples_skipped, &c.samples_skipped),

@@ -63,12 +63,14 @@ fn addr(w: WindowSnapshot, stopped: bool) -> AddressInput {
         RecentCounts {
             attempts: 6,
             successes: 0,
+            local_errors: 0,
             since: T0 - 60_000,
         }
     } else {
         RecentCounts {
             attempts: 6,
             successes: w.success.num.min(6),
+            local_errors: 0,
             since: T0 - 60_000,
         }
     };
@@ -418,6 +420,7 @@ fn unknown_servers_are_never_bad() {
         recent: RecentCounts {
             attempts: 0,
             successes: 0,
+            local_errors: 0,
             since: T0 - 60_000,
         },
         ..few
@@ -909,6 +912,7 @@ fn no_data_after_a_restart_does_not_clear_a_running_clock() {
         recent: RecentCounts {
             attempts: 0,
             successes: 0,
+            local_errors: 0,
             since: T0,
         },
         key_domain_errors: 0,

@@ -219,6 +219,10 @@ async fn status(State(s): State<Shared>) -> Response {
         isolated: bool,
         control_addresses: usize,
         control_failing: usize,
+        local_fault: bool,
+        local_fault_addresses: usize,
+        probed_addresses: usize,
+        local_errors: u64,
         probes_in_flight: usize,
         samples_in_flight: u64,
     }
@@ -243,6 +247,14 @@ async fn status(State(s): State<Shared>) -> Response {
             isolated: board.isolated,
             control_addresses: board.control_addresses,
             control_failing: board.control_failing,
+            local_fault: board.local_fault,
+            local_fault_addresses: board.local_fault_addresses,
+            probed_addresses: board.probed_addresses,
+            local_errors: s
+                .prober
+                .counters()
+                .local_errors
+                .load(std::sync::atomic::Ordering::Relaxed),
             probes_in_flight: s.prober.in_flight(),
             samples_in_flight: s
                 .prober

@@ -32,11 +32,17 @@ pub enum Outcome {
     Mismatch,
     /// The query could not be sent or the connection failed (ICMP unreachable, TCP reset, ...).
     NetworkError,
+    /// The monitor could not make the probe: out of file descriptors (EMFILE, ENFILE), buffers
+    /// or memory (ENOBUFS, ENOMEM), local ports (EADDRNOTAVAIL), no socket of the address
+    /// family, or the local firewall refused it (EPERM, EACCES). The monitor's fault, never
+    /// the server's: counted and shown, left out of every ratio, and grading is suspended when
+    /// it touches many addresses (docs/matrix.md, "Monitor health").
+    LocalError,
 }
 
 impl Outcome {
     /// Every outcome kind, in a fixed order (the index used by counters).
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Ok,
         Outcome::Timeout,
         Outcome::Servfail,
@@ -48,6 +54,7 @@ impl Outcome {
         Outcome::Malformed,
         Outcome::Mismatch,
         Outcome::NetworkError,
+        Outcome::LocalError,
     ];
 
     /// Number of kinds.
@@ -77,12 +84,39 @@ impl Outcome {
             Outcome::Malformed => "malformed",
             Outcome::Mismatch => "mismatch",
             Outcome::NetworkError => "network_error",
+            Outcome::LocalError => "local_error",
         }
     }
 
     /// True for the one success kind.
     pub fn is_success(self) -> bool {
         self == Outcome::Ok
+    }
+
+    /// True when the probe was a measurement of the server: every kind but
+    /// [`Outcome::LocalError`], which says nothing about it.
+    pub fn is_attempt(self) -> bool {
+        self != Outcome::LocalError
+    }
+
+    /// The kind of a failure to send a query or to connect: [`Outcome::LocalError`] when the
+    /// error is this host's own (resources, ports, local policy), else
+    /// [`Outcome::NetworkError`].
+    pub fn of_io_error(e: &std::io::Error) -> Outcome {
+        const LOCAL: [i32; 8] = [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOBUFS,
+            libc::ENOMEM,
+            libc::EADDRNOTAVAIL,
+            libc::EADDRINUSE,
+            libc::EPERM,
+            libc::EACCES,
+        ];
+        match e.raw_os_error() {
+            Some(code) if LOCAL.contains(&code) => Outcome::LocalError,
+            _ => Outcome::NetworkError,
+        }
     }
 }
 

@@ -58,6 +58,9 @@ pub struct ProberCounters {
     pub stray_replies: AtomicU64,
     /// Socket errors from send or receive.
     pub socket_errors: AtomicU64,
+    /// Probes the monitor could not make itself ([`Outcome::LocalError`]: out of file
+    /// descriptors, buffers or ports, no socket of the family, local policy).
+    pub local_errors: AtomicU64,
     /// Probes sent.
     pub sent: AtomicU64,
     /// Probes waiting for a permit because the in-flight cap was reached (ever).
@@ -278,7 +281,7 @@ impl Prober {
                     .fetch_add(1, Ordering::Relaxed);
                 match self.inner.permits.clone().acquire_owned().await {
                     Ok(p) => p,
-                    Err(_) => return ProbeReply::failed(Outcome::NetworkError, transport),
+                    Err(_) => return ProbeReply::failed(Outcome::LocalError, transport),
                 }
             }
         };
@@ -297,21 +300,25 @@ impl Prober {
                 let start = Instant::now();
                 // Boxed here and below: a TCP exchange's future is several times a UDP one's,
                 // and every UDP probe in flight would otherwise reserve room for it.
-                Box::pin(tcp_query(
+                let r = Box::pin(tcp_query(
                     server,
                     q,
                     self.inner.cfg.edns_payload,
                     start + self.inner.cfg.timeout,
                     start,
                 ))
-                .await
+                .await;
+                self.count_local(&r);
+                r
             }
         }
     }
 
     async fn udp(&self, server: SocketAddr, q: &Question) -> ProbeReply {
         let Some(slot) = self.udp_slot(server) else {
-            return ProbeReply::failed(Outcome::NetworkError, Transport::Udp);
+            // No socket of the family on this host: the monitor cannot probe this address.
+            self.inner.counters.local_errors.fetch_add(1, Ordering::Relaxed);
+            return ProbeReply::failed(Outcome::LocalError, Transport::Udp);
         };
         let (tx, rx) = oneshot::channel();
         let id = register(&slot.pending, server, q, tx);
@@ -333,7 +340,11 @@ impl Prober {
                 .socket_errors
                 .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%server, error = %e, "UDP send failed");
-            return ProbeReply::failed(Outcome::NetworkError, Transport::Udp);
+            let kind = Outcome::of_io_error(&e);
+            if kind == Outcome::LocalError {
+                self.inner.counters.local_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            return ProbeReply::failed(kind, Transport::Udp);
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(Received::Reply(msg, at))) => {
@@ -344,13 +355,23 @@ impl Prober {
             Ok(Ok(Received::WrongQuestion)) => {
                 ProbeReply::failed(Outcome::Mismatch, Transport::Udp)
             }
-            Ok(Err(_)) => ProbeReply::failed(Outcome::NetworkError, Transport::Udp),
+            // The receive task is gone: the monitor's fault.
+            Ok(Err(_)) => ProbeReply::failed(Outcome::LocalError, Transport::Udp),
             Err(_) => {
                 // Read while the guard still holds this probe's entry, which keeps the
                 // server's anomaly in the map.
                 let anomaly = lock(&slot.pending).get(&server).and_then(|p| p.anomaly);
                 ProbeReply::failed(anomaly.unwrap_or(Outcome::Timeout), Transport::Udp)
             }
+        }
+    }
+
+    fn count_local(&self, r: &ProbeReply) {
+        if r.failure() == Some(Outcome::LocalError) {
+            self.inner
+                .counters
+                .local_errors
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -388,6 +409,7 @@ impl Prober {
                 sent,
             ))
             .await;
+            self.count_local(&r);
             r.tcp_fallback = true;
             return r;
         }
@@ -515,9 +537,10 @@ async fn tcp_query(
     let id: u16 = rand::random();
     let wire = build_query(id, q, payload);
     let work = async {
+        // A connect that fails for want of a descriptor or a port is the monitor's fault.
         let mut s = TcpStream::connect(server)
             .await
-            .map_err(|_| Outcome::NetworkError)?;
+            .map_err(|e| Outcome::of_io_error(&e))?;
         let _ = s.set_nodelay(true);
         let mut framed = Vec::with_capacity(wire.len() + 2);
         framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());

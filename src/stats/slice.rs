@@ -77,9 +77,21 @@ impl Slice {
         }
     }
 
-    /// Probes of every kind.
+    /// Probes of every kind but [`Outcome::LocalError`]: the measurements of the server.
     pub(super) fn attempts(&self) -> u64 {
-        self.outcomes.iter().map(|&c| u64::from(c)).sum()
+        Outcome::ALL
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(o, _)| o.is_attempt())
+            .map(|(_, &c)| u64::from(c))
+            .sum()
+    }
+
+    /// Probes the monitor itself could not make ([`Outcome::LocalError`]).
+    pub(super) fn local_errors(&self) -> u64 {
+        self.outcomes
+            .get(Outcome::LocalError.index())
+            .map_or(0, |&c| u64::from(c))
     }
 
     /// Successful probes.

@@ -22,8 +22,8 @@ pub struct WindowSnapshot {
     pub window_start: UnixMillis,
     /// The instant the snapshot was taken for (`now`).
     pub window_end: UnixMillis,
-    /// Probes in the window, of every outcome (the success ratio's denominator, and what
-    /// `min_samples` is tested against).
+    /// Probes in the window that measured the server, of every outcome but `local_error` (the
+    /// success ratio's denominator, and what `min_samples` is tested against).
     pub samples: u64,
     /// Probes by outcome kind, indexed by [`Outcome::index`], so each failure kind is counted.
     #[serde(serialize_with = "outcomes_by_label")]
@@ -115,10 +115,12 @@ fn nearest_rank(q: f64, n: u64) -> u64 {
 /// last 60 s with at least 5 attempts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RecentCounts {
-    /// Probes of every outcome sent in the span.
+    /// Probes sent in the span that measured the server (every outcome but `local_error`).
     pub attempts: u64,
     /// Successful probes sent in the span.
     pub successes: u64,
+    /// Probes of the span the monitor itself could not make (`local_error`): in no ratio.
+    pub local_errors: u64,
     /// Start of the oldest slice counted (slice granular: the span actually covered is
     /// `now − since`, between the span minus one slice and the span).
     pub since: UnixMillis,

@@ -167,7 +167,12 @@ impl ServerStats {
                 *sum += u64::from(c);
             }
         }
-        let samples: u64 = outcomes.iter().sum();
+        let samples: u64 = Outcome::ALL
+            .iter()
+            .zip(&outcomes)
+            .filter(|(o, _)| o.is_attempt())
+            .map(|(_, &c)| c)
+            .sum();
         let latency = summarize(
             self.live(lo, hi).map(|(_, s)| &s.latency),
             Duration::from_nanos(max_ns),
@@ -209,14 +214,16 @@ impl ServerStats {
             .div_ceil(self.slice_ms)
             .clamp(1, self.slices.len() as u64);
         let (lo, hi) = self.span(k, now);
-        let (mut attempts, mut successes) = (0_u64, 0_u64);
+        let (mut attempts, mut successes, mut local_errors) = (0_u64, 0_u64, 0_u64);
         for (_, s) in self.live(lo, hi) {
             attempts += s.attempts();
             successes += s.successes();
+            local_errors += s.local_errors();
         }
         RecentCounts {
             attempts,
             successes,
+            local_errors,
             since: lo.saturating_mul(self.slice_ms),
         }
     }

@@ -164,6 +164,18 @@ fn an_empty_board_is_ok_and_isolation_is_a_full_width_warning() {
     );
     assert!(html.contains("id=\"isolated\""));
     assert!(html.contains("monitor.isolated"));
+    assert!(!html.contains("id=\"local-fault\""));
+    let html = page(
+        &Board {
+            local_fault: true,
+            local_fault_addresses: 40,
+            probed_addresses: 100,
+            ..Board::default()
+        },
+        false,
+    );
+    assert!(html.contains("id=\"local-fault\""));
+    assert!(html.contains("40 / 100"));
 }
 
 #[test]

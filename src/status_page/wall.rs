@@ -23,6 +23,14 @@ pub fn isolation(board: &Board) -> Markup {
                 "已开事件保持不变 this vantage point is cut off; grading is suspended, open incidents are held."
             }
         }
+        @if board.local_fault {
+            div.isolated id="local-fault" role="alert" {
+                "⚠ 监测点自身故障 monitor.local_fault — " (board.local_fault_addresses) " / "
+                (board.probed_addresses) " 个地址的探测无法发出 addresses had probes this host could not make "
+                "(文件描述符、缓冲区或端口耗尽 file descriptors, buffers or ports): 分级暂停，已开事件保持不变 "
+                "grading is suspended, open incidents are held."
+            }
+        }
     }
 }
 

@@ -295,6 +295,10 @@ impl RegistryHealthTracker {
         let Some(ring) = self.rings[idx(result.service)].as_mut() else {
             return;
         };
+        // The monitor's own fault says nothing about the service.
+        if result.outcome == RegistryOutcome::LocalError {
+            return;
+        }
         let ok = result.outcome.is_ok();
         if ok {
             ring.last_success = Some(ring.last_success.map_or(at, |s| s.max(at)));

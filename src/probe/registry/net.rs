@@ -35,9 +35,12 @@ pub(crate) fn check_endpoint(
 /// A failed step: the outcome kind and a short explanation.
 pub(crate) type Failure = (RegistryOutcome, String);
 
-/// The outcome kind of an I/O error: refused, TLS (a rustls error inside), or network.
+/// The outcome kind of an I/O error: refused, TLS (a rustls error inside), this host's own
+/// fault (see [`crate::probe::Outcome::of_io_error`]), or network.
 pub(crate) fn io_outcome(e: &io::Error) -> RegistryOutcome {
-    if e.kind() == io::ErrorKind::ConnectionRefused {
+    if crate::probe::Outcome::of_io_error(e) == crate::probe::Outcome::LocalError {
+        RegistryOutcome::LocalError
+    } else if e.kind() == io::ErrorKind::ConnectionRefused {
         RegistryOutcome::Refused
     } else if find_rustls_error(e).is_some() {
         RegistryOutcome::TlsError

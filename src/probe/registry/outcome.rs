@@ -60,11 +60,14 @@ pub enum RegistryOutcome {
     HttpStatus,
     /// RDAP: 404 for a name that is expected to exist.
     NotFound,
+    /// The monitor could not make the probe (out of file descriptors, buffers or ports, local
+    /// policy): the monitor's fault, counted but left out of the service's window.
+    LocalError,
 }
 
 impl RegistryOutcome {
     /// Every outcome kind, in a fixed order (the index used by counters).
-    pub const ALL: [RegistryOutcome; 10] = [
+    pub const ALL: [RegistryOutcome; 11] = [
         RegistryOutcome::Ok,
         RegistryOutcome::Timeout,
         RegistryOutcome::Refused,
@@ -75,6 +78,7 @@ impl RegistryOutcome {
         RegistryOutcome::LoginFailed,
         RegistryOutcome::HttpStatus,
         RegistryOutcome::NotFound,
+        RegistryOutcome::LocalError,
     ];
 
     /// Number of kinds.
@@ -103,6 +107,7 @@ impl RegistryOutcome {
             RegistryOutcome::LoginFailed => "login_failed",
             RegistryOutcome::HttpStatus => "http_status",
             RegistryOutcome::NotFound => "not_found",
+            RegistryOutcome::LocalError => "local_error",
         }
     }
 

@@ -304,6 +304,7 @@ fn recent_counts_detect_a_stopped_server() {
         RecentCounts {
             attempts: 60,
             successes: 0,
+            local_errors: 0,
             since: T0 + 120_000
         }
     );
