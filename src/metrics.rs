@@ -53,6 +53,10 @@ pub const SAMPLES_IN_FLIGHT: &str = "dnsgrade_samples_in_flight";
 pub const SAMPLES_SKIPPED: &str = "dnsgrade_samples_skipped_total";
 /// Socket errors.
 pub const SOCKET_ERRORS: &str = "dnsgrade_socket_errors_total";
+/// HTTP connections open now.
+pub const HTTP_CONNECTIONS: &str = "dnsgrade_http_connections";
+/// HTTP connections closed at once by a limit, or accept errors.
+pub const HTTP_REFUSED: &str = "dnsgrade_http_connections_refused_total";
 /// Probes this host could not make (`local_error`).
 pub const LOCAL_ERRORS: &str = "dnsgrade_probe_local_errors_total";
 /// Evaluation tick lag.
@@ -234,6 +238,10 @@ pub struct Metrics {
     pub socket_errors: IntCounter,
     /// dnsgrade_probe_local_errors_total.
     pub local_errors: IntCounter,
+    /// dnsgrade_http_connections.
+    pub http_connections: IntGauge,
+    /// dnsgrade_http_connections_refused_total{reason}.
+    pub http_refused: IntCounterVec,
     /// dnsgrade_evaluation_lag_seconds.
     pub evaluation_lag: prometheus::Gauge,
     /// dnsgrade_object_grade{class,object}.
@@ -392,6 +400,19 @@ impl Metrics {
         let socket_errors = IntCounter::new(
             SOCKET_ERRORS,
             "Socket send/receive errors of the probe engine, since start.",
+        )
+        .expect("valid metric");
+        let http_connections = IntGauge::new(
+            HTTP_CONNECTIONS,
+            "HTTP connections open now (at most the connection cap of docs/operations.md, \"HTTP limits\").",
+        )
+        .expect("valid metric");
+        let http_refused = IntCounterVec::new(
+            Opts::new(
+                HTTP_REFUSED,
+                "HTTP connections closed on accept: reason=limit (the connection cap), peer_limit (the cap per client address), accept_error (accept failed, e.g. out of descriptors); since start.",
+            ),
+            &["reason"],
         )
         .expect("valid metric");
         let local_errors = IntCounter::new(
@@ -571,6 +592,8 @@ impl Metrics {
             Fam::Std(Arc::new(samples_skipped.clone())),
             Fam::Std(Arc::new(socket_errors.clone())),
             Fam::Std(Arc::new(local_errors.clone())),
+            Fam::Std(Arc::new(http_connections.clone())),
+            Fam::Std(Arc::new(http_refused.clone())),
             Fam::Std(Arc::new(evaluation_lag.clone())),
             Fam::Std(Arc::new(object_grade.clone())),
             Fam::Std(Arc::new(object_candidate_grade.clone())),
@@ -644,6 +667,8 @@ impl Metrics {
             samples_skipped,
             socket_errors,
             local_errors,
+            http_connections,
+            http_refused,
             evaluation_lag,
             object_grade,
             object_candidate_grade,

@@ -17,13 +17,13 @@ use dnsgrade::lab::{Faults, LabServer, Zone};
 use dnsgrade::probe::{Outcome, Prober, ProberConfig, Question};
 use hickory_proto::rr::{Name, RecordType};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const T0: u64 = 1_800_000_000_000;
 
 /// One lowered limit at a time: the limit is the process's.
-static LIMIT: Mutex<()> = Mutex::new(());
+static LIMIT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Lowers the soft descriptor limit to the descriptors open now (none can be opened) until
 /// dropped.
@@ -84,7 +84,7 @@ async fn lab(origin: &str) -> LabServer {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_connect_without_descriptors_is_a_local_error_never_the_servers() {
-    let _one = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = LIMIT.lock().await;
     let server = lab("cn").await;
     let prober = Prober::new(ProberConfig {
         timeout: Duration::from_secs(2),
@@ -99,7 +99,11 @@ async fn a_connect_without_descriptors_is_a_local_error_never_the_servers() {
         dnssec_ok: false,
     };
     let ok = prober.probe(server.local_addr(), &q, Transport::Tcp).await;
-    assert!(ok.message().is_some(), "healthy over TCP: {:?}", ok.failure());
+    assert!(
+        ok.message().is_some(),
+        "healthy over TCP: {:?}",
+        ok.failure()
+    );
     let failed = {
         let _lowered = NoFreeDescriptors::now();
         prober.probe(server.local_addr(), &q, Transport::Tcp).await
@@ -111,7 +115,11 @@ async fn a_connect_without_descriptors_is_a_local_error_never_the_servers() {
         let _lowered = NoFreeDescriptors::now();
         prober.probe(server.local_addr(), &q, Transport::Udp).await
     };
-    assert!(udp.message().is_some(), "UDP still works: {:?}", udp.failure());
+    assert!(
+        udp.message().is_some(),
+        "UDP still works: {:?}",
+        udp.failure()
+    );
     let again = prober.probe(server.local_addr(), &q, Transport::Tcp).await;
     assert!(again.message().is_some(), "{:?}", again.failure());
     server.stop().await;
@@ -152,7 +160,7 @@ fn incidents(d: &Daemon) -> usize {
 
 #[tokio::test(start_paused = true)]
 async fn out_of_descriptors_suspends_grading_and_opens_nothing_then_grading_resumes() {
-    let _one = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = LIMIT.lock().await;
     let mut nodes = Vec::new();
     for _ in 0..3 {
         nodes.push(lab("cn").await);
@@ -181,11 +189,16 @@ async fn out_of_descriptors_suspends_grading_and_opens_nothing_then_grading_resu
     );
     let config = dnsgrade::config::parse(&dir.path().join("probes.toml"), &text).expect("config");
     let clock = TokioClock::new(T0);
-    let d = Daemon::start(config, Rules::miit_2011(), Arc::new(clock.clone()))
+    let d = Daemon::start(config, Rules::miit_2011(), Arc::new(clock))
         .await
         .expect("daemon");
     run_until(&d, &clock, 120_000, |b| assert!(!b.local_fault)).await;
-    let local_before = d.shared.prober.counters().local_errors.load(Ordering::Relaxed);
+    let local_before = d
+        .shared
+        .prober
+        .counters()
+        .local_errors
+        .load(Ordering::Relaxed);
     assert_eq!(local_before, 0);
     // This host runs out of descriptors (something else took them) and, at the same time,
     // the nodes go dark: the UDP probes, on sockets bound at start, see them fail, but what
@@ -209,8 +222,19 @@ async fn out_of_descriptors_suspends_grading_and_opens_nothing_then_grading_resu
     .await;
     assert!(suspended > 10, "suspended on {suspended} ticks");
     assert!(board(&d).local_fault, "still out of descriptors");
-    assert!(d.shared.prober.counters().local_errors.load(Ordering::Relaxed) > 0);
-    assert_eq!(incidents(&d), 0, "nothing opens while the monitor cannot probe");
+    assert!(
+        d.shared
+            .prober
+            .counters()
+            .local_errors
+            .load(Ordering::Relaxed)
+            > 0
+    );
+    assert_eq!(
+        incidents(&d),
+        0,
+        "nothing opens while the monitor cannot probe"
+    );
     drop(lowered);
     // The monitor can probe again; the nodes are still dark: now it is graded.
     let healed_at = clock.now_ms() - T0;
@@ -218,7 +242,10 @@ async fn out_of_descriptors_suspends_grading_and_opens_nothing_then_grading_resu
     let b = board(&d);
     assert!(!b.local_fault, "the fault is over");
     assert_eq!(d.shared.metrics.monitor_local_fault.get(), 0);
-    assert!(incidents(&d) > 0, "the dark TLD is graded once the monitor can probe");
+    assert!(
+        incidents(&d) > 0,
+        "the dark TLD is graded once the monitor can probe"
+    );
     d.stop().await;
     for n in nodes {
         n.stop().await;

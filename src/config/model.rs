@@ -319,6 +319,11 @@ pub struct DaemonConfig {
     pub resolvers: Vec<SocketAddr>,
     /// A contact not reviewed within this span is overdue (default 90 days).
     pub contact_review_every: Duration,
+    /// HTTP connections open at once, at most, before the descriptor limit is applied
+    /// (docs/operations.md, "HTTP limits").
+    pub http_max_connections: usize,
+    /// Time for a request's headers, and idle time of a kept-alive connection.
+    pub http_header_timeout: Duration,
 }
 
 /// The object classes of the plan's matrix, plus control targets.

@@ -169,6 +169,12 @@ pub(crate) struct RawDaemon {
     pub ack_within: Option<Spanned<HumanDuration>>,
     /// A contact whose `reviewed_at` is older than this is overdue for review (default 90d).
     pub contact_review_every: Option<Spanned<HumanDuration>>,
+    /// HTTP connections open at once, at most (default 256; lowered to an eighth of the
+    /// descriptor limit when that is smaller).
+    pub http_max_connections: Option<Spanned<u32>>,
+    /// An HTTP client must send a request's headers within this, and a kept-alive connection
+    /// idle this long is closed (default 10s).
+    pub http_header_timeout: Option<Spanned<HumanDuration>>,
     /// Resolvers for the host names of servers, "IP" or "IP:port" (default: the system's).
     #[serde(default)]
     pub resolvers: Vec<Spanned<String>>,

@@ -45,6 +45,32 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The HTTP listener's limits for this process: the descriptor limit is raised to the hard
+/// limit first, and a warning says when a big outage could still run the monitor out of
+/// descriptors (every probe in flight over TCP holds one).
+fn http_limits(d: &crate::config::DaemonConfig) -> crate::http::Limits {
+    let nofile = crate::http::raise_nofile();
+    let limits = crate::http::Limits::new(d.http_max_connections, nofile, d.http_header_timeout);
+    let needed =
+        d.max_in_flight as u64 + limits.max_connections as u64 + 2 * d.udp_sockets as u64 + 256;
+    if needed > nofile {
+        tracing::warn!(
+            nofile,
+            needed,
+            "the descriptor limit is below max_in_flight + HTTP connections + a reserve: with many \
+             servers dark over TCP, probes would fail locally (local_error) and grading would be \
+             suspended; raise LimitNOFILE or lower max_in_flight"
+        );
+    }
+    tracing::info!(
+        nofile,
+        http_max_connections = limits.max_connections,
+        http_per_client = limits.per_peer,
+        "HTTP limits"
+    );
+    limits
+}
+
 /// Probe results waiting for the consumer, at most: a burst this long is absorbed while the
 /// consumer holds the store's lock.
 const RESULT_QUEUE: usize = 16_384;
@@ -167,7 +193,12 @@ impl Daemon {
         let all: Vec<usize> = (0..config.objects.len()).collect();
         let started = reload::start_objects(&parts, &config, &rules, &all, HashMap::new()).await?;
         let tasks = vec![
-            tokio::spawn(crate::http::serve(listener, shared.clone(), cancel.clone())),
+            tokio::spawn(crate::http::serve(
+                listener,
+                shared.clone(),
+                cancel.clone(),
+                http_limits(d),
+            )),
             tokio::spawn(tick::tick(
                 shared.clone(),
                 (d.tick, d.ledger_retention),

@@ -8,10 +8,18 @@
 //! coordinator-confirmed, receipt), maintenance (declare, end) — need `Authorization: Bearer <token>`
 //! with the `api_token` of the config, compared in constant time; without a configured token
 //! the write API is off (403). A bad request body is a 400 with a reason.
+//!
+//! Every request passes [`guard`] (docs/operations.md, "HTTP limits"): a body must be JSON
+//! (`Content-Type: application/json`, else 415), at most 64 KiB (413) and arrive within 10 s
+//! (408); in it no text may exceed 4,096 characters and `by` 128 (400). The listener's own
+//! limits (connections, header deadline) are in [`serve`].
 
 mod contacts;
 mod record;
+mod serve;
 pub mod wire;
+
+pub use serve::{raise_nofile, Limits};
 
 use record::{coordinator_confirmed, organisations, receipt, report, reported, result};
 
@@ -70,18 +78,100 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/v1/drills", get(list_drills).post(start_drill))
         .route("/api/v1/drills/{id}/end", post(end_drill))
         .route("/-/reload", post(reload))
+        .layer(axum::middleware::from_fn(guard))
         .with_state(shared)
 }
 
-/// Serves until `cancel` fires.
-pub async fn serve(listener: tokio::net::TcpListener, shared: Shared, cancel: CancellationToken) {
-    let app = router(shared);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
-    {
-        tracing::error!(error = %e, "HTTP server failed");
+/// Serves until `cancel` fires, within `limits`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Shared,
+    cancel: CancellationToken,
+    limits: Limits,
+) {
+    serve::serve(listener, shared, cancel, limits).await;
+}
+
+/// The largest request body accepted (the largest write, a result with its text, is a few KiB).
+const MAX_BODY: usize = 64 * 1024;
+/// A request body must have arrived within this.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest text accepted in any field of a body, in characters.
+const MAX_TEXT: usize = 4096;
+/// The longest `by` (a person's name or handle), in characters.
+const MAX_BY: usize = 128;
+
+/// Checks every request before its handler: a body is JSON, bounded in size and read within
+/// [`BODY_TIMEOUT`] here, so no handler waits on a client that trickles.
+async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let has_body =
+        announced.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return next
+            .run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::empty(),
+            ))
+            .await;
     }
+    if !is_json(&parts.headers) {
+        return ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a request body must be JSON (Content-Type: application/json)".into(),
+        )
+        .into_response();
+    }
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return too_large();
+    }
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return ApiError(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+            .into_response()
+        }
+    };
+    next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+        .await
+}
+
+fn too_large() -> Response {
+    ApiError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("a request body may be at most {} KiB", MAX_BODY / 1024),
+    )
+    .into_response()
+}
+
+/// `application/json`, or a `+json` type, with any parameters, in any case.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
 /// An API error: status and a plain reason.
@@ -452,10 +542,34 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Parses a JSON body, turning every problem into a 400 with the reason.
+/// Parses a JSON body, turning every problem into a 400 with the reason: bad JSON, a text over
+/// [`MAX_TEXT`] characters anywhere in it, a `by` over [`MAX_BY`].
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+    let bad = |e: String| ApiError(StatusCode::BAD_REQUEST, format!("bad request body: {e}"));
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    texts_fit(&v, None).map_err(bad)?;
+    serde_json::from_value(v).map_err(|e| bad(e.to_string()))
+}
+
+/// Every string in `v` (keys too) within its limit; `field` is the key `v` is the value of.
+fn texts_fit(v: &serde_json::Value, field: Option<&str>) -> Result<(), String> {
+    use serde_json::Value;
+    let limit = |f: Option<&str>| if f == Some("by") { MAX_BY } else { MAX_TEXT };
+    match v {
+        Value::String(t) if t.chars().count() > limit(field) => Err(format!(
+            "\"{}\" is longer than {} characters",
+            field.unwrap_or("text"),
+            limit(field)
+        )),
+        Value::Array(a) => a.iter().try_for_each(|x| texts_fit(x, field)),
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+            if k.chars().count() > MAX_BY {
+                return Err(format!("a field name is longer than {MAX_BY} characters"));
+            }
+            texts_fit(x, Some(k))
+        }),
+        _ => Ok(()),
+    }
 }
 
 async fn write<F, T>(s: &Shared, f: F) -> ApiResult

@@ -317,7 +317,10 @@ impl Prober {
     async fn udp(&self, server: SocketAddr, q: &Question) -> ProbeReply {
         let Some(slot) = self.udp_slot(server) else {
             // No socket of the family on this host: the monitor cannot probe this address.
-            self.inner.counters.local_errors.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .local_errors
+                .fetch_add(1, Ordering::Relaxed);
             return ProbeReply::failed(Outcome::LocalError, Transport::Udp);
         };
         let (tx, rx) = oneshot::channel();
@@ -342,7 +345,10 @@ impl Prober {
             tracing::debug!(%server, error = %e, "UDP send failed");
             let kind = Outcome::of_io_error(&e);
             if kind == Outcome::LocalError {
-                self.inner.counters.local_errors.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .counters
+                    .local_errors
+                    .fetch_add(1, Ordering::Relaxed);
             }
             return ProbeReply::failed(kind, Transport::Udp);
         }

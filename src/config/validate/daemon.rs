@@ -74,7 +74,37 @@ impl Validator<'_> {
                 .ledger_retention(&d.ledger_retention, d.ledger_retention_below_minimum),
             ack_within: self.ack_within(&d.ack_within),
             contact_review_every: self.contact_review_every(&d.contact_review_every),
+            http_max_connections: self.http_max_connections(&d.http_max_connections),
+            http_header_timeout: self.http_header_timeout(&d.http_header_timeout),
         }
+    }
+
+    fn http_max_connections(&mut self, max: &Option<Spanned<u32>>) -> usize {
+        let Some(m) = max else {
+            return DEFAULT_HTTP_MAX_CONNECTIONS;
+        };
+        let v = *m.get_ref();
+        if !(8..=65_536).contains(&v) {
+            self.err(
+                m,
+                "http_max_connections must be between 8 and 65536 (default 256)",
+            );
+        }
+        v as usize
+    }
+
+    fn http_header_timeout(&mut self, t: &Option<Spanned<HumanDuration>>) -> Duration {
+        let Some(t) = t else {
+            return DEFAULT_HTTP_HEADER_TIMEOUT;
+        };
+        let v = t.get_ref().0;
+        if v < Duration::from_secs(1) || v > Duration::from_secs(300) {
+            self.err(
+                t,
+                "http_header_timeout must be between 1s and 5m (default 10s)",
+            );
+        }
+        v
     }
 
     fn listen(&mut self, listen: &Option<Spanned<String>>) -> SocketAddr {

@@ -71,6 +71,14 @@ pub(crate) const MIN_LEDGER_RETENTION: Duration = Duration::from_secs(365 * 8640
 /// 24 hours; an incident not acknowledged within this of its detection is overdue.
 pub(crate) const DEFAULT_ACK_WITHIN: Duration = Duration::from_secs(24 * 3600);
 
+/// `[daemon] http_max_connections`: HTTP connections open at once (a Prometheus HA pair, the
+/// wallboards and the CLI need a few dozen; docs/operations.md, "HTTP limits").
+pub(crate) const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 256;
+
+/// `[daemon] http_header_timeout`: the time for a request's headers and the idle time of a
+/// kept-alive connection (a scrape every 15 s reconnects, which costs nothing).
+pub(crate) const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The DNS port: of `[daemon] resolvers` and of servers' addresses written without a port,
 /// and of their `host` when `port` is not given.
 pub(crate) const DEFAULT_DNS_PORT: u16 = 53;
