@@ -273,6 +273,13 @@ impl Checker<'_> {
             m.stop_window.span().start,
             "stop_window must not be longer than the window",
         );
+        // Fewer than three failed probes is too little to call a stop (docs/measurement.md,
+        // "Why five probes may call a stop").
+        self.check(
+            *m.stop_min_probes.get_ref() >= 3,
+            m.stop_min_probes.span().start,
+            "stop_min_probes must be at least 3",
+        );
         Measure {
             window: m.window.0,
             tick: m.tick.0,
@@ -282,7 +289,7 @@ impl Checker<'_> {
             latency_threshold: m.latency_threshold.0,
             latency_quantile,
             stop_window: m.stop_window.get_ref().0,
-            stop_min_probes: m.stop_min_probes,
+            stop_min_probes: *m.stop_min_probes.get_ref(),
             clear_after: m.clear_after.0,
         }
     }
@@ -599,7 +606,7 @@ struct RawMeasure {
     latency_threshold: HumanDuration,
     latency_quantile: Spanned<f64>,
     stop_window: Spanned<HumanDuration>,
-    stop_min_probes: u64,
+    stop_min_probes: Spanned<u64>,
     clear_after: HumanDuration,
 }
 
@@ -713,6 +720,25 @@ mod tests {
         let bad = MIIT_2011.replace("[recursive]\n", "[recursive]\nstoped = 1\n");
         let e = Rules::parse(Path::new("r.toml"), &bad).unwrap_err();
         assert!(e.errors[0].message.contains("stoped"), "{e}");
+
+        let line = MIIT_2011
+            .lines()
+            .position(|l| l.starts_with("stop_min_probes"))
+            .unwrap()
+            + 1;
+        for (n, refused) in [("2", true), ("3", false)] {
+            let rules = MIIT_2011.replace("stop_min_probes = 5", &format!("stop_min_probes = {n}"));
+            match Rules::parse(Path::new("r.toml"), &rules) {
+                Err(e) if refused => {
+                    assert!(e.errors[0]
+                        .message
+                        .contains("stop_min_probes must be at least 3"));
+                    assert_eq!(e.errors[0].line, line);
+                }
+                Ok(r) if !refused => assert_eq!(r.measure.stop_min_probes, 3),
+                other => panic!("stop_min_probes = {n}: {:?}", other.map(|_| ())),
+            }
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ fn window(n: u64, ok: u64, slow_over: u64, checked: u64, errors: u64) -> WindowS
         } else {
             Some(T0 - 30 * MIN)
         },
+        failing_since: None,
         late_dropped: 0,
     }
 }
@@ -925,4 +926,28 @@ fn no_data_after_a_restart_does_not_clear_a_running_clock() {
     let a = eval(&mut clocks, down(), 61 * MIN);
     assert_eq!(a.grade, Some(Level::III));
     assert_eq!(a.onset, Some(T0));
+}
+
+#[test]
+fn a_stop_begins_at_the_first_failed_probe_of_the_last_address_to_fail() {
+    // Never answered since the daemon started 20 s ago: the onset is the first probe, not
+    // the start of the 60 s stop window (which would fall before the daemon existed).
+    let since = |at: u64| {
+        let mut a = stopped();
+        a.window.last_success = None;
+        a.window.failing_since = Some(at);
+        a
+    };
+    let a = grade_of(
+        &tld(),
+        (0..5).map(|_| since(T0 - 20_000)).collect(),
+        RegistryInput::default(),
+    );
+    assert_eq!(a.grade, Some(Level::I));
+    assert_eq!(a.onset, Some(T0 - 20_000));
+    // Addresses that stopped at different times: the system stopped with the last of them.
+    let mut servers: Vec<AddressInput> = (0..5).map(|_| since(T0 - 50_000)).collect();
+    servers[3].window.failing_since = Some(T0 - 12_000);
+    let a = grade_of(&tld(), servers, RegistryInput::default());
+    assert_eq!(a.onset, Some(T0 - 12_000));
 }

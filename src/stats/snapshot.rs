@@ -46,6 +46,10 @@ pub struct WindowSnapshot {
     /// Send time of the latest successful probe ever recorded (not only in this window), exact;
     /// `None` if there never was one. Tells how long a stopped server has been stopped.
     pub last_success: Option<UnixMillis>,
+    /// Send time of the first failed probe after the latest success (see
+    /// [`super::ServerStats::record`]): where a stop began; `None` while the newest probe
+    /// succeeded.
+    pub failing_since: Option<UnixMillis>,
     /// Results dropped since the start because they arrived after their slice had left the
     /// window (a lifetime count; non-zero means results are queued too long, or the clock
     /// stepped back).

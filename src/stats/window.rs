@@ -36,6 +36,10 @@ pub struct ServerStats {
     head: Option<u64>,
     /// Send time of the latest success ever recorded, exact.
     last_success: Option<UnixMillis>,
+    /// Send time of the first failed probe after the latest success (with no success yet, of
+    /// the first failed probe recorded): where a stop began. `None` while the newest probe
+    /// succeeded. Never before the first probe recorded, so never before the daemon started.
+    failing_since: Option<UnixMillis>,
     /// Results dropped for arriving after their slice left the window.
     late_dropped: u64,
 }
@@ -59,6 +63,7 @@ impl ServerStats {
                 .collect(),
             head: None,
             last_success: None,
+            failing_since: None,
             late_dropped: 0,
         }
     }
@@ -84,6 +89,11 @@ impl ServerStats {
     ) {
         if outcome.is_success() {
             self.last_success = Some(self.last_success.map_or(at, |t| t.max(at)));
+            if self.failing_since.is_some_and(|f| f <= at) {
+                self.failing_since = None;
+            }
+        } else if outcome.is_attempt() && self.last_success.is_none_or(|s| at > s) {
+            self.failing_since = Some(self.failing_since.map_or(at, |f| f.min(at)));
         }
         let Some(pos) = self.slot_for(at) else {
             return;
@@ -200,6 +210,7 @@ impl ServerStats {
             wrong,
             data_error: Ratio::new(missing.saturating_add(wrong), checked),
             last_success: self.last_success,
+            failing_since: self.failing_since,
             late_dropped: self.late_dropped,
         }
     }

@@ -15,8 +15,9 @@
 //!
 //! Condition clocks: every condition that holds runs a clock keyed `object:rule`; its onset is
 //! kept through blips shorter than `clear_after` (docs/matrix.md, "What is measured"). For a stop, the onset
-//! is the first probe after the last success (the last success time + 1 ms, or the start of the
-//! stop window when none is known); for other conditions, the first evaluation that saw it.
+//! is the first failed probe after the last success of the address that failed last
+//! (`WindowSnapshot::failing_since`), never before the daemon's first probe; for other
+//! conditions, the first evaluation that saw it.
 //!
 //! Layout: this file holds the inputs, the judging of one address, the evaluation common to
 //! every object (condition clocks, duration cells, confirmations) and [`authority`]; the cells
@@ -389,16 +390,17 @@ fn confirm(
     (grade, candidate)
 }
 
-/// The onset of a stop: just after the last success of any address, else the start of the
-/// stop window.
+/// The onset of a stop: the first failed probe after the last success, of the address that
+/// failed last (the system stopped when its last address did). Windows always know it once an
+/// address has failed; a window that does not (built by hand) falls back to just after the
+/// last success, else the start of the stop window. Never after `now`; and since a window
+/// only holds what this daemon probed, never before its start.
 fn stop_onset_hint(input: &ObjectInput<'_>, rules: &Rules, now: UnixMillis) -> UnixMillis {
-    let last = input
-        .servers
-        .iter()
-        .flat_map(|s| s.addresses.iter())
-        .filter_map(|a| a.window.last_success)
-        .max();
-    match last {
+    let addresses = || input.servers.iter().flat_map(|s| s.addresses.iter());
+    if let Some(t) = addresses().filter_map(|a| a.window.failing_since).max() {
+        return t.min(now);
+    }
+    match addresses().filter_map(|a| a.window.last_success).max() {
         Some(t) => t.saturating_add(1).min(now),
         None => now.saturating_sub(rules.measure.stop_window.as_millis() as u64),
     }

@@ -138,13 +138,16 @@ fn outcomes_are_counted_by_kind() {
     for (i, o) in Outcome::ALL.into_iter().enumerate() {
         assert_eq!(s.outcomes[o.index()], i as u64 + 1, "{o}");
     }
+    // Every kind is counted; all but `local_error` (the last, 12 of them) are samples.
     let n = Outcome::COUNT as u64;
-    assert_eq!(s.samples, n * (n + 1) / 2);
+    assert_eq!(Outcome::LocalError.index() as u64, n - 1);
+    assert_eq!(s.samples, n * (n + 1) / 2 - n);
     assert_eq!((s.success.num, s.success.den), (1, s.samples));
     // Only the one success is a latency, though every failure came with an rtt.
     assert_eq!(s.latency.as_ref().map(|l| l.count), Some(1));
     let json = serde_json::to_value(&s).expect("json");
-    assert_eq!(json["outcomes"]["network_error"], n);
+    assert_eq!(json["outcomes"]["network_error"], n - 1);
+    assert_eq!(json["outcomes"]["local_error"], n);
 }
 
 #[test]
@@ -446,4 +449,27 @@ fn memory_never_passes_the_stated_worst_case() {
         bytes * 100 >= spec.worst_case_bytes() * 99,
         "the bound is tight"
     );
+}
+
+#[test]
+fn failing_since_is_the_first_failure_after_the_last_success() {
+    let mut st = stats();
+    assert_eq!(st.snapshot(T0).failing_since, None);
+    // Failing from the first probe on: since that probe, never earlier.
+    fail(&mut st, T0 + 5_000);
+    fail(&mut st, T0 + 10_000);
+    assert_eq!(st.snapshot(T0 + 10_000).failing_since, Some(T0 + 5_000));
+    ok(&mut st, T0 + 15_000, ms(10));
+    assert_eq!(st.snapshot(T0 + 15_000).failing_since, None);
+    fail(&mut st, T0 + 25_000);
+    // A failure that arrives late, sent before the latest success, is not part of the run.
+    fail(&mut st, T0 + 14_000);
+    fail(&mut st, T0 + 20_000);
+    assert_eq!(st.snapshot(T0 + 25_000).failing_since, Some(T0 + 20_000));
+    // A probe the monitor could not make is no failure of the server.
+    let mut st = stats();
+    st.record(T0, Outcome::LocalError, None, Verdict::Unchecked);
+    assert_eq!(st.snapshot(T0).failing_since, None);
+    assert_eq!(st.snapshot(T0).samples, 0);
+    assert_eq!(st.recent(T0, Duration::from_secs(60)).local_errors, 1);
 }
