@@ -14,7 +14,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -39,8 +39,8 @@ async fn connect(primary: &str, zone: &Name) -> Result<TcpStream, ReferenceError
     Ok(s)
 }
 
-async fn send(
-    s: &mut TcpStream,
+async fn send<S: AsyncWrite + Unpin>(
+    s: &mut S,
     msg: &Message,
     zone: &Name,
     primary: &str,
@@ -55,8 +55,8 @@ async fn send(
         .map_err(|e| fail(zone, primary, format!("cannot send: {e}")))
 }
 
-async fn read(
-    s: &mut TcpStream,
+async fn read<S: AsyncRead + Unpin>(
+    s: &mut S,
     buf: &mut Vec<u8>,
     zone: &Name,
     primary: &str,
@@ -113,68 +113,82 @@ pub async fn soa_serial(primary: &str, zone: &Name) -> Result<u32, ReferenceErro
 pub async fn transfer(primary: &str, zone: &Name) -> Result<Delegations, ReferenceError> {
     let work = async {
         let mut s = connect(primary, zone).await?;
-        let q = query(zone, RecordType::AXFR);
-        send(&mut s, &q, zone, primary).await?;
-        let apex = {
-            let mut a = zone.to_lowercase();
-            a.set_fqdn(true);
-            a
-        };
-        let mut b = DelegationsBuilder::new(apex.clone());
-        let mut buf = Vec::new();
-        let mut soas = 0;
-        let mut records = 0u64;
-        while soas < 2 {
-            let m = read(&mut s, &mut buf, zone, primary).await?;
-            if m.metadata.id != q.metadata.id {
-                return Err(fail(zone, primary, "message with another ID"));
-            }
-            if m.metadata.response_code != ResponseCode::NoError {
-                return Err(fail(
-                    zone,
-                    primary,
-                    format!("transfer refused: {}", m.metadata.response_code),
-                ));
-            }
-            if m.answers.is_empty() {
-                return Err(fail(zone, primary, "empty transfer message"));
-            }
-            for r in &m.answers {
-                if records == 0 && r.record_type() != RecordType::SOA {
-                    return Err(fail(
-                        zone,
-                        primary,
-                        "the transfer does not start with the SOA",
-                    ));
-                }
-                records += 1;
-                match &r.data {
-                    RData::SOA(soa) => {
-                        soas += 1;
-                        if soas == 1 {
-                            b.set_serial(soa.serial);
-                        }
-                    }
-                    RData::NS(_) => {
-                        let owner = r.name.to_lowercase();
-                        if owner != apex && apex.zone_of(&owner) {
-                            let mut owner = owner;
-                            owner.set_fqdn(true);
-                            b.add_ns(&owner.to_ascii(), &normalize_rdata(&r.data));
-                        }
-                    }
-                    _ => {}
-                }
-                if soas >= 2 {
-                    break;
-                }
-            }
-        }
-        Ok(b.finish())
+        transfer_over(&mut s, zone, primary, rand::random()).await
     };
     tokio::time::timeout(TRANSFER_TIMEOUT, work)
         .await
         .map_err(|_| fail(zone, primary, "transfer timed out"))?
+}
+
+/// The transfer itself, on a connected stream: sends the AXFR query with ID `id` and reads
+/// the answer into delegations. Public (and hidden) for the fuzz targets in fuzz/, which feed
+/// it an in-memory stream; [`transfer`] is the entry point.
+#[doc(hidden)]
+pub async fn transfer_over<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    zone: &Name,
+    primary: &str,
+    id: u16,
+) -> Result<Delegations, ReferenceError> {
+    let mut q = query(zone, RecordType::AXFR);
+    q.metadata.id = id;
+    send(s, &q, zone, primary).await?;
+    let apex = {
+        let mut a = zone.to_lowercase();
+        a.set_fqdn(true);
+        a
+    };
+    let mut b = DelegationsBuilder::new(apex.clone());
+    let mut buf = Vec::new();
+    let mut soas = 0;
+    let mut records = 0u64;
+    while soas < 2 {
+        let m = read(s, &mut buf, zone, primary).await?;
+        if m.metadata.id != q.metadata.id {
+            return Err(fail(zone, primary, "message with another ID"));
+        }
+        if m.metadata.response_code != ResponseCode::NoError {
+            return Err(fail(
+                zone,
+                primary,
+                format!("transfer refused: {}", m.metadata.response_code),
+            ));
+        }
+        if m.answers.is_empty() {
+            return Err(fail(zone, primary, "empty transfer message"));
+        }
+        for r in &m.answers {
+            if records == 0 && r.record_type() != RecordType::SOA {
+                return Err(fail(
+                    zone,
+                    primary,
+                    "the transfer does not start with the SOA",
+                ));
+            }
+            records += 1;
+            match &r.data {
+                RData::SOA(soa) => {
+                    soas += 1;
+                    if soas == 1 {
+                        b.set_serial(soa.serial);
+                    }
+                }
+                RData::NS(_) => {
+                    let owner = r.name.to_lowercase();
+                    if owner != apex && apex.zone_of(&owner) {
+                        let mut owner = owner;
+                        owner.set_fqdn(true);
+                        b.add_ns(&owner.to_ascii(), &normalize_rdata(&r.data));
+                    }
+                }
+                _ => {}
+            }
+            if soas >= 2 {
+                break;
+            }
+        }
+    }
+    Ok(b.finish())
 }
 
 /// Keeps `live` up to date with the zone on `primary`: a transfer now (unless `live`

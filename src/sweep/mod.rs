@@ -13,7 +13,10 @@
 //! client's CPU. Over TCP it uses the daemon's [`Prober`].
 
 mod udp;
-mod wire;
+// Public (and hidden) for the fuzz targets in fuzz/: the byte-level check reads replies from
+// the network.
+#[doc(hidden)]
+pub mod wire;
 
 use crate::config::{Check, CheckRole, Expect, Transport};
 use crate::probe::classify::{classify, referral_targets, relevant_answers, Question};
