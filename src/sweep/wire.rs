@@ -15,8 +15,12 @@ use std::str::FromStr;
 /// DNS header length.
 const HEADER: usize = 12;
 /// Type codes used here.
+const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;
+const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
+/// The EDNS option whose contents hickory-proto reads (and may reject): client subnet.
+const OPTION_SUBNET: u16 = 8;
 const CLASS_IN: u16 = 1;
 
 /// Appends the wire form of `name` (reference text: lowercase, fully qualified). Returns
@@ -240,8 +244,9 @@ enum NsSection {
 }
 
 /// Reads the `count` records of the answer or authority section at `pos`, keeping the NS
-/// targets `classify` would look at (answers owned by `qname`, a referral at or above it) and
-/// refusing an OPT record. Returns the position after the section.
+/// targets `classify` would look at (answers owned by `qname`, a referral at or above it).
+/// Only NS records are understood: any other type (whose RDATA the daemon's parser would
+/// check and might reject) sends the reply to the slow path. Returns the position after it.
 #[inline]
 fn ns_section(
     msg: &[u8],
@@ -253,13 +258,10 @@ fn ns_section(
 ) -> Option<usize> {
     for _ in 0..count {
         let rr = rr_at(msg, pos, &mut s.text)?;
-        if rr.rtype == TYPE_OPT {
-            // An OPT record belongs in the additional section.
+        if rr.rtype != TYPE_NS {
             return None;
         }
-        if rr.rtype == TYPE_NS {
-            ns_record(msg, &rr, section, qname, s)?;
-        }
+        ns_record(msg, &rr, section, qname, s)?;
         pos = rr.next;
     }
     Some(pos)
@@ -292,22 +294,45 @@ fn ns_record(msg: &[u8], rr: &Rr, section: NsSection, qname: &str, s: &mut Scrat
     Some(())
 }
 
-/// Reads the `count` records of the additional section at `pos`: at most one OPT, owned by
-/// the root, with no extended RCODE; other records are skipped. Returns the position after it.
+/// Reads the `count` records of the additional section at `pos`: glue (A with 4 bytes of
+/// RDATA, AAAA with 16) and at most one OPT, owned by the root, with no extended RCODE and
+/// well-formed options; any other record sends the reply to the slow path. Returns the
+/// position after the section.
 #[inline]
 fn additional_section(msg: &[u8], mut pos: usize, count: u16, text: &mut String) -> Option<usize> {
     let mut opt_seen = false;
     for _ in 0..count {
         let rr = rr_at(msg, pos, text)?;
-        if rr.rtype == TYPE_OPT {
-            if opt_seen || &text[rr.owner_start..] != "." || rr.ttl_high != 0 {
-                return None;
+        let rdlen = rr.next - rr.rdata;
+        match rr.rtype {
+            TYPE_A if rdlen == 4 => {}
+            TYPE_AAAA if rdlen == 16 => {}
+            TYPE_OPT => {
+                if opt_seen || &text[rr.owner_start..] != "." || rr.ttl_high != 0 {
+                    return None;
+                }
+                edns_options(&msg[rr.rdata..rr.next])?;
+                opt_seen = true;
             }
-            opt_seen = true;
+            _ => return None,
         }
         pos = rr.next;
     }
     Some(pos)
+}
+
+/// Checks that an OPT record's RDATA is a sequence of whole options (code, length, data)
+/// with none the daemon's parser interprets beyond its length.
+fn edns_options(mut rdata: &[u8]) -> Option<()> {
+    while !rdata.is_empty() {
+        let code = u16_at(rdata, 0)?;
+        let len = usize::from(u16_at(rdata, 2)?);
+        if code == OPTION_SUBNET {
+            return None;
+        }
+        rdata = rdata.get(4 + len..)?;
+    }
+    Some(())
 }
 
 /// Whether the NS set `classify` compares for a referral check of type NS (the answers when
