@@ -4,6 +4,7 @@
 use dnsgrade::config::{Check, CheckRole, Expect, Transport};
 use dnsgrade::probe::classify::classify;
 use dnsgrade::probe::{Outcome, Verdict};
+use dnsgrade::reference::axfr::transfer_over;
 use dnsgrade::sweep::wire::{confirm_correct, Scratch};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::{A, NS, SOA};
@@ -104,4 +105,24 @@ fn sweep_confirms_only_records_it_has_checked() {
         EXAMPLE_NS,
         &mut s
     ));
+}
+
+/// An AXFR stream with a delegation whose owner has a label of bytes (`e\x80\0\0\0le.cn.`):
+/// its text form does not read back as a name, so its checks would have asked for the
+/// root. The reader leaves it out and keeps the others.
+#[tokio::test(flavor = "current_thread")]
+async fn axfr_leaves_out_an_owner_its_text_form_cannot_carry() {
+    let stream = include_bytes!("../fuzz/regressions/axfr/owner-label-not-text");
+    let id = u16::from_be_bytes([stream[2], stream[3]]);
+    let mut io = tokio::io::join(&stream[..], tokio::io::sink());
+    let d = transfer_over(&mut io, &n("cn."), "test", id).await.unwrap();
+    assert!(!d.is_empty());
+    for i in 0..d.len() {
+        let (name, targets) = d.get(i);
+        assert_eq!(name.to_ascii(), d.name_text(i));
+        assert!(n("cn.").zone_of(&name) && !name.is_root(), "{name}");
+        assert!(!targets.is_empty());
+    }
+    assert_eq!(d.position("b.cn."), Some(0));
+    assert!(d.position("c.cn.").is_some());
 }
