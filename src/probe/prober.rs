@@ -54,7 +54,8 @@ impl Default for ProberConfig {
 /// Counters of the prober's own health, for metrics.
 #[derive(Debug, Default)]
 pub struct ProberCounters {
-    /// Replies that matched no probe in flight (wrong ID, late after a timeout, or strangers).
+    /// Replies that matched no probe in flight (wrong ID, late after a timeout, a duplicate, or
+    /// strangers).
     pub stray_replies: AtomicU64,
     /// Socket errors from send or receive.
     pub socket_errors: AtomicU64,
@@ -505,7 +506,7 @@ async fn recv_loop(sock: Arc<UdpSocket>, pending: PendingMap, counters: Arc<Prob
         };
         let entry = id.and_then(|id| per.by_id.get_mut(&id));
         match (entry, parsed) {
-            (Some(p), Some(msg)) => {
+            (Some(p), Some(msg)) if p.tx.is_some() => {
                 let r = if question_matches(&msg, &p.question) {
                     Received::Reply(Box::new(msg), at)
                 } else {
@@ -515,10 +516,15 @@ async fn recv_loop(sock: Arc<UdpSocket>, pending: PendingMap, counters: Arc<Prob
                     let _ = tx.send(r);
                 }
             }
-            (Some(p), None) => {
+            (Some(p), None) if p.tx.is_some() => {
                 if let Some(tx) = p.tx.take() {
                     let _ = tx.send(Received::Malformed);
                 }
+            }
+            // A second reply to a probe already answered (a duplicate): a stray that marks
+            // nothing.
+            (Some(_), _) => {
+                counters.stray_replies.fetch_add(1, Ordering::Relaxed);
             }
             (None, parsed) => {
                 counters.stray_replies.fetch_add(1, Ordering::Relaxed);
