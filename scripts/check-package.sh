@@ -52,7 +52,9 @@ grep -Eq '^state_dir = "/var/lib/dnsgrade"' "$root/etc/dnsgrade/probes.toml" \
   || fail "the packaged probes.toml does not set state_dir = \"/var/lib/dnsgrade\" (the unit's StateDirectory)"
 gzip -t "$root/usr/share/man/man1/dnsgrade.1.gz" || fail "the man page is not gzip"
 "$root/usr/bin/dnsgrade" --version
-"$root/usr/bin/dnsgrade" check-config --config "$root/etc/dnsgrade/probes.toml" \
+# The packaged probes.toml reads api_token from DNSGRADE_API_TOKEN (in /etc/default/dnsgrade on
+# a real install); an unset variable is a config error, so the check sets one.
+DNSGRADE_API_TOKEN=check-package-token "$root/usr/bin/dnsgrade" check-config --config "$root/etc/dnsgrade/probes.toml" \
   --rules "$root/usr/share/dnsgrade/rules/miit-2011.toml" > "$work/check-config.out" 2>&1 \
   || { cat "$work/check-config.out" >&2; fail "the packaged binary rejects the packaged probes.toml or rules"; }
 

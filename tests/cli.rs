@@ -52,6 +52,67 @@ fn check_config_reports_errors_with_location_and_exit_code() {
     assert!(err.contains("2 error(s)"), "{err}");
 }
 
+/// check-config end to end on the limits of issue 14: an api_token from an unset or empty
+/// variable, a duration over a year written as seconds, a 10 MB object name and a file that is
+/// not UTF-8 are each exit 78 with the file, line and column.
+#[test]
+fn check_config_refuses_hostile_input_at_its_line_and_column() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let token = dir.path().join("token.toml");
+    std::fs::write(&token, "[daemon]\napi_token = \"env:DNSGRADE_API_TOKEN\"\n").expect("write");
+    let config = token.to_str().expect("utf-8 path");
+    for env in [vec![], vec![("DNSGRADE_API_TOKEN", "")]] {
+        let (code, _, err) = run(&["check-config", "--config", config], &env);
+        assert_eq!(code, 78, "{env:?}: {err}");
+        assert!(
+            err.contains("token.toml:2:13: environment variable DNSGRADE_API_TOKEN (api_token) is not set or empty"),
+            "{env:?}: {err}"
+        );
+    }
+    let (code, _, err) = run(
+        &["check-config", "--config", config],
+        &[("DNSGRADE_API_TOKEN", "s3cret-token")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("s3cret-token"), "{err}");
+
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "interval.toml",
+            b"[daemon]\ninterval = 99999999999\n".to_vec(),
+            "interval.toml:2:12: 99999999999 seconds is longer than a year",
+        ),
+        (
+            "name.toml",
+            format!(
+                "[[control]]\nname = \"{}\"\n  [[control.server]]\n  name = \"x\"\n  addresses = [\"127.0.0.5\"]\n",
+                "x".repeat(10 << 20)
+            )
+            .into_bytes(),
+            "name.toml:2:8: control name is longer than 255 characters",
+        ),
+        (
+            "latin1.toml",
+            b"[daemon]\n# caf\xe9\n".to_vec(),
+            "latin1.toml:2:6: the file is not UTF-8",
+        ),
+    ];
+    for (file, bytes, says) in cases {
+        let p = dir.path().join(file);
+        std::fs::write(&p, bytes).expect("write");
+        let (code, _, err) = run(
+            &["check-config", "--config", p.to_str().expect("path")],
+            &[],
+        );
+        assert_eq!(code, 78, "{file}: {err}");
+        assert!(err.contains(says), "{file}: {}", &err[..err.len().min(500)]);
+        assert!(
+            err.len() < 2000,
+            "{file}: the error does not repeat the value"
+        );
+    }
+}
+
 #[test]
 fn missing_config_file_is_a_clear_error() {
     let out = bin()

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 
 fn examples() -> Vec<PathBuf> {
+    // The shipped probes.toml reads its api_token from DNSGRADE_API_TOKEN, and an unset
+    // variable is an error (as it is for the daemon): the deployment sets it, so does this test.
+    std::env::set_var("DNSGRADE_API_TOKEN", "example-token");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut v = vec![root.join("probes.toml")];
     for e in std::fs::read_dir(root.join("tests/configs")).expect("tests/configs exists") {

@@ -1,9 +1,14 @@
 //! Human durations in config files: `"10s"`, `"250ms"`, `"5m"`, `"1h30m"`, or a bare number
-//! of seconds.
+//! of seconds. Written either way, a duration is at most [`MAX_DURATION`] (366 days): a larger
+//! one is always a mistake, and a huge one would overflow the clocks it is added to.
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::time::Duration;
+
+/// The longest duration a config or rules file may write, as a string or as a number of
+/// seconds: 366 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 
 /// A duration written the way operators write them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,7 +86,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         };
         total += value * scale;
     }
-    if !total.is_finite() || total > 366.0 * 86400.0 {
+    if !total.is_finite() || total > MAX_DURATION.as_secs_f64() {
         return Err(format!("\"{s}\" is longer than a year"));
     }
     Ok(Duration::from_secs_f64(total))
@@ -101,17 +106,24 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 parse_duration(v).map(HumanDuration).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<HumanDuration, E> {
-                if v < 0 {
-                    return Err(E::custom("a duration cannot be negative"));
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom("a duration cannot be negative")),
                 }
-                Ok(HumanDuration(Duration::from_secs(v as u64)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<HumanDuration, E> {
+                if v > MAX_DURATION.as_secs() {
+                    return Err(E::custom(format!(
+                        "{v} seconds is longer than a year; write durations like \"30s\", \"5m\" or \"1d\""
+                    )));
+                }
                 Ok(HumanDuration(Duration::from_secs(v)))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<HumanDuration, E> {
-                if !(0.0..=366.0 * 86400.0).contains(&v) {
-                    return Err(E::custom("a duration must be between 0 and a year"));
+                if !(0.0..=MAX_DURATION.as_secs_f64()).contains(&v) {
+                    return Err(E::custom(
+                        "a duration must be between 0 and a year; write it like \"30s\" or \"1d\"",
+                    ));
                 }
                 Ok(HumanDuration(Duration::from_secs_f64(v)))
             }

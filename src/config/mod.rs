@@ -41,11 +41,30 @@ pub enum LoadError {
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let text = read_text(path)?;
+    Ok(parse(path, &text)?)
+}
+
+/// Reads a config or rules file as UTF-8 text. A file that is not UTF-8 is an error at the line
+/// and column of its first invalid byte (counted in the valid text before it), like every other
+/// error in the file.
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(parse(path, &text)?)
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        // The prefix up to the first invalid byte is valid UTF-8 by definition.
+        let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let message = format!(
+            "the file is not UTF-8: byte 0x{:02x} here does not start or continue a UTF-8 character; save the file as UTF-8",
+            bytes.get(at).copied().unwrap_or_default()
+        );
+        let errors = vec![error::Locator::new(path, before).error(at, message)];
+        LoadError::Invalid(ConfigErrors { errors })
+    })
 }
 
 /// Validates config text; `path` is used in messages.

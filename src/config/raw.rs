@@ -158,8 +158,9 @@ pub(crate) struct RawDaemon {
     pub jitter: Option<Spanned<f64>>,
     /// EDNS(0) UDP payload size advertised in queries.
     pub edns_payload: Option<Spanned<u16>>,
-    /// Bearer token for the write API (ack, confirm-impact); may be `env:NAME`.
-    pub api_token: Option<String>,
+    /// Bearer token for the write API (ack, confirm-impact); may be `env:NAME`, which must be
+    /// set and not empty.
+    pub api_token: Option<Spanned<String>>,
     /// Resolved incidents are kept in the ledger this long (default 365 days, at least 365
     /// days unless `ledger_retention_below_minimum = true`).
     pub ledger_retention: Option<Spanned<HumanDuration>>,
@@ -192,7 +193,7 @@ pub(crate) struct RawMaintenance {
     /// End, RFC 3339 UTC.
     pub ends: Spanned<String>,
     /// Why.
-    pub reason: String,
+    pub reason: Spanned<String>,
 }
 
 /// One server (a TLD node, a name server, a resolver, a control target).

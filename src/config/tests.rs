@@ -1,5 +1,6 @@
 //! Each class of config error, with its line and column.
 
+use super::validate::{MAX_NAME_CHARS, MAX_TEXT_CHARS};
 use super::*;
 use std::path::Path;
 
@@ -707,4 +708,265 @@ fn contact_errors_point_at_the_value() {
         "{e}"
     );
     assert_eq!(e.line, line_of(&text, "contact_review_every"));
+}
+
+/// The line of the first line of `text` that contains `needle`, 1-based.
+fn line_with(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect(needle) + 1
+}
+
+#[test]
+fn an_api_token_from_an_unset_or_empty_variable_is_an_error_naming_it() {
+    // Variables only this test uses; the first is never set.
+    std::env::set_var("DNSGRADE_TEST_TOKEN_EMPTY", "");
+    std::env::set_var("DNSGRADE_TEST_TOKEN_SET", "s3cret-token");
+    let daemon =
+        |token: &str| format!("[daemon]\nlisten = \"127.0.0.1:9553\"\napi_token = {token}\n");
+    let e = one(&daemon("\"env:DNSGRADE_TEST_TOKEN_UNSET\""));
+    assert_eq!((e.line, e.column), (3, 13), "{e}");
+    assert!(e.message.contains("DNSGRADE_TEST_TOKEN_UNSET"), "{e}");
+    assert!(e.message.contains("not set or empty"), "{e}");
+    let e = one(&daemon("\"env:DNSGRADE_TEST_TOKEN_EMPTY\""));
+    assert!(e.message.contains("DNSGRADE_TEST_TOKEN_EMPTY"), "{e}");
+    let e = one(&daemon("\"env:\""));
+    assert!(e.message.contains("names no variable"), "{e}");
+    let e = one(&daemon("\"\""));
+    assert!(e.message.contains("api_token is not set or empty"), "{e}");
+    let e = one(&daemon("\"t0ken\\n\""));
+    assert!(e.message.contains("control characters"), "{e}");
+    assert!(
+        !e.message.contains("t0ken"),
+        "the token is never printed: {e}"
+    );
+
+    let c = parse(
+        Path::new("t.toml"),
+        &daemon("\"env:DNSGRADE_TEST_TOKEN_SET\""),
+    )
+    .expect("valid");
+    assert_eq!(c.daemon.api_token.as_deref(), Some("s3cret-token"));
+    let c = parse(Path::new("t.toml"), &daemon("\"written\"")).expect("valid");
+    assert_eq!(c.daemon.api_token.as_deref(), Some("written"));
+    let c = parse(Path::new("t.toml"), "[daemon]\n").expect("valid");
+    assert_eq!(
+        c.daemon.api_token, None,
+        "no api_token: the write API is off"
+    );
+}
+
+#[test]
+fn a_duration_written_as_seconds_obeys_the_same_year_cap_as_one_written_with_a_unit() {
+    let daemon_keys = [
+        "interval",
+        "timeout",
+        "window",
+        "tick",
+        "stop_window",
+        "resolve_interval",
+        "ledger_retention",
+        "ack_within",
+        "contact_review_every",
+    ];
+    for key in daemon_keys {
+        for v in ["99999999999", "31622401", "-5", "1e12"] {
+            let e = one(&format!("[daemon]\n{key} = {v}\n"));
+            assert_eq!((e.line, e.column), (2, key.len() + 4), "{key} = {v}: {e}");
+            assert!(
+                e.message.contains("year") || e.message.contains("negative"),
+                "{key} = {v}: {e}"
+            );
+        }
+        // As a string, the same bound.
+        let e = one(&format!("[daemon]\n{key} = \"367d\"\n"));
+        assert!(e.message.contains("longer than a year"), "{key}: {e}");
+    }
+    for (table, key) in [
+        ("[alert]", "give_up_after"),
+        ("[alert]", "resend_interval"),
+        ("[alert]", "resend_resolved_for"),
+        (
+            "[[alert.webhook]]\nname = \"n\"\nurl = \"http://127.0.0.1:1\"",
+            "timeout",
+        ),
+    ] {
+        let e = one(&format!("{table}\n{key} = 99999999999\n"));
+        assert!(e.message.contains("longer than a year"), "{key}: {e}");
+        assert_eq!(e.line, table.lines().count() + 1, "{key}: {e}");
+    }
+    // A year's worth of seconds is read; what each key allows is then checked as usual.
+    let c = parse(
+        Path::new("t.toml"),
+        "[daemon]\nresolve_interval = 120\nledger_retention = 31622400\n",
+    )
+    .expect("valid");
+    assert_eq!(c.daemon.resolve_interval.as_secs(), 120);
+    assert_eq!(c.daemon.ledger_retention.as_secs(), 366 * 86400);
+}
+
+#[test]
+fn names_and_texts_are_bounded_and_free_of_control_characters() {
+    let huge = "x".repeat(10 << 20);
+    let long = "n".repeat(MAX_NAME_CHARS + 1);
+    let fits = "n".repeat(MAX_NAME_CHARS);
+    for (from, to, says) in [
+        (
+            "name = \"Registrar A\"",
+            format!("name = \"{huge}\""),
+            "longer than 255",
+        ),
+        (
+            "name = \"Registrar A\"",
+            format!("name = \"{long}\""),
+            "longer than 255",
+        ),
+        (
+            "name = \"Example Web\"",
+            "name = \"Web\\u0007\"".into(),
+            "control character",
+        ),
+        (
+            "name = \"ns1\"\n  addresses = [\"127.0.0.2\"]",
+            format!("name = \"{long}\"\n  addresses = [\"127.0.0.2\"]"),
+            "server name is longer",
+        ),
+        (
+            "name = \"r1\"",
+            "name = \"r\\n1\"".into(),
+            "control character",
+        ),
+        (
+            "operator = \"Operator A\"",
+            format!("operator = \"{long}\""),
+            "operator is longer",
+        ),
+        (
+            "name = \"root\"",
+            format!("name = \"{huge}\""),
+            "control name is longer",
+        ),
+        // DNS names: 253 octets, 63 per label.
+        (
+            "name = \"www.example.cn\"",
+            format!("name = \"{huge}.cn\""),
+            "longer than 253",
+        ),
+        (
+            "name = \"www.example.cn\"",
+            format!("name = \"{}.cn\"", "a".repeat(64)),
+            "not a valid domain name",
+        ),
+        (
+            "name = \"www.example.cn\"",
+            format!("name = \"{}cn\"", "abcdefghi.".repeat(26)),
+            "longer than 253",
+        ),
+        (
+            "domain = \"example.com.cn\"",
+            format!("domain = \"{}cn\"", "中.".repeat(84)),
+            "exceed 255",
+        ),
+        (
+            "host = \"b.example\"",
+            format!("host = \"{huge}\""),
+            "not a valid host name",
+        ),
+        (
+            "host = \"b.example\"",
+            format!("host = \"{}.example\"", "b".repeat(64)),
+            "not a valid host name",
+        ),
+        (
+            "canary_zone = \"canary.example.cn\"",
+            format!("canary_zone = \"{}.cn\"", "c.".repeat(126)),
+            "longer than 253",
+        ),
+    ] {
+        assert!(GOOD.contains(from), "{from}");
+        let text = GOOD.replacen(from, &to, 1);
+        let e = one(&text);
+        let shown: String = to.chars().take(40).collect();
+        assert!(e.message.contains(says), "{shown}: {}", e.message);
+        // The error is at the value's opening quote.
+        let line = line_with(&text, &shown);
+        let written = text.lines().nth(line - 1).expect("line");
+        let column = written[..written.find(" = \"").expect("value") + 3]
+            .chars()
+            .count()
+            + 1;
+        assert_eq!((e.line, e.column), (line, column), "{shown}: {}", e.message);
+        assert!(
+            e.message.len() < 400,
+            "{shown}: the message does not repeat the value"
+        );
+    }
+    // At the limit: accepted.
+    let c = parse(Path::new("t.toml"), &GOOD.replace("Registrar A", &fits)).expect("valid");
+    assert_eq!(
+        c.objects_of(ObjectClass::Institution).next().unwrap().name,
+        fits
+    );
+    let label = "a".repeat(63);
+    let name = format!("{label}.{label}.{label}.{}.cn", "a".repeat(58));
+    assert_eq!(name.len(), 253);
+    parse(
+        Path::new("t.toml"),
+        &GOOD.replace("www.example.cn\"\n  type", &format!("{name}\"\n  type")),
+    )
+    .expect("a 253-octet name is valid");
+}
+
+#[test]
+fn contact_and_maintenance_texts_are_bounded() {
+    let long = "p".repeat(MAX_NAME_CHARS + 1);
+    let text = with_contacts().replace("name = \"NOC on call\"", &format!("name = \"{long}\""));
+    let e = one(&text);
+    assert!(e.message.contains("contact name is longer than 255"), "{e}");
+    assert_eq!((e.line, e.column), (line_with(&text, &long), 8), "{e}");
+    let e = one(&with_contacts().replacen("hours = \"24x7\"", "hours = \"24\\u0000x7\"", 1));
+    assert!(
+        e.message.contains("hours contains a control character"),
+        "{e}"
+    );
+    let window = |reason: &str| {
+        format!("{GOOD}\n[[maintenance]]\nobject = \"tld/xn--fiqs8s\"\nstarts = \"2026-11-22T16:00:00Z\"\nends = \"2026-11-22T18:00:00Z\"\nreason = \"{reason}\"\n")
+    };
+    let e = one(&window(&"r".repeat(MAX_TEXT_CHARS + 1)));
+    assert!(e.message.contains("reason is longer than 1024"), "{e}");
+    assert_eq!(e.column, 10, "{e}");
+    let e = one(&window("line\\nbreak"));
+    assert!(e.message.contains("control character"), "{e}");
+    let c = parse(Path::new("t.toml"), &window(&"r".repeat(MAX_TEXT_CHARS))).expect("valid");
+    assert_eq!(c.maintenance[0].reason.len(), MAX_TEXT_CHARS);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("probes.toml");
+    let mut bytes = b"[daemon]\nlisten = \"127.0.0.1:9553\"\n# caf\xc3\xa9 ok, then ".to_vec();
+    bytes.extend_from_slice(b"\xe9 latin-1\n");
+    std::fs::write(&path, &bytes).expect("write");
+    let e = match load(&path) {
+        Err(LoadError::Invalid(e)) => e.errors,
+        other => panic!("expected an invalid file, got {other:?}"),
+    };
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].file, path);
+    // Line 3, after "# café ok, then " (16 characters).
+    assert_eq!((e[0].line, e[0].column), (3, 17), "{}", e[0]);
+    assert!(
+        e[0].message.contains("not UTF-8") && e[0].message.contains("0xe9"),
+        "{}",
+        e[0]
+    );
+    // The rules file is read the same way.
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, b"\xff\n").expect("write");
+    let e = match crate::grading::Rules::load(&rules) {
+        Err(LoadError::Invalid(e)) => e.errors,
+        Ok(_) => panic!("accepted"),
+        Err(other) => panic!("{other}"),
+    };
+    assert_eq!((e[0].line, e[0].column), (1, 1), "{}", e[0]);
+    assert!(e[0].message.contains("not UTF-8"), "{}", e[0]);
 }

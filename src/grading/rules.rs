@@ -184,11 +184,7 @@ impl Rules {
 
     /// Reads and validates a rules file.
     pub fn load(path: &Path) -> Result<Rules, crate::config::LoadError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| crate::config::LoadError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let text = crate::config::read_text(path)?;
         Ok(Rules::parse(path, &text)?)
     }
 

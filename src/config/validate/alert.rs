@@ -191,14 +191,10 @@ impl Validator<'_> {
                 None => self.err(c, format!("class must be one of \"tld\", \"institution\", \"website\", \"recursive\", not \"{t}\"")),
             }
         }
-        let authority = authority.as_ref().and_then(|a| {
-            let t = a.get_ref().trim();
-            if t.is_empty() {
-                self.err(a, "authority is empty");
-                return None;
-            }
-            Some(normalize_authority(t))
-        });
+        let authority = authority
+            .as_ref()
+            .and_then(|a| self.nonempty(a, "authority"))
+            .map(|t| normalize_authority(&t));
         SinkFilter {
             min_grade,
             classes: cls,

@@ -80,14 +80,10 @@ impl Validator<'_> {
         }
     }
 
-    /// A non-empty text, trimmed.
+    /// A non-empty text, trimmed, of at most 255 characters and without control characters
+    /// (the roster is served by the API and printed by check-config).
     fn required_text(&mut self, s: &Spanned<String>, what: &str) -> Option<String> {
-        let t = s.get_ref().trim();
-        if t.is_empty() {
-            self.err(s, format!("{what} is empty"));
-            return None;
-        }
-        Some(t.to_string())
+        self.nonempty(s, what)
     }
 
     /// Digits with the usual separators (`+86 10 0000 0000`, `010-0000-0000`, `(010) 0000`),

@@ -45,10 +45,7 @@ impl Validator<'_> {
         let jitter = self.jitter(&d.jitter);
         let edns_payload = self.edns_payload(&d.edns_payload);
         let resolvers = self.resolvers(&d.resolvers);
-        let api_token = d.api_token.as_ref().map(|t| match t.strip_prefix("env:") {
-            Some(var) => std::env::var(var).unwrap_or_default(),
-            None => t.clone(),
-        });
+        let api_token = d.api_token.as_ref().and_then(|t| self.api_token(t));
         DaemonConfig {
             listen,
             state_dir: PathBuf::from(
@@ -68,7 +65,7 @@ impl Validator<'_> {
             udp_sockets,
             jitter,
             edns_payload,
-            api_token: api_token.filter(|t| !t.is_empty()),
+            api_token,
             resolvers,
             ledger_retention: self
                 .ledger_retention(&d.ledger_retention, d.ledger_retention_below_minimum),
@@ -105,6 +102,33 @@ impl Validator<'_> {
             );
         }
         v
+    }
+
+    /// The write API's token, written or read from `env:NAME`. An empty token, or a variable
+    /// that is unset or empty, is an error: it would leave the write API off although the
+    /// file asks for a token (leave `api_token` out to turn the write API off).
+    fn api_token(&mut self, t: &Spanned<String>) -> Option<String> {
+        let (value, source) = match t.get_ref().strip_prefix("env:") {
+            Some(var) => {
+                let var = var.trim();
+                if var.is_empty() {
+                    self.err(t, "api_token = \"env:\" names no variable: write env:NAME, for example \"env:DNSGRADE_API_TOKEN\"");
+                    return None;
+                }
+                let value = std::env::var(var).unwrap_or_default();
+                (value, format!("environment variable {var} (api_token)"))
+            }
+            None => (t.get_ref().clone(), "api_token".to_string()),
+        };
+        if value.trim().is_empty() {
+            self.err(t, format!("{source} is not set or empty: set it, or leave api_token out to turn the write API off"));
+            return None;
+        }
+        if value.chars().any(char::is_control) || value.trim() != value {
+            self.err(t, format!("{source} has spaces at its ends or control characters, which a bearer token cannot carry"));
+            return None;
+        }
+        Some(value)
     }
 
     fn listen(&mut self, listen: &Option<Spanned<String>>) -> SocketAddr {

@@ -1,6 +1,6 @@
 //! `[[maintenance]]`: declared maintenance windows of configured objects.
 
-use super::Validator;
+use super::{Validator, MAX_TEXT_CHARS};
 use crate::clock::UnixMillis;
 use crate::config::model::{Maintenance, Object};
 use crate::config::raw::RawMaintenance;
@@ -27,7 +27,12 @@ impl Validator<'_> {
             }
             let starts = self.utc_time(&m.starts, "2026-11-22T16:00:00Z");
             let ends = self.utc_time(&m.ends, "2026-11-22T18:00:00Z");
-            if let (Some(a), Some(b)) = (starts, ends) {
+            let reason = if m.reason.get_ref().trim().is_empty() {
+                Some(String::new())
+            } else {
+                self.text(&m.reason, "reason", MAX_TEXT_CHARS)
+            };
+            if let (Some(a), Some(b), Some(reason)) = (starts, ends, reason) {
                 if b <= a {
                     self.err(&m.ends, "a maintenance window must end after it starts");
                 } else if known {
@@ -35,7 +40,7 @@ impl Validator<'_> {
                         object: key.to_string(),
                         starts: a,
                         ends: b,
-                        reason: m.reason.clone(),
+                        reason,
                     });
                 }
             }

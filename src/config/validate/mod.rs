@@ -42,6 +42,17 @@ use toml::Spanned;
 /// 5 s" invisible (docs/matrix.md, "What is measured"), so validation refuses such a timeout.
 pub const LATENCY_THRESHOLD: Duration = Duration::from_secs(5);
 
+/// The most characters a name or a short text may have: object, server, operator and contact
+/// names end up in metric labels, URLs, the API and the status page.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// The most characters of a free text (a maintenance window's reason).
+pub const MAX_TEXT_CHARS: usize = 1024;
+
+/// The most octets of a domain name in presentation form without its final dot (RFC 1035's
+/// 255 octets on the wire); each label is at most 63.
+const MAX_DNS_NAME: usize = 253;
+
 /// Turns the raw schema into the model, collecting every error instead of stopping at the
 /// first.
 pub(crate) struct Validator<'a> {
@@ -176,11 +187,21 @@ impl<'a> Validator<'a> {
         v.as_ref().map(|d| d.get_ref().0).unwrap_or(default)
     }
 
-    /// A domain name in Unicode or ASCII → fully qualified, lowercase A-label form.
+    /// A domain name in Unicode or ASCII → fully qualified, lowercase A-label form, at most 253
+    /// octets (63 per label) in that form.
     fn name(&mut self, s: &Spanned<String>, what: &str) -> Option<Name> {
         let text = s.get_ref().trim();
         if text.is_empty() {
             self.err(s, format!("{what} is empty"));
+            return None;
+        }
+        // Every character is at least one octet of the A-label form: a longer text is refused
+        // before it is converted (a 10 MB name costs nothing).
+        if text.trim_end_matches('.').chars().count() > MAX_DNS_NAME {
+            self.err(
+                s,
+                format!("{what} is longer than {MAX_DNS_NAME} characters, the most a domain name can have"),
+            );
             return None;
         }
         let parsed = if text == "." {
@@ -191,22 +212,54 @@ impl<'a> Validator<'a> {
         match parsed {
             Ok(mut n) => {
                 n.set_fqdn(true);
-                Some(n.to_lowercase())
+                let n = n.to_lowercase();
+                self.dns_name_fits(s, what, &n).then_some(n)
             }
             Err(e) => {
                 self.err(
                     s,
-                    format!("{what} \"{text}\" is not a valid domain name: {e}"),
+                    format!("{what} \"{}\" is not a valid domain name: {e}", shown(text)),
                 );
                 None
             }
         }
     }
 
+    /// True when `n` is at most 253 octets and each label at most 63 (as hickory checks too);
+    /// otherwise an error at `s`.
+    fn dns_name_fits(&mut self, s: &Spanned<String>, what: &str, n: &Name) -> bool {
+        let ascii = n.to_ascii();
+        let long_label = n.iter().any(|l| l.len() > 63);
+        if ascii.trim_end_matches('.').len() > MAX_DNS_NAME || long_label {
+            self.err(
+                s,
+                format!("{what} \"{}\" is too long: a domain name has at most {MAX_DNS_NAME} octets in its A-label form, each label at most 63", shown(&ascii)),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// A name or short text: trimmed, not empty, at most [`MAX_NAME_CHARS`] characters, no
+    /// control characters.
     fn nonempty(&mut self, s: &Spanned<String>, what: &str) -> Option<String> {
+        self.text(s, what, MAX_NAME_CHARS)
+    }
+
+    /// A text of at most `max` characters without control characters, trimmed and not empty.
+    fn text(&mut self, s: &Spanned<String>, what: &str, max: usize) -> Option<String> {
         let t = s.get_ref().trim();
         if t.is_empty() {
             self.err(s, format!("{what} is empty"));
+            None
+        } else if t.chars().count() > max {
+            self.err(s, format!("{what} is longer than {max} characters"));
+            None
+        } else if t.chars().any(char::is_control) {
+            self.err(
+                s,
+                format!("{what} contains a control character (a line break, a tab, …)"),
+            );
             None
         } else {
             Some(t.to_string())
@@ -299,11 +352,29 @@ impl<'a> Validator<'a> {
                 format!("host \"{t}\" is an address: put it in addresses = [\"{t}\"]"),
             );
             None
-        } else if Name::from_utf8(t).is_err() || t.is_empty() {
-            self.err(h, format!("host \"{t}\" is not a valid host name"));
+        } else if t.is_empty()
+            || t.trim_end_matches('.').chars().count() > MAX_DNS_NAME
+            || t.chars().any(char::is_control)
+        {
+            self.err(
+                h,
+                format!(
+                    "host \"{}\" is not a valid host name (at most {MAX_DNS_NAME} characters)",
+                    shown(t)
+                ),
+            );
             None
         } else {
-            Some(t.trim_end_matches('.').to_string())
+            match Name::from_utf8(t) {
+                Ok(n) if self.dns_name_fits(h, "host", &n) => {
+                    Some(t.trim_end_matches('.').to_string())
+                }
+                Ok(_) => None,
+                Err(_) => {
+                    self.err(h, format!("host \"{t}\" is not a valid host name"));
+                    None
+                }
+            }
         }
     }
 
@@ -395,6 +466,15 @@ impl<'a> Validator<'a> {
             (false, None) => None,
         }
     }
+}
+
+/// `text` as an error message shows it: at most 64 characters, control characters escaped.
+fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(64).flat_map(char::escape_debug).collect();
+    if text.chars().count() > 64 {
+        out.push('…');
+    }
+    out
 }
 
 /// A built-in check of an authoritative server: plain UDP, no recursion, the reply must be
