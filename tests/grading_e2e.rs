@@ -54,6 +54,9 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     let p = dir.join("probes.toml");
     std::fs::write(&p, format!("{}{body}", daemon_section(&dir.join("state"))))
         .expect("write config");
+    // The config reads api_token from DNSGRADE_API_TOKEN, which must be set to load it here
+    // as it is in the daemon's environment (DaemonProc::start sets it there).
+    std::env::set_var("DNSGRADE_API_TOKEN", TOKEN);
     dnsgrade::config::load(&p).unwrap_or_else(|e| panic!("test config invalid: {e}"));
     p
 }

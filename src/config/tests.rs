@@ -793,6 +793,19 @@ fn a_duration_written_as_seconds_obeys_the_same_year_cap_as_one_written_with_a_u
         assert!(e.message.contains("longer than a year"), "{key}: {e}");
         assert_eq!(e.line, table.lines().count() + 1, "{key}: {e}");
     }
+    // The rules file reads durations the same way.
+    let rules =
+        crate::grading::MIIT_2011.replace("clear_after = \"300s\"", "clear_after = 99999999999");
+    let e = crate::grading::Rules::parse(Path::new("rules.toml"), &rules)
+        .expect_err("rejected")
+        .errors;
+    assert!(e[0].message.contains("longer than a year"), "{}", e[0]);
+    assert_eq!(
+        e[0].line,
+        line_with(&rules, "clear_after = 99999999999"),
+        "{}",
+        e[0]
+    );
     // A year's worth of seconds is read; what each key allows is then checked as usual.
     let c = parse(
         Path::new("t.toml"),
