@@ -1,6 +1,8 @@
 //! `dnsgrade sweep` against an in-process node on loopback with three planted wrong
 //! delegations: exactly those three are reported, and the exit code follows
-//! --max-error-ratio; a node that answers nothing fails --min-answered.
+//! --max-error-ratio; a node that answers nothing fails --min-answered; a node that drips its
+//! TCP replies a byte at a time gives timeouts at the deadline, over the TC=1 fallback and
+//! over TCP.
 
 mod support;
 
@@ -182,6 +184,107 @@ async fn sweep_falls_back_to_tcp_and_counts_failures_by_kind() {
     let r = sweep(list, &opts).await.expect("sweep");
     assert_eq!(r.failures, vec![(Outcome::Mismatch, 50)], "{r:?}");
     node.stop().await;
+}
+
+/// A node that answers UDP with TC=1 and, over TCP, reads the query and then sends a reply a
+/// byte at a time, every 200 ms, for 12 s (each byte well inside a 1-s timeout, the whole
+/// reply far outside it) before it closes.
+async fn start_dripping_node() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind udp");
+    let addr = udp.local_addr().expect("addr");
+    let tcp = tokio::net::TcpListener::bind(addr).await.expect("bind tcp");
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+            // Header and question only: QR=1, TC=1, no records.
+            let mut end = 12;
+            while end < n && buf[end] != 0 {
+                end += usize::from(buf[end]) + 1;
+            }
+            end += 5;
+            if end > n {
+                continue;
+            }
+            let mut reply = buf[..end].to_vec();
+            reply[2] |= 0x82;
+            reply[3] = 0;
+            reply[6..12].fill(0);
+            let _ = udp.send_to(&reply, from).await;
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = tcp.accept().await {
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if conn.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if conn.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                // A 256-byte reply announced, then dripped: its ID and flags first, so the
+                // client has every reason to keep reading.
+                let mut drip = vec![1u8, 0, q[0], q[1], 0x80];
+                drip.resize(60, 0);
+                for b in drip {
+                    if conn.write_all(&[b]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Every query of a sweep ends by `--timeout`, the TCP exchange included: against a node that
+/// drips its TCP replies, each query is a timeout (not a network error when the node finally
+/// closes, 12 s later), over the TC=1 fallback of the UDP engine and over TCP (the daemon's
+/// prober). The 10-s bound is only a guard against a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_drips_tcp_replies_times_out_at_the_deadline() {
+    use dnsgrade::config::Transport;
+    use dnsgrade::probe::Outcome;
+    use dnsgrade::sweep::{sweep, SweepOptions};
+    let text = zone_text(8);
+    let list = std::sync::Arc::new(
+        dnsgrade::reference::parse_zone_reader(
+            text.as_bytes(),
+            std::path::Path::new("cn.zone"),
+            None,
+        )
+        .expect("reference"),
+    );
+    let server = start_dripping_node().await;
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let opts = SweepOptions {
+            server,
+            rate: std::num::NonZeroU32::new(1000).expect("rate"),
+            concurrency: 8,
+            transport,
+            timeout: std::time::Duration::from_secs(1),
+            every: 1,
+            examples: 5,
+        };
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            sweep(list.clone(), &opts),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{transport:?}: the sweep did not end"))
+        .expect("sweep");
+        assert_eq!(r.checked, 8, "{transport:?}: {r:?}");
+        assert_eq!(
+            r.failures,
+            vec![(Outcome::Timeout, 8)],
+            "{transport:?}: {r:?}"
+        );
+    }
 }
 
 /// The lab serves, and the reference expects, the same delegations from one zone text: both

@@ -685,23 +685,55 @@ fn tcp_query(
         _ => Outcome::NetworkError,
     };
     let mut s = TcpStream::connect_timeout(&server, left()?).map_err(io)?;
-    // Blocking socket timeouts, renewed before each step so the whole query ends by `deadline`.
     let _ = s.set_nodelay(true);
-    s.set_write_timeout(Some(left()?)).map_err(io)?;
     let mut framed = (wire.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&wire);
-    s.write_all(&framed).map_err(io)?;
-    s.set_read_timeout(Some(left()?)).map_err(io)?;
+    // A socket timeout bounds one syscall, not a whole `write_all` or `read_exact`: a node
+    // that drips a byte at a time would keep every read under it for as long as it likes. So
+    // each syscall gets only what is left until `deadline`.
+    let mut done = 0;
+    while done < framed.len() {
+        s.set_write_timeout(Some(left()?)).map_err(io)?;
+        match s.write(&framed[done..]) {
+            Ok(0) => return Err(Outcome::NetworkError),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
     let mut len = [0u8; 2];
-    s.read_exact(&mut len).map_err(io)?;
+    read_by(&mut s, &mut len, &left).map_err(io)?;
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut body).map_err(io)?;
+    read_by(&mut s, &mut body, &left).map_err(io)?;
     let at = Instant::now();
     let msg = Message::from_vec(&body).map_err(|_| Outcome::Malformed)?;
     if msg.metadata.id != id || !question_matches(&msg, &q) {
         return Err(Outcome::Mismatch);
     }
     Ok((msg, at))
+}
+
+/// Fills `buf` from `s`, each read given the time `left` says remains (a `TimedOut` error
+/// once none does).
+fn read_by(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    left: &dyn Fn() -> Result<Duration, Outcome>,
+) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let Ok(wait) = left() else {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        };
+        s.set_read_timeout(Some(wait))?;
+        match s.read(&mut buf[done..]) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Sends `bufs` in one `sendmmsg`; returns how many went and the error that stopped it.
