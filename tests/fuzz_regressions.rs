@@ -115,7 +115,15 @@ async fn axfr_leaves_out_an_owner_its_text_form_cannot_carry() {
     let stream = include_bytes!("../fuzz/regressions/axfr/owner-label-not-text");
     let id = u16::from_be_bytes([stream[2], stream[3]]);
     let mut io = tokio::io::join(&stream[..], tokio::io::sink());
-    let d = transfer_over(&mut io, &n("cn."), "test", id).await.unwrap();
+    let d = transfer_over(
+        &mut io,
+        &n("cn."),
+        "test",
+        id,
+        &dnsgrade::config::TransferLimits::DEFAULT,
+    )
+    .await
+    .unwrap();
     assert!(!d.is_empty());
     for i in 0..d.len() {
         let (name, targets) = d.get(i);

@@ -406,7 +406,13 @@ pub fn axfr() -> impl FnMut(&[u8]) -> u64 {
             _ => 0,
         };
         let mut stream = tokio::io::join(data, tokio::io::sink());
-        let got = rt.block_on(transfer_over(&mut stream, &zone, "fuzz", id));
+        let got = rt.block_on(transfer_over(
+            &mut stream,
+            &zone,
+            "fuzz",
+            id,
+            &dnsgrade::config::TransferLimits::DEFAULT,
+        ));
         match got {
             Ok(d) => {
                 for i in 0..d.len().min(64) {

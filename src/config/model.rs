@@ -506,7 +506,39 @@ pub enum ReferenceSource {
         primary: String,
         /// How often the primary's SOA serial is polled.
         refresh: std::time::Duration,
+        /// Bounds on one transfer.
+        limits: TransferLimits,
     },
+}
+
+/// Bounds on one zone transfer of an AXFR reference (`[tld.reference]` `max_transfer_mib`,
+/// `max_transfer_records`, `transfer_timeout`). A transfer that reaches one fails with an error
+/// naming it, and the last good reference stays in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferLimits {
+    /// Bytes of transfer messages read, at most (the delegations kept from them are bounded
+    /// by the same figure).
+    pub max_bytes: u64,
+    /// Resource records read, at most (of every type, the two SOAs included).
+    pub max_records: u64,
+    /// The whole transfer, from the connection to the closing SOA, ends within this.
+    pub timeout: Duration,
+}
+
+impl TransferLimits {
+    /// The defaults: 4 GiB, 100 million records, 10 minutes — room for a signed zone of
+    /// 20 million delegations (about 2 GB and 60 million records in AXFR) over a slow link.
+    pub const DEFAULT: TransferLimits = TransferLimits {
+        max_bytes: 4 << 30,
+        max_records: 100_000_000,
+        timeout: Duration::from_secs(600),
+    };
+}
+
+impl Default for TransferLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 impl std::fmt::Display for ReferenceSource {

@@ -295,6 +295,12 @@ pub(crate) struct RawReference {
     pub axfr: Option<Spanned<String>>,
     /// How often the primary's SOA serial is polled, with `axfr` (default "300s").
     pub refresh: Option<Spanned<String>>,
+    /// A transfer that reads more MiB than this fails, with `axfr` (default 4096).
+    pub max_transfer_mib: Option<Spanned<u64>>,
+    /// A transfer that reads more records than this fails, with `axfr` (default 100000000).
+    pub max_transfer_records: Option<Spanned<u64>>,
+    /// A transfer that takes longer than this fails, with `axfr` (default "10m").
+    pub transfer_timeout: Option<Spanned<String>>,
     /// Delegations checked per second on each node address (default 200).
     pub sample_rate: Option<Spanned<u32>>,
     /// Samples in flight to one node address at most: the ceiling of its sampling budget

@@ -983,3 +983,63 @@ fn a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
     assert_eq!((e[0].line, e[0].column), (1, 1), "{}", e[0]);
     assert!(e[0].message.contains("not UTF-8"), "{}", e[0]);
 }
+
+#[test]
+fn axfr_transfer_limits_default_and_are_checked() {
+    let axfr = |extra: &str| {
+        GOOD.replace(
+            "key_domains = [\"政务.中国\"]\n",
+            &format!("key_domains = [\"政务.中国\"]\n  [tld.reference]\n  axfr = \"127.0.0.1:53\"\n{extra}"),
+        )
+    };
+    let limits = |text: &str| match &parse(Path::new("t.toml"), text).expect("valid").objects[0]
+        .reference
+        .as_ref()
+        .expect("reference")
+        .source
+    {
+        ReferenceSource::Axfr { limits, .. } => *limits,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(limits(&axfr("")), TransferLimits::DEFAULT);
+    assert_eq!(TransferLimits::DEFAULT.max_bytes, 4 << 30);
+    let l = limits(&axfr(
+        "  max_transfer_mib = 512\n  max_transfer_records = 1000\n  transfer_timeout = \"2m\"\n",
+    ));
+    assert_eq!(l.max_bytes, 512 << 20);
+    assert_eq!(l.max_records, 1000);
+    assert_eq!(l.timeout.as_secs(), 120);
+    for (extra, what) in [
+        (
+            "  max_transfer_mib = 0\n",
+            "max_transfer_mib must be between",
+        ),
+        (
+            "  max_transfer_records = 0\n",
+            "max_transfer_records must be at least 1",
+        ),
+        (
+            "  transfer_timeout = \"0s\"\n",
+            "transfer_timeout must be between",
+        ),
+        (
+            "  transfer_timeout = \"2d\"\n",
+            "transfer_timeout must be between",
+        ),
+    ] {
+        let e = one(&axfr(extra));
+        assert!(e.message.contains(what), "{extra}: {e}");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let zone = dir.path().join("cn.zone");
+    std::fs::write(&zone, "").expect("write");
+    let text = axfr("").replace(
+        "axfr = \"127.0.0.1:53\"",
+        &format!("zone_file = \"{}\"\n  max_transfer_mib = 1", zone.display()),
+    );
+    let e = one(&text);
+    assert!(
+        e.message.contains("max_transfer_mib applies to axfr only"),
+        "{e}"
+    );
+}

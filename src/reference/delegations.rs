@@ -178,6 +178,12 @@ impl DelegationsBuilder {
         self.pairs.len()
     }
 
+    /// Bytes of the records added so far (owners, targets and their offsets; the buffers'
+    /// capacity can be up to twice this).
+    pub fn held_bytes(&self) -> usize {
+        self.owners.len() + self.targets.len() + 16 * self.pairs.len()
+    }
+
     /// Groups the records by owner (first appearance order), sorts and deduplicates each NS
     /// set, and stores identical sets once.
     pub fn finish(self) -> Delegations {

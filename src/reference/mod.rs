@@ -78,15 +78,23 @@ pub async fn start(
                     .set(d.len() as i64);
                 refs.insert(o.name.clone(), Arc::new(LiveReference::new(d)));
             }
-            ReferenceSource::Axfr { primary, refresh } => {
+            ReferenceSource::Axfr {
+                primary,
+                refresh,
+                limits,
+            } => {
                 let live = Arc::new(LiveReference::new(
                     DelegationsBuilder::new(apex.clone()).finish(),
                 ));
+                let src = axfr::AxfrSource {
+                    primary: primary.clone(),
+                    zone: apex.clone(),
+                    refresh: *refresh,
+                    limits: *limits,
+                };
                 tasks.push(tokio::spawn(axfr::keep_fresh(
                     o.name.clone(),
-                    primary.clone(),
-                    apex.clone(),
-                    *refresh,
+                    src,
                     live.clone(),
                     metrics.clone(),
                     cancel.clone(),

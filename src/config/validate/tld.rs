@@ -167,6 +167,15 @@ impl Validator<'_> {
                 if let Some(rf) = &r.refresh {
                     self.err(rf, "refresh applies to axfr only");
                 }
+                if let Some(v) = &r.max_transfer_mib {
+                    self.err(v, "max_transfer_mib applies to axfr only");
+                }
+                if let Some(v) = &r.max_transfer_records {
+                    self.err(v, "max_transfer_records applies to axfr only");
+                }
+                if let Some(v) = &r.transfer_timeout {
+                    self.err(v, "transfer_timeout applies to axfr only");
+                }
                 let file = zf.get_ref().trim();
                 if file.is_empty() {
                     self.err(zf, "zone_file is empty");
@@ -181,16 +190,13 @@ impl Validator<'_> {
                 }
                 Some(ReferenceSource::ZoneFile(path))
             }
-            (None, Some(a)) => Some(self.axfr_source(a, &r.refresh)),
+            (None, Some(a)) => Some(self.axfr_source(a, r)),
         }
     }
 
-    /// A zone transfer from the primary `a`, polled every `refresh`.
-    fn axfr_source(
-        &mut self,
-        a: &Spanned<String>,
-        refresh: &Option<Spanned<String>>,
-    ) -> ReferenceSource {
+    /// A zone transfer from the primary `a`, polled every `refresh`, within the limits of `r`.
+    fn axfr_source(&mut self, a: &Spanned<String>, r: &RawReference) -> ReferenceSource {
+        let refresh = &r.refresh;
         let t = a.get_ref().trim();
         let ok = t
             .rsplit_once(':')
@@ -218,6 +224,35 @@ impl Validator<'_> {
         ReferenceSource::Axfr {
             primary: t.to_string(),
             refresh,
+            limits: self.transfer_limits(r),
         }
+    }
+
+    /// `max_transfer_mib` (1 MiB to 1 TiB), `max_transfer_records` (at least 1) and
+    /// `transfer_timeout` (1 s to 24 h), each defaulting to [`TransferLimits::DEFAULT`].
+    fn transfer_limits(&mut self, r: &RawReference) -> TransferLimits {
+        let mut l = TransferLimits::DEFAULT;
+        if let Some(v) = &r.max_transfer_mib {
+            match *v.get_ref() {
+                mib @ 1..=1_048_576 => l.max_bytes = mib << 20,
+                _ => self.err(v, "max_transfer_mib must be between 1 and 1048576 (1 TiB)"),
+            }
+        }
+        if let Some(v) = &r.max_transfer_records {
+            match *v.get_ref() {
+                0 => self.err(v, "max_transfer_records must be at least 1"),
+                n => l.max_records = n,
+            }
+        }
+        if let Some(v) = &r.transfer_timeout {
+            match parse_duration(v.get_ref()) {
+                Ok(d) if (Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&d) => {
+                    l.timeout = d
+                }
+                Ok(_) => self.err(v, "transfer_timeout must be between 1s and 24h"),
+                Err(m) => self.err(v, m),
+            }
+        }
+        l
     }
 }
