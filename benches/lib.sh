@@ -1,5 +1,6 @@
 # Shell helpers the benchmark scripts share: installing what they need, writing an NSD
-# configuration, starting NSD in the foreground, and stopping exactly the PIDs they started.
+# configuration, starting NSD in the foreground, finding a free port, asking a server for
+# example.cn SOA, and stopping exactly the PIDs they started.
 # Sourced, not run: `. benches/lib.sh`.
 
 # install_missing CMD:PACKAGE... — installs each PACKAGE whose CMD is neither on the PATH nor
@@ -76,4 +77,39 @@ start_nsd() {
   nsd_bin=$(command -v nsd || echo /usr/sbin/nsd)
   "$nsd_bin" -d -c "$1/nsd.conf" > "$1/nsd.out" 2>&1 &
   nsd_pid=$!
+}
+
+# free_udp_port — prints a port that is free for UDP and TCP on every address.
+free_udp_port() {
+  python3 -c '
+import socket
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 0)); p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("0.0.0.0", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        u.close(); t.close()'
+}
+
+# answers_from ADDR PORT — sends one example.cn SOA query to ADDR:PORT; succeeds when a
+# NOERROR reply comes back from ADDR:PORT.
+answers_from() {
+  python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+q = struct.pack(">HHHHHH", 0x5151, 0, 1, 0, 0, 0) + b"\x07example\x02cn\x00" + struct.pack(">HH", 6, 1)
+s.sendto(q, (addr, port))
+try:
+    r, src = s.recvfrom(4096)
+except OSError:
+    print(f"  no reply from {addr}:{port}"); sys.exit(1)
+if src != (addr, port):
+    print(f"  query to {addr}:{port} answered from {src[0]}:{src[1]}"); sys.exit(1)
+sys.exit(0 if r[:2] == b"\x51\x51" and r[3] & 15 == 0 else 1)
+PY
 }

@@ -79,41 +79,9 @@ trap 'exit 130' INT
 
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 now() { date +%s.%N; }
-free_udp_port() { # a UDP port nothing listens on, on any address
-  python3 -c '
-import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 0)); p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("0.0.0.0", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()'
-}
 addr_of() { # address i (1-based) of a /10 starting at 127.$1.0.0
   echo "127.$(( $1 + ($2 >> 16) )).$(( ($2 >> 8) & 255 )).$(( $2 & 255 ))"
 }
-# Sends one SOA query to ADDR:PORT; succeeds when the reply comes back from ADDR:PORT.
-answers_from() {
-  python3 - "$1" "$2" <<'PY'
-import socket, struct, sys
-addr, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-q = struct.pack(">HHHHHH", 0x5151, 0, 1, 0, 0, 0) + b"\x07example\x02cn\x00" + struct.pack(">HH", 6, 1)
-s.sendto(q, (addr, port))
-try:
-    r, src = s.recvfrom(4096)
-except OSError:
-    print(f"  no reply from {addr}:{port}"); sys.exit(1)
-if src != (addr, port):
-    print(f"  query to {addr}:{port} answered from {src[0]}:{src[1]}"); sys.exit(1)
-sys.exit(0 if r[:2] == b"\x51\x51" and r[3] & 15 == 0 else 1)
-PY
-}
-
 cat > "$work/example.cn.zone" <<'ZONE'
 $ORIGIN example.cn.
 $TTL 3600
