@@ -443,9 +443,11 @@ async fn provincial_resolver_outage_survives_sigkill_and_reaches_iii_at_60_minut
     })
     .await;
     let onset = o["assessment"]["onset"].as_u64().expect("onset");
+    // The simulated clock jumped 2 minutes with the fault: the first probe that failed was
+    // sent after the jump, and the onset is that probe, not the last success before it.
     assert!(
-        (T0..T0 + 2 * MIN).contains(&onset),
-        "onset {onset} is the first probe after the last success"
+        (T0 + 2 * MIN..T0 + 3 * MIN).contains(&onset),
+        "onset {onset} is the first failed probe after the last success"
     );
     assert_eq!(o["assessment"]["next_escalation"]["grade"], "III");
     assert_eq!(
