@@ -8,6 +8,8 @@
 //! descriptors already open), so this file holds one test per concern and runs them one at a
 //! time under a lock. Time is simulated (paused tokio clock); all sockets are on loopback.
 
+mod support;
+
 use dnsgrade::clock::{Clock, TokioClock};
 use dnsgrade::config::Transport;
 use dnsgrade::daemon::Daemon;
@@ -125,25 +127,9 @@ async fn a_connect_without_descriptors_is_a_local_error_never_the_servers() {
     server.stop().await;
 }
 
-fn board(d: &Daemon) -> Board {
-    d.shared
-        .board
-        .lock()
-        .map(|b| Board::clone(&b))
-        .unwrap_or_default()
-}
-
 /// Lets simulated time run to `at` (ms since T0), calling `each` with every new board.
-async fn run_until(d: &Daemon, clock: &TokioClock, at: u64, mut each: impl FnMut(&Board)) {
-    let mut seen = 0;
-    while clock.now_ms() < T0 + at {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let b = board(d);
-        if b.at != seen {
-            seen = b.at;
-            each(&b);
-        }
-    }
+async fn run_until(d: &Daemon, clock: &TokioClock, at: u64, each: impl FnMut(&Board)) {
+    support::run_until(d, clock, T0 + at, each).await;
 }
 
 fn incidents(d: &Daemon) -> usize {
@@ -221,7 +207,7 @@ async fn out_of_descriptors_suspends_grading_and_opens_nothing_then_grading_resu
     })
     .await;
     assert!(suspended > 10, "suspended on {suspended} ticks");
-    assert!(board(&d).local_fault, "still out of descriptors");
+    assert!(support::board(&d).local_fault, "still out of descriptors");
     assert!(
         d.shared
             .prober
@@ -239,7 +225,7 @@ async fn out_of_descriptors_suspends_grading_and_opens_nothing_then_grading_resu
     // The monitor can probe again; the nodes are still dark: now it is graded.
     let healed_at = clock.now_ms() - T0;
     run_until(&d, &clock, healed_at + 180_000, |_| {}).await;
-    let b = board(&d);
+    let b = support::board(&d);
     assert!(!b.local_fault, "the fault is over");
     assert_eq!(d.shared.metrics.monitor_local_fault.get(), 0);
     assert!(

@@ -13,6 +13,8 @@
 //! - with the control targets dark too, the vantage point is isolated within the same time and
 //!   no incident opens.
 
+mod support;
+
 use dnsgrade::clock::{Clock, TokioClock};
 use dnsgrade::daemon::Daemon;
 use dnsgrade::evaluator::{Board, ObjectStatus};
@@ -22,7 +24,6 @@ use dnsgrade::lab::{Faults, LabServer, Zone};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 const T0: u64 = 1_800_000_000_000;
 /// `stop_window` + one tick at the shipped defaults.
@@ -85,14 +86,6 @@ async fn start(dir: &std::path::Path, body: &str) -> (Daemon, TokioClock) {
     (daemon, clock)
 }
 
-fn board(d: &Daemon) -> Board {
-    d.shared
-        .board
-        .lock()
-        .map(|b| Board::clone(&b))
-        .unwrap_or_default()
-}
-
 fn object<'a>(b: &'a Board, key: &str) -> &'a ObjectStatus {
     b.objects
         .iter()
@@ -101,16 +94,8 @@ fn object<'a>(b: &'a Board, key: &str) -> &'a ObjectStatus {
 }
 
 /// Lets simulated time run to `at` (ms since T0), calling `each` with every new board.
-async fn run_until(d: &Daemon, clock: &TokioClock, at: u64, mut each: impl FnMut(&Board)) {
-    let mut seen = 0;
-    while clock.now_ms() < T0 + at {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let b = board(d);
-        if b.at != seen {
-            seen = b.at;
-            each(&b);
-        }
-    }
+async fn run_until(d: &Daemon, clock: &TokioClock, at: u64, each: impl FnMut(&Board)) {
+    support::run_until(d, clock, T0 + at, each).await;
 }
 
 fn event_kinds(d: &Daemon) -> Vec<(String, String)> {

@@ -473,3 +473,32 @@ pub async fn eventually(secs: u64, what: &str, mut pred: impl FnMut() -> bool) {
     }
     panic!("timed out: {what}");
 }
+
+/// The board an in-process daemon published last.
+pub fn board(d: &dnsgrade::daemon::Daemon) -> dnsgrade::evaluator::Board {
+    d.shared
+        .board
+        .lock()
+        .map(|b| dnsgrade::evaluator::Board::clone(&b))
+        .unwrap_or_default()
+}
+
+/// Lets paused tokio time run until `clock` reads `until` (ms), calling `each` with every new
+/// board of the in-process daemon `d`.
+pub async fn run_until(
+    d: &dnsgrade::daemon::Daemon,
+    clock: &dnsgrade::clock::TokioClock,
+    until: u64,
+    mut each: impl FnMut(&dnsgrade::evaluator::Board),
+) {
+    use dnsgrade::clock::Clock;
+    let mut seen = 0;
+    while clock.now_ms() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let b = board(d);
+        if b.at != seen {
+            seen = b.at;
+            each(&b);
+        }
+    }
+}
