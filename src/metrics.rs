@@ -71,6 +71,8 @@ pub const OPEN_INCIDENTS: &str = "dnsgrade_open_incidents";
 pub const INCIDENTS_ACK_OVERDUE: &str = "dnsgrade_incidents_ack_overdue";
 /// 1 when the vantage point is cut off.
 pub const VANTAGE_ISOLATED: &str = "dnsgrade_vantage_isolated";
+/// This vantage point's identity, always 1.
+pub const VANTAGE_INFO: &str = "dnsgrade_vantage_info";
 /// 1 while the monitor's own faults suspend grading.
 pub const MONITOR_LOCAL_FAULT: &str = "dnsgrade_monitor_local_fault";
 /// Contacts of the roster overdue for review, per authority or unit (a count: no contact data).
@@ -142,12 +144,17 @@ pub const ALL_NAMES: &[&str] = &[
     PROBES_RATE_LIMITED,
     STRAY_REPLIES,
     SOCKET_ERRORS,
+    LOCAL_ERRORS,
+    HTTP_CONNECTIONS,
+    HTTP_REFUSED,
     EVALUATION_LAG,
     OBJECT_GRADE,
     OBJECT_CANDIDATE_GRADE,
     OPEN_INCIDENTS,
     INCIDENTS_ACK_OVERDUE,
     VANTAGE_ISOLATED,
+    VANTAGE_INFO,
+    MONITOR_LOCAL_FAULT,
     CONTACTS_REVIEW_OVERDUE,
     INCIDENT_EVENTS_TOTAL,
     SOA_SERIAL,
@@ -256,6 +263,8 @@ pub struct Metrics {
     pub vantage_isolated: IntGauge,
     /// dnsgrade_monitor_local_fault.
     pub monitor_local_fault: IntGauge,
+    /// dnsgrade_vantage_info{vantage, region, network}, set by [`Metrics::set_vantage`].
+    pub vantage_info: IntGaugeVec,
     /// dnsgrade_contacts_review_overdue{authority}: the authority's normalised name or the
     /// unit's, never a person's data.
     pub contacts_review_overdue: IntGaugeVec,
@@ -445,6 +454,11 @@ impl Metrics {
         .expect("valid metric");
         let incidents_ack_overdue = IntGauge::new(INCIDENTS_ACK_OVERDUE, "Incidents (drills and false positives aside) not acknowledged within [daemon] ack_within of their detection (24 h by default).").expect("valid metric");
         let vantage_isolated = IntGauge::new(VANTAGE_ISOLATED, "1 when most control probes fail: this vantage point is cut off and grading is suspended.").expect("valid metric");
+        let vantage_info = IntGaugeVec::new(
+            Opts::new(VANTAGE_INFO, "This dnsgrade's vantage point ([daemon] vantage, region, network; empty when not given); always 1. Join on instance to label a vantage's series in a national view."),
+            &["vantage", "region", "network"],
+        )
+        .expect("valid metric");
         let monitor_local_fault = IntGauge::new(MONITOR_LOCAL_FAULT, "1 when more than a tenth of the probed addresses had a probe this host could not make (local_error: file descriptors, buffers, ports) in the stop window: grading is suspended.").expect("valid metric");
         let contacts_review_overdue = IntGaugeVec::new(
             Opts::new(CONTACTS_REVIEW_OVERDUE, "Contacts of the roster whose reviewed_at is older than contact_review_every, per authority (normalised name) or unit; 0 for one whose contacts are all current."),
@@ -601,6 +615,7 @@ impl Metrics {
             Fam::Std(Arc::new(incidents_ack_overdue.clone())),
             Fam::Std(Arc::new(vantage_isolated.clone())),
             Fam::Std(Arc::new(monitor_local_fault.clone())),
+            Fam::Std(Arc::new(vantage_info.clone())),
             Fam::Std(Arc::new(contacts_review_overdue.clone())),
             Fam::Std(Arc::new(incident_events.clone())),
             Fam::Compact(soa_serial.clone()),
@@ -676,6 +691,7 @@ impl Metrics {
             incidents_ack_overdue,
             vantage_isolated,
             monitor_local_fault,
+            vantage_info,
             contacts_review_overdue,
             incident_events,
             soa_serial,
@@ -786,6 +802,15 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// Sets `dnsgrade_vantage_info` to this vantage point's identity (one series): its name,
+    /// region and network, empty when not given.
+    pub fn set_vantage(&self, name: &str, region: Option<&str>, network: Option<&str>) {
+        self.vantage_info.reset();
+        self.vantage_info
+            .with_label_values(&[name, region.unwrap_or(""), network.unwrap_or("")])
+            .set(1);
+    }
+
     /// A guess at the first rendering's length from the per-address series (the bulk), so even
     /// the first scrape does not grow its buffer by doubling (which holds the old and the new
     /// buffer at once: about 25 MiB for an 8 MiB answer).

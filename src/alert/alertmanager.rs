@@ -60,6 +60,7 @@ pub fn incident_alert(
     labels.insert("incident_id".into(), json!(incident.id.to_string()));
     labels.insert("drill".into(), json!(incident.drill.to_string()));
     labels.insert("source".into(), json!(ALERT_SOURCE));
+    labels.insert("vantage".into(), json!(ctx.config.daemon.vantage.name));
     let mut ann = Map::new();
     let first = incident.reasons_zh.first().cloned().unwrap_or_default();
     ann.insert(
@@ -100,7 +101,12 @@ pub fn incident_alert(
 /// The alert of an isolated vantage point: firing from `since`, resolved at `ends_at`.
 pub fn monitor_alert(since: Timestamp, ends_at: Option<Timestamp>, ctx: &AlertContext) -> Value {
     let mut alert = json!({
-        "labels": { "alertname": MONITOR_ALERTNAME, "drill": "false", "source": ALERT_SOURCE },
+        "labels": {
+            "alertname": MONITOR_ALERTNAME,
+            "drill": "false",
+            "source": ALERT_SOURCE,
+            "vantage": ctx.config.daemon.vantage.name,
+        },
         "annotations": {
             "summary": "监测点与网络隔离，定级暂停 / the monitor's vantage point is cut off; grading is suspended",
         },

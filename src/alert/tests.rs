@@ -15,6 +15,11 @@ use serde_json::json;
 const T0: u64 = 1_700_000_000_000;
 
 const CONFIG: &str = r#"
+[daemon]
+vantage = "bj-telecom-1"
+region = "beijing"
+network = "telecom"
+
 [[tld]]
 name = "cn"
   [[tld.node]]
@@ -388,7 +393,8 @@ fn alertmanager_alert_has_the_labels_annotations_and_link() {
         a["labels"],
         json!({"alertname": "DnsgradeIncident", "grade": "III", "grade_zh": "较大",
                "class": "recursive", "object": "gd", "authority": "广东省通信管理局",
-               "incident_id": "7", "drill": "false", "source": "dnsgrade"})
+               "incident_id": "7", "drill": "false", "source": "dnsgrade",
+               "vantage": "bj-telecom-1"})
     );
     assert_eq!(a["startsAt"], "2023-11-14T22:13:20.000Z");
     assert!(a.get("endsAt").is_none());
@@ -408,6 +414,9 @@ fn alertmanager_alert_has_the_labels_annotations_and_link() {
         m["labels"]["source"], "dnsgrade",
         "monitor alerts are routed alike"
     );
+    // Both name the vantage point that saw it.
+    assert_eq!(m["labels"]["vantage"], "bj-telecom-1");
+    assert_eq!(a["labels"]["vantage"], "bj-telecom-1");
 }
 
 #[test]
@@ -603,6 +612,9 @@ fn monitor_events_are_written_on_changes_of_the_persisted_state_only() {
     assert_eq!(items[0].event.type_name(), "monitor.isolated");
     let body = webhook::body(&items[1], &ctx());
     assert_eq!(body["type"], "monitor.recovered");
+    assert_eq!(body["vantage"]["name"], "bj-telecom-1");
+    assert_eq!(body["vantage"]["region"], "beijing");
+    assert_eq!(body["vantage"]["network"], "telecom");
     assert_eq!(body["monitor"]["isolated"], false);
     assert_eq!(body["monitor"]["control_addresses"], 4);
 }

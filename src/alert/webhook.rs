@@ -27,7 +27,7 @@ pub fn signature(secret: &Secret, body: &[u8]) -> String {
 pub fn body(item: &OutboxItem, ctx: &AlertContext) -> Value {
     match &item.event {
         AlertEvent::Incident(e) => incident_body(&item.key, e, ctx),
-        AlertEvent::Monitor(m) => monitor_body(&item.key, m),
+        AlertEvent::Monitor(m) => monitor_body(&item.key, m, ctx),
     }
 }
 
@@ -47,6 +47,7 @@ fn incident_body(key: &str, e: &IncidentEvent, ctx: &AlertContext) -> Value {
         "type": e.kind.webhook_type().unwrap_or(e.kind.as_str()),
         "at": e.at,
         "drill": e.drill,
+        "vantage": &ctx.config.daemon.vantage,
         "incident": {
             "id": i.id,
             "url": ctx.incident_url(i.id),
@@ -86,12 +87,13 @@ fn incident_body(key: &str, e: &IncidentEvent, ctx: &AlertContext) -> Value {
     })
 }
 
-fn monitor_body(key: &str, m: &MonitorEvent) -> Value {
+fn monitor_body(key: &str, m: &MonitorEvent, ctx: &AlertContext) -> Value {
     json!({
         "event_id": key,
         "type": m.kind.as_str(),
         "at": m.at,
         "drill": false,
+        "vantage": &ctx.config.daemon.vantage,
         "monitor": {
             "isolated": m.kind == crate::incident::MonitorKind::Isolated,
             "control_addresses": m.payload["control_addresses"],

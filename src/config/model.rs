@@ -319,11 +319,27 @@ pub struct DaemonConfig {
     pub resolvers: Vec<SocketAddr>,
     /// A contact not reviewed within this span is overdue (default 90 days).
     pub contact_review_every: Duration,
+    /// Who this vantage point is (docs/operations.md, "Vantage point").
+    pub vantage: VantageIdentity,
+    /// The local address DNS probes are sent from; `None` lets the kernel choose.
+    pub source_address: Option<std::net::IpAddr>,
     /// HTTP connections open at once, at most, before the descriptor limit is applied
     /// (docs/operations.md, "HTTP limits").
     pub http_max_connections: usize,
     /// Time for a request's headers, and idle time of a kept-alive connection.
     pub http_header_timeout: Duration,
+}
+
+/// A vantage point's identity: its name and where it probes from. Each value is 1 to 63
+/// characters of letters, digits, `.`, `_` and `-`, so it is safe as a label value and in a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VantageIdentity {
+    /// The name (`[daemon] vantage`, default the host name).
+    pub name: String,
+    /// `[daemon] region`, if given.
+    pub region: Option<String>,
+    /// `[daemon] network`, if given.
+    pub network: Option<String>,
 }
 
 /// The object classes of the plan's matrix, plus control targets.

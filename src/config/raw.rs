@@ -170,6 +170,15 @@ pub(crate) struct RawDaemon {
     pub ack_within: Option<Spanned<HumanDuration>>,
     /// A contact whose `reviewed_at` is older than this is overdue for review (default 90d).
     pub contact_review_every: Option<Spanned<HumanDuration>>,
+    /// This vantage point's name, as the central grader and the alerts name it (default: the
+    /// host name).
+    pub vantage: Option<Spanned<String>>,
+    /// Where the vantage point is (e.g. "beijing"), a label for the national view.
+    pub region: Option<Spanned<String>>,
+    /// Whose network it probes from (e.g. "telecom"), a label for the national view.
+    pub network: Option<Spanned<String>>,
+    /// The local address DNS probes are sent from (a multi-homed host).
+    pub source_address: Option<Spanned<String>>,
     /// HTTP connections open at once, at most (default 256; lowered to an eighth of the
     /// descriptor limit when that is smaller).
     pub http_max_connections: Option<Spanned<u32>>,

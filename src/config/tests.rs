@@ -1043,3 +1043,48 @@ fn axfr_transfer_limits_default_and_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn the_vantage_point_is_named_and_its_source_address_checked() {
+    // Without [daemon] vantage, the host name (label-safe) names it.
+    let c = parse(Path::new("t.toml"), GOOD).expect("valid");
+    let v = &c.daemon.vantage;
+    assert!(!v.name.is_empty() && v.name.len() <= 63, "{v:?}");
+    assert!(v
+        .name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+    assert_eq!((v.region.as_deref(), v.network.as_deref()), (None, None));
+    assert_eq!(c.daemon.source_address, None);
+    let with = |extra: &str| GOOD.replacen("[daemon]\n", &format!("[daemon]\n{extra}"), 1);
+    let c = parse(
+        Path::new("t.toml"),
+        &with("vantage = \"bj-telecom-1\"\nregion = \"beijing\"\nnetwork = \"telecom\"\nsource_address = \"127.0.0.3\"\n"),
+    )
+    .expect("valid");
+    assert_eq!(c.daemon.vantage.name, "bj-telecom-1");
+    assert_eq!(c.daemon.vantage.region.as_deref(), Some("beijing"));
+    assert_eq!(c.daemon.vantage.network.as_deref(), Some("telecom"));
+    assert_eq!(
+        c.daemon.source_address,
+        Some("127.0.0.3".parse().expect("ip"))
+    );
+    for (extra, key) in [
+        ("vantage = \"bj telecom\"\n", "vantage must be"),
+        ("vantage = \"\"\n", "vantage must be"),
+        ("region = \"北京\"\n", "region must be"),
+        ("network = \"a\\\"b\"\n", "network must be"),
+        (
+            "source_address = \"0.0.0.0\"\n",
+            "source_address \"0.0.0.0\"",
+        ),
+        (
+            "source_address = \"host.example\"\n",
+            "source_address \"host.example\"",
+        ),
+    ] {
+        let e = one(&with(extra));
+        assert_eq!(e.line, 3, "{extra}: {e}");
+        assert!(e.message.contains(key), "{extra}: {e}");
+    }
+}

@@ -182,6 +182,11 @@ impl Daemon {
         declare_maintenance(&config, &incidents, clock.now_ms());
         let evaluator = first_evaluation(&config, &rules, &incidents, &shared, clock.now_ms())?;
         warn_capacity(&config, &rules);
+        metrics.set_vantage(
+            &d.vantage.name,
+            d.vantage.region.as_deref(),
+            d.vantage.network.as_deref(),
+        );
         let parts = reload::Parts {
             shared: shared.clone(),
             ctx,
@@ -337,6 +342,7 @@ async fn start_prober(d: &DaemonConfig) -> Result<(ProbeRuntime, Prober), Daemon
             edns_payload: d.edns_payload,
             timeout: d.timeout,
             max_in_flight: d.max_in_flight,
+            source: d.source_address,
         }))
         .await
         .map_err(|e| DaemonError::Sockets(std::io::Error::other(e)))?

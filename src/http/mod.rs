@@ -306,6 +306,7 @@ async fn status(State(s): State<Shared>) -> Response {
     /// tree, which at 10,000 servers would cost many times the size of the answer.
     #[derive(serde::Serialize)]
     struct Monitor {
+        vantage: crate::config::VantageIdentity,
         isolated: bool,
         control_addresses: usize,
         control_failing: usize,
@@ -334,6 +335,7 @@ async fn status(State(s): State<Shared>) -> Response {
         now_ms: now,
         evaluated_at_ms: board.at,
         monitor: Monitor {
+            vantage: s.config.load().daemon.vantage.clone(),
             isolated: board.isolated,
             control_addresses: board.control_addresses,
             control_failing: board.control_failing,

@@ -36,6 +36,9 @@ pub struct ProberConfig {
     pub timeout: Duration,
     /// Probes waiting for a reply at once, at most.
     pub max_in_flight: usize,
+    /// The local address probes are sent from (`[daemon] source_address`); `None` lets the
+    /// kernel choose. Only the sockets of its address family are bound to it.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// The same numbers as the configuration's `[daemon]` defaults, so a prober built in code
@@ -47,6 +50,7 @@ impl Default for ProberConfig {
             edns_payload: crate::config::DEFAULT_EDNS_PAYLOAD,
             timeout: crate::config::DEFAULT_TIMEOUT,
             max_in_flight: crate::config::DEFAULT_MAX_IN_FLIGHT as usize,
+            source: None,
         }
     }
 }
@@ -185,12 +189,24 @@ impl Prober {
         let counters = Arc::new(ProberCounters::default());
         let n = cfg.udp_sockets.max(1);
         let mut v4 = Vec::with_capacity(n);
+        let (any4, any6): (SocketAddr, SocketAddr) = (
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        );
+        let bind4 = cfg
+            .source
+            .filter(|a| a.is_ipv4())
+            .map_or(any4, |a| (a, 0).into());
+        let bind6 = cfg
+            .source
+            .filter(|a| a.is_ipv6())
+            .map_or(any6, |a| (a, 0).into());
         for _ in 0..n {
-            v4.push(Self::slot("0.0.0.0:0", counters.clone()).await?);
+            v4.push(Self::slot(bind4, counters.clone()).await?);
         }
         let mut v6 = Vec::new();
         for _ in 0..n {
-            match Self::slot("[::]:0", counters.clone()).await {
+            match Self::slot(bind6, counters.clone()).await {
                 Ok(s) => v6.push(s),
                 Err(e) => {
                     tracing::warn!(error = %e, "no IPv6 UDP socket; IPv6 servers cannot be probed over UDP");
@@ -210,7 +226,7 @@ impl Prober {
         })
     }
 
-    async fn slot(bind: &str, counters: Arc<ProberCounters>) -> std::io::Result<UdpSlot> {
+    async fn slot(bind: SocketAddr, counters: Arc<ProberCounters>) -> std::io::Result<UdpSlot> {
         let sock = Arc::new(UdpSocket::bind(bind).await?);
         let pending: PendingMap = Arc::default();
         let task = tokio::spawn(recv_loop(sock.clone(), pending.clone(), counters));
@@ -304,7 +320,7 @@ impl Prober {
                 let r = Box::pin(tcp_query(
                     server,
                     q,
-                    self.inner.cfg.edns_payload,
+                    &self.inner.cfg,
                     start + self.inner.cfg.timeout,
                     start,
                 ))
@@ -408,14 +424,7 @@ impl Prober {
         deadline: Instant,
     ) -> ProbeReply {
         if msg.metadata.truncation {
-            let mut r = Box::pin(tcp_query(
-                server,
-                q,
-                self.inner.cfg.edns_payload,
-                deadline,
-                sent,
-            ))
-            .await;
+            let mut r = Box::pin(tcp_query(server, q, &self.inner.cfg, deadline, sent)).await;
             self.count_local(&r);
             r.tcp_fallback = true;
             return r;
@@ -538,19 +547,35 @@ async fn recv_loop(sock: Arc<UdpSocket>, pending: PendingMap, counters: Arc<Prob
     }
 }
 
+/// A TCP connection to `server`, from `source` when it is of the same family.
+async fn connect(
+    server: SocketAddr,
+    source: Option<std::net::IpAddr>,
+) -> std::io::Result<TcpStream> {
+    let sock = if server.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source.filter(|ip| ip.is_ipv4() == server.is_ipv4()) {
+        sock.bind((ip, 0).into())?;
+    }
+    sock.connect(server).await
+}
+
 /// One query over TCP, timed from `rtt_from`, finished by `deadline`.
 async fn tcp_query(
     server: SocketAddr,
     q: &Question,
-    payload: u16,
+    cfg: &ProberConfig,
     deadline: Instant,
     rtt_from: Instant,
 ) -> ProbeReply {
     let id: u16 = rand::random();
-    let wire = build_query(id, q, payload);
+    let wire = build_query(id, q, cfg.edns_payload);
     let work = async {
         // A connect that fails for want of a descriptor or a port is the monitor's fault.
-        let mut s = TcpStream::connect(server)
+        let mut s = connect(server, cfg.source)
             .await
             .map_err(|e| Outcome::of_io_error(&e))?;
         let _ = s.set_nodelay(true);

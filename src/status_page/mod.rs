@@ -72,6 +72,12 @@ pub fn render(input: &WallInput<'_>) -> String {
             @if !input.wall { (wall::resolved(input.resolved)) }
         }
         footer.muted {
+            span id="vantage" {
+                "监测点 vantage: " (input.config.daemon.vantage.name)
+                @if let Some(r) = &input.config.daemon.vantage.region { " · " (r) }
+                @if let Some(n) = &input.config.daemon.vantage.network { " · " (n) }
+            }
+            " · "
             @if input.wall { a href="/" { "标准视图 standard view" } } @else { a href="/?wall=1" { "全屏墙 wall mode" } }
             " · JSON: " a href="/api/v1/status" { "/api/v1/status" } " · "
             a href="/api/v1/incidents" { "/api/v1/incidents" } " · " a href="/metrics" { "/metrics" }

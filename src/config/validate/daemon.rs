@@ -71,8 +71,53 @@ impl Validator<'_> {
                 .ledger_retention(&d.ledger_retention, d.ledger_retention_below_minimum),
             ack_within: self.ack_within(&d.ack_within),
             contact_review_every: self.contact_review_every(&d.contact_review_every),
+            vantage: self.vantage(d),
+            source_address: self.source_address(&d.source_address),
             http_max_connections: self.http_max_connections(&d.http_max_connections),
             http_header_timeout: self.http_header_timeout(&d.http_header_timeout),
+        }
+    }
+
+    /// `vantage` (default: the host name, made label-safe), `region`, `network`.
+    fn vantage(&mut self, d: &RawDaemon) -> crate::config::VantageIdentity {
+        let name = match &d.vantage {
+            Some(v) => self.identity_value(v, "vantage"),
+            None => default_vantage(),
+        };
+        let mut optional = |v: &Option<Spanned<String>>, key: &str| {
+            v.as_ref().map(|v| self.identity_value(v, key))
+        };
+        let region = optional(&d.region, "region");
+        let network = optional(&d.network, "network");
+        crate::config::VantageIdentity {
+            name,
+            region,
+            network,
+        }
+    }
+
+    fn identity_value(&mut self, v: &Spanned<String>, key: &str) -> String {
+        let s = v.get_ref();
+        if !identity_ok(s) {
+            self.err(
+                v,
+                format!("{key} must be 1 to 63 letters, digits, '.', '_' or '-' (it is a label value of every series and alert)"),
+            );
+        }
+        s.clone()
+    }
+
+    fn source_address(&mut self, a: &Option<Spanned<String>>) -> Option<std::net::IpAddr> {
+        let a = a.as_ref()?;
+        match a.get_ref().parse::<std::net::IpAddr>() {
+            Ok(ip) if !ip.is_unspecified() && !ip.is_multicast() => Some(ip),
+            _ => {
+                self.err(
+                    a,
+                    format!("source_address \"{}\" is not an IP address of this host (for example \"192.0.2.10\" or \"2001:db8::10\")", a.get_ref()),
+                );
+                None
+            }
         }
     }
 
@@ -335,5 +380,41 @@ impl Validator<'_> {
             self.err(a, "ack_within must be between 1m and 30d (default 24h)");
         }
         v
+    }
+}
+
+/// A vantage name, region or network: 1 to 63 of `[A-Za-z0-9._-]`.
+fn identity_ok(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The host name, kept to the characters a vantage name may hold; "dnsgrade" without one.
+fn default_vantage() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let raw = if ok {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    };
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    if name.is_empty() {
+        "dnsgrade".to_string()
+    } else {
+        name
     }
 }
