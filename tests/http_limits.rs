@@ -180,6 +180,12 @@ async fn a_slow_loris_flood_under_256_descriptors_leaves_metrics_and_probes_work
         metric(&text, "dnsgrade_probe_local_errors_total ", &[]),
         0.0
     );
+    eprintln!(
+        "under 256 descriptors and 300 silent connections: /metrics answered every time, \
+         {open} connections open, {refused} refused by the per-address cap, {} TCP probes ok, \
+         no local_error, network_error or timeout",
+        probes("ok", "tcp")
+    );
     let all = get_json(d.http, "/api/v1/incidents?state=all").await;
     assert_eq!(
         all["incidents"].as_array().map(Vec::len),
